@@ -12,6 +12,9 @@ from .schedulers import (
     RR,
     SCHEDULERS,
     WRR,
+    IptablesCascade,
+    NftNumgen,
+    Random,
 
 
 

@@ -106,12 +106,15 @@ class Scheduler:
         new_conns: str | None = None,
     ) -> None:
         if pool is None:
+            insertion = self.insertion
+            if insertion == "address" and addresses is None:
+                insertion = "tail"  # no addresses to sort by: keep the given order, append
             pool = Pool(
                 weights,
                 addresses=addresses,
                 u_thresholds=u_thresholds,
                 l_thresholds=l_thresholds,
-                insertion=self.insertion,
+                insertion=insertion,
                 new_conns=new_conns or "active",
             )
         else:
