@@ -39,6 +39,7 @@ F_AVAILABLE = 1  # linked in the list; cleared when the backend is removed
 F_OVERLOAD = 2  # over its upper threshold; schedulers skip it
 
 # Pool-change events passed to every scheduler's ``changed`` hook.
+EV_RESIZE = 0  # the table was reallocated with more rows (Python side only)
 EV_ADD = 1  # a backend was inserted at position ``pos``
 EV_DELETE = 2  # the backend at position ``pos`` was unlinked
 EV_UPDATE = 3  # the backend at position ``pos`` was edited (ipvsadm -e)

@@ -21,6 +21,7 @@ from ._table import (
     ACTIVE,
     EV_ADD,
     EV_DELETE,
+    EV_RESIZE,
     EV_UPDATE,
     F_AVAILABLE,
     F_OVERLOAD,
@@ -224,7 +225,7 @@ class Pool:
             raise ValueError("this pool orders backends by address: add() needs address=")
         pos = self._insert_position(addr, port)
         if self.n_ids == self.table.shape[0]:
-            self._grow()
+            self.reserve(2 * self.n_ids)
         b = self.n_ids
         self.table[b] = 0
         self.table[b, WEIGHT] = w
@@ -253,11 +254,25 @@ class Pool:
                 return p
         return n + 1
 
-    def _grow(self) -> None:
-        table, order = _table.new_table(2 * self.table.shape[0])
+    def reserve(self, capacity: int) -> None:
+        """Make room for ``capacity`` backend ids (so compiled code can add backends).
+
+        Listeners get an ``EV_RESIZE`` event, after which they must re-read
+        ``table`` and ``order`` and resize any per-id state.
+        """
+        capacity = _validate.count(capacity, "capacity")
+        if capacity <= self.table.shape[0]:
+            return
+        table, order = _table.new_table(capacity)
         table[: self.n_ids] = self.table[: self.n_ids]
         order[: len(self.order)] = self.order
         self.table, self.order = table, order
+        self._notify(EV_RESIZE, 0)
+
+    @property
+    def capacity(self) -> int:
+        """Number of backend ids the table has room for."""
+        return int(self.table.shape[0])
 
     def remove(self, backend: int) -> None:
         """Unlink a backend. Its open connections can still be released."""

@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import _validate, addresses
 from .._jit import Kernel, kernel
-from .._table import bind
+from .._table import EV_RESIZE, bind
 from ..errors import NoBackendAvailable
 from ..pool import Pool
 
@@ -137,7 +137,14 @@ class Scheduler:
         """Return the algorithm's state (an array or a tuple of arrays) for the current pool."""
         raise NotImplementedError(type(self).__name__)
 
+    def _resized_state(self, capacity: int) -> Any:
+        """Return the state for a table of ``capacity`` rows (override if it holds per-id arrays)."""
+        return self.state
+
     def _pool_changed(self, event: int, pos: int) -> None:
+        if event == EV_RESIZE:
+            self.state = self._resized_state(self.pool.capacity)
+            return
         self._changed(self.pool.table, self.pool.order, self.state, event, pos)
 
     # -- scheduling --------------------------------------------------------------------
@@ -148,6 +155,10 @@ class Scheduler:
         return self._one, self._batch
 
     def _key(self, key: Any) -> int:
+        """Convert one key for the kernel (override to keep full IPv6 identity).
+
+        The default is the 32-bit value IPVS hashes: IPv4 as is, IPv6 folded.
+        """
         if key is None:
             if self.keyed:
                 raise TypeError(f"{type(self).__name__}.pick() needs key= (a client or destination address)")
@@ -155,6 +166,10 @@ class Scheduler:
         if type(key) is int and 0 <= key < 4294967296:
             return key
         return addresses.fold32(addresses.parse(key, "key"))
+
+    def _keys(self, keys: Any) -> np.ndarray:
+        """Convert a batch of keys for the kernel (see :func:`key_array`)."""
+        return key_array(keys)
 
     def pick(self, key: Any = None, now: float = 0.0) -> int:
         """Schedule one new connection and return its backend id.
@@ -214,7 +229,7 @@ class Scheduler:
                 raise TypeError(f"{type(self).__name__}.pick_many() needs an array of keys, not a count")
             keys = _NO_KEYS
         else:
-            keys = key_array(keys_or_count)
+            keys = self._keys(keys_or_count)
             n = len(keys)
         times, t = _times(now, n)
         out = np.empty(n, dtype=np.int64)
@@ -271,10 +286,21 @@ class Scheduler:
 
 
 def key_array(keys: Any) -> np.ndarray:
-    """Return a batch of IPv4 keys as a contiguous int64 array, or raise."""
+    """Return a batch of keys as the contiguous int64 array of 32-bit values IPVS hashes.
+
+    Accepted layouts: a 1-D integer array of IPv4 addresses (host order, e.g.
+    ``uint32``); a 2-D ``(n, 4)`` integer array of IPv6 addresses as four
+    32-bit words, most significant first (folded by XOR, as IPVS does); or a
+    sequence of address strings / ``ipaddress`` objects.
+    """
     arr = np.asarray(keys)
+    if arr.ndim == 2 and arr.shape[1] == 4 and arr.dtype.kind in "iu":
+        if arr.size and (arr.min() < 0 or arr.max() > 0xFFFFFFFF):
+            raise ValueError("IPv6 keys as (n, 4) words must hold values in 0..2**32-1")
+        words = arr.astype(np.int64)
+        return np.ascontiguousarray(words[:, 0] ^ words[:, 1] ^ words[:, 2] ^ words[:, 3])
     if arr.ndim != 1:
-        raise ValueError(f"keys must be a 1-D array, got shape {arr.shape}")
+        raise ValueError(f"keys must be a 1-D array (IPv4) or an (n, 4) array (IPv6 words), got shape {arr.shape}")
     if arr.dtype.kind not in "iu":
         if arr.dtype.kind in "OU" and arr.size:
             return np.array([addresses.fold32(addresses.parse(k, f"keys[{i}]")) for i, k in enumerate(arr.tolist())],

@@ -150,17 +150,13 @@ class RandomBase(Scheduler):
         self._changed(self.pool.table, self.pool.order, state, 0, 0)
         return state
 
-    def _pool_changed(self, event: int, pos: int) -> None:
-        capacity = self.pool.table.shape[0]
-        if len(self.state[1]) < capacity:  # the pool grew: keep the generator, resize the rest
-            self.state = (self.state[0],) + self._resized(capacity)
-        super()._pool_changed(event, pos)
-
-    def _resized(self, capacity: int) -> tuple[np.ndarray, ...]:
+    def _resized_state(self, capacity: int) -> tuple[np.ndarray, ...]:
+        # Keep the generator and copy the rest into larger arrays.
         fresh = self._sized_arrays(capacity)
         for new, old in zip(fresh, self.state[1:]):
-            new[: len(old)] = old
-        return fresh
+            n = min(len(new), len(old))
+            new[:n] = old[:n]
+        return (self.state[0],) + fresh
 
 
 @register
