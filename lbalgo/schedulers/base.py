@@ -188,7 +188,7 @@ class Scheduler:
             When no backend qualifies (IPVS: "no destination available").
         """
         one = self._one or self._compiled()[0]
-        if type(now) is not float:
+        if type(now) is not float or not -1e300 < now < 1e300:  # also catches NaN and inf
             now = _validate.time(now)
         pool = self.pool
         backend = one(pool.table, pool.order, self.state, self._key(key), now, pool.new_conns == "active")
