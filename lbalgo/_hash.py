@@ -1,0 +1,180 @@
+"""Hashing shared by the IPVS hashing schedulers (sh, dh, mh).
+
+Kernels
+    ``hash_32(v, bits)``
+        ``include/linux/hash.h`` (generic version): the high ``bits`` bits of
+        ``v * 0x61C88647`` mod 2**32.
+    ``hsiphash32(m, k0hi, k0lo, k1hi, k1lo)``
+        ``hsiphash`` of the four little-endian bytes of the u32 ``m`` as a
+        64-bit kernel computes it: SipHash-1-3 (``lib/siphash.c``), the
+        64-bit result truncated to 32 bits. The key words are passed as
+        32-bit halves.
+
+SipHash needs 64-bit lanes with wrapping adds and rotations. Each lane is
+held as two 32-bit halves in int64 values, so the arithmetic never
+overflows: the same code gives the same numbers compiled and as plain
+Python (``NUMBA_DISABLE_JIT=1``), where NumPy scalars would warn on
+``uint64`` wrap-around.
+
+Python helpers
+    The kernel key of a keyed pick is one int64: ``(port << 32) | addr32``
+    with ``addr32`` the folded address (:func:`lbalgo.addresses.fold32`) and
+    ``port`` the client source port (0..65535). :func:`endpoint_key` and
+    :func:`endpoint_keys` convert what users pass.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from . import addresses
+from ._jit import kernel
+
+M32 = 0xFFFFFFFF
+GOLDEN_RATIO_32 = 0x61C88647
+#: Largest packed key: port 65535, address 2**32 - 1.
+MAX_PACKED = (0xFFFF << 32) | M32
+
+
+@kernel
+def hash_32(v, bits):
+    """``hash_32(v, bits)`` of ``include/linux/hash.h`` for ``0 <= v < 2**32``."""
+    # v < 2**32 and the constant < 2**31: the product fits in int64.
+    return ((v * GOLDEN_RATIO_32) & M32) >> (32 - bits)
+
+
+@kernel(inline="always")
+def _sipround(a0, a1, b0, b1, c0, c1, d0, d1):
+    """One SipRound on lanes v0..v3 given as (high, low) 32-bit halves."""
+    # v0 += v1; v1 = rol(v1, 13); v1 ^= v0; v0 = rol(v0, 32)
+    lo = a1 + b1
+    a0 = (a0 + b0 + (lo >> 32)) & M32
+    a1 = lo & M32
+    b0, b1 = ((b0 << 13) | (b1 >> 19)) & M32, ((b1 << 13) | (b0 >> 19)) & M32
+    b0 ^= a0
+    b1 ^= a1
+    a0, a1 = a1, a0
+    # v2 += v3; v3 = rol(v3, 16); v3 ^= v2
+    lo = c1 + d1
+    c0 = (c0 + d0 + (lo >> 32)) & M32
+    c1 = lo & M32
+    d0, d1 = ((d0 << 16) | (d1 >> 16)) & M32, ((d1 << 16) | (d0 >> 16)) & M32
+    d0 ^= c0
+    d1 ^= c1
+    # v0 += v3; v3 = rol(v3, 21); v3 ^= v0
+    lo = a1 + d1
+    a0 = (a0 + d0 + (lo >> 32)) & M32
+    a1 = lo & M32
+    d0, d1 = ((d0 << 21) | (d1 >> 11)) & M32, ((d1 << 21) | (d0 >> 11)) & M32
+    d0 ^= a0
+    d1 ^= a1
+    # v2 += v1; v1 = rol(v1, 17); v1 ^= v2; v2 = rol(v2, 32)
+    lo = c1 + b1
+    c0 = (c0 + b0 + (lo >> 32)) & M32
+    c1 = lo & M32
+    b0, b1 = ((b0 << 17) | (b1 >> 15)) & M32, ((b1 << 17) | (b0 >> 15)) & M32
+    b0 ^= c0
+    b1 ^= c1
+    c0, c1 = c1, c0
+    return a0, a1, b0, b1, c0, c1, d0, d1
+
+
+@kernel
+def hsiphash32(m, k0hi, k0lo, k1hi, k1lo):
+    """64-bit-kernel ``hsiphash(&m, 4, key)`` for a u32 ``m``: SipHash-1-3, low 32 bits."""
+    a0 = 0x736F6D65 ^ k0hi
+    a1 = 0x70736575 ^ k0lo
+    b0 = 0x646F7261 ^ k1hi
+    b1 = 0x6E646F6D ^ k1lo
+    c0 = 0x6C796765 ^ k0hi
+    c1 = 0x6E657261 ^ k0lo
+    d0 = 0x74656462 ^ k1hi
+    d1 = 0x79746573 ^ k1lo
+    # The 4-byte message is the final block: b = len << 56 | m.
+    d0 ^= 0x04000000
+    d1 ^= m
+    a0, a1, b0, b1, c0, c1, d0, d1 = _sipround(a0, a1, b0, b1, c0, c1, d0, d1)
+    a0 ^= 0x04000000
+    a1 ^= m
+    c1 ^= 0xFF
+    a0, a1, b0, b1, c0, c1, d0, d1 = _sipround(a0, a1, b0, b1, c0, c1, d0, d1)
+    a0, a1, b0, b1, c0, c1, d0, d1 = _sipround(a0, a1, b0, b1, c0, c1, d0, d1)
+    a0, a1, b0, b1, c0, c1, d0, d1 = _sipround(a0, a1, b0, b1, c0, c1, d0, d1)
+    return a1 ^ b1 ^ c1 ^ d1
+
+
+# -- keys ----------------------------------------------------------------------------
+
+
+def port_number(value: Any, what: str) -> int:
+    """Return ``value`` as a port number 0..65535, or raise naming it."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{what}: port must be an integer 0..65535, got {value!r}")
+    p = int(value)
+    if not 0 <= p <= 65535:
+        raise ValueError(f"{what}: port must be in 0..65535, got {p}")
+    return p
+
+
+def endpoint_key(key: Any, what: str = "key") -> int:
+    """Return one keyed-pick key as the packed int ``(port << 32) | fold32(address)``.
+
+    Accepted: an address (int below 2**32 = IPv4, larger int = IPv6, string,
+    ``ipaddress`` object), ``"ip:port"`` / ``"[v6]:port"``, or an
+    ``(address, port)`` tuple. Without a port the port is 0.
+    """
+    if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)) and 0 <= key <= M32:
+        return int(key)
+    if isinstance(key, tuple):
+        if len(key) != 2:
+            raise ValueError(f"{what} {key!r} must be an (address, port) pair")
+        addr = addresses.fold32(addresses.parse(key[0], what))
+        return port_number(key[1], f"{what} {key!r}") << 32 | addr
+    if isinstance(key, str):
+        text = key.strip()
+        if text.startswith("[") or text.count(":") == 1:
+            from .pool import parse_endpoint
+
+            addr, port = parse_endpoint(text, what)
+            return port << 32 | addresses.fold32(addr)
+    return addresses.fold32(addresses.parse(key, what))
+
+
+def endpoint_keys(keys: Any, ports: Any = None) -> np.ndarray:
+    """Return a batch of keys as packed int64 keys (see :func:`endpoint_key`).
+
+    ``keys`` is a 1-D integer array of IPv4 addresses (or of keys already
+    packed as ``(port << 32) | addr``), an ``(n, 4)`` integer array of IPv6
+    words, or a sequence of anything :func:`endpoint_key` accepts.
+    ``ports``, if given, holds one client port per key and replaces the
+    port part of every key.
+    """
+    from .schedulers.base import key_array
+
+    if isinstance(keys, np.ndarray) and keys.dtype.kind in "iu" and keys.ndim == 1:
+        arr = keys
+        if arr.size and (arr.min() < 0 or arr.max() > MAX_PACKED):
+            i = int(np.flatnonzero((arr < 0) | (arr > MAX_PACKED))[0])
+            raise ValueError(f"keys[{i}] = {arr[i]} is neither an IPv4 address nor a packed (port << 32) | addr key")
+        packed = np.ascontiguousarray(arr, dtype=np.int64)
+    elif isinstance(keys, np.ndarray) and keys.dtype.kind in "iu":
+        packed = key_array(keys)  # (n, 4) IPv6 words, folded
+    else:
+        seq = keys.tolist() if isinstance(keys, np.ndarray) else list(keys)
+        packed = np.array([endpoint_key(k, f"keys[{i}]") for i, k in enumerate(seq)], dtype=np.int64)
+        if packed.ndim != 1:
+            packed = packed.reshape(-1)
+    if ports is None:
+        return packed
+    p = np.asarray(ports)
+    if p.shape != packed.shape:
+        raise ValueError(f"ports has shape {p.shape} but there are {len(packed)} keys")
+    if p.dtype.kind not in "iu":
+        raise TypeError(f"ports must be integers 0..65535, got dtype {p.dtype}")
+    if p.size and (p.min() < 0 or p.max() > 65535):
+        i = int(np.flatnonzero((p < 0) | (p > 65535))[0])
+        raise ValueError(f"ports[{i}] = {p[i]} is not a port number (0..65535)")
+    return (packed & M32) | (p.astype(np.int64) << 32)
