@@ -9,12 +9,22 @@
 from .errors import LbalgoError, NoBackendAvailable, UnknownBackend
 from .pool import Pool
 from .schedulers import (
+    FO,
+    LC,
+    NQ,
+    OVF,
     RR,
     SCHEDULERS,
+    SED,
+    TWOS,
+    WLC,
     WRR,
     IptablesCascade,
     NftNumgen,
     Random,
+    DH,
+    MH,
+    SH,
 
 
 
@@ -28,5 +38,7 @@ __version__ = "0.1.0"
 __all__ = [
     "LbalgoError", "NoBackendAvailable", "UnknownBackend", "Pool", "Scheduler",
     "SCHEDULERS", "get", "names", "RR", "WRR", "Random", "IptablesCascade", "NftNumgen",
+    "SH", "DH", "MH",
+    "LC", "WLC", "SED", "NQ", "FO", "OVF", "TWOS",
     "__version__",
 ]

@@ -6,6 +6,15 @@ from .rr import RR
 from .wrr import WRR
 from .random import Random
 from .kube_random import IptablesCascade, NftNumgen
+from .sh import SH
+from .dh import DH
+from .mh import MH
+from .lc import LC
+from .wlc import WLC
+from .sed import NQ, SED
+from .fo import FO, OVF
+from .twos import TWOS
 
 __all__ = ["Scheduler", "SCHEDULERS", "get", "names", "register",
-           "RR", "WRR", "Random", "IptablesCascade", "NftNumgen"]
+           "RR", "WRR", "Random", "IptablesCascade", "NftNumgen", "SH", "DH", "MH",
+           "LC", "WLC", "SED", "NQ", "FO", "OVF", "TWOS"]

@@ -1,0 +1,144 @@
+"""The ``lbalgo`` command line: a thin layer over the Python API.
+
+Exit codes: 0 success, 2 bad usage or input (one line on stderr, no
+traceback), 1 unexpected failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+EXAMPLES = """examples:
+  lbalgo compare                                  built-in default scenario, all algorithms
+  lbalgo compare --algorithms rr,wrr,random --connections 200000
+  lbalgo compare scenario.toml --format json -o report.json
+  lbalgo list                                     algorithms with one-line descriptions
+  lbalgo show wrr --weights 4,3,2 -n 18           the decision sequence, for teaching
+"""
+
+
+class UsageError(Exception):
+    """Bad arguments or input: exit code 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lbalgo", description="Load-balancing algorithms that behave like "
+                                "Linux IPVS, kube-proxy, nginx and HAProxy.", epilog=EXAMPLES,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("compare", help="run algorithms on one scenario and compare them",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.add_argument("scenario", nargs="?", help="scenario TOML file (default: the built-in scenario)")
+    c.add_argument("--algorithms", help="comma-separated names (default: all registered)")
+    c.add_argument("--weights", help="comma-separated backend weights, e.g. 4,2,1,1")
+    c.add_argument("--connections", help="number of new connections, e.g. 1e6")
+    c.add_argument("--seed", type=int, help="seed for clients and random schedulers")
+    c.add_argument("--format", choices=["text", "json", "md"], default="text")
+    c.add_argument("-o", "--output", help="write the report to this file instead of stdout")
+
+    sub.add_parser("list", help="list the algorithms")
+
+    s = sub.add_parser("show", help="print the first decisions of one algorithm")
+    s.add_argument("algorithm")
+    s.add_argument("--weights", required=True, help="comma-separated weights, e.g. 4,3,2")
+    s.add_argument("-n", type=int, default=18, help="number of decisions (default 18)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--keys", help="comma-separated client addresses to cycle through (keyed algorithms)")
+    return p
+
+
+def _int_list(text: str, what: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UsageError(f"{what} must be comma-separated integers, got {text!r}") from None
+
+
+def _count(text: str, what: str) -> int:
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"{what} must be a number, got {text!r}") from None
+    if value != int(value) or value < 1:
+        raise UsageError(f"{what} must be a whole number >= 1, got {text!r}")
+    return int(value)
+
+
+def _cmd_compare(args: argparse.Namespace) -> str:
+    import dataclasses
+
+    from . import scenario as scenario_mod
+    from .report import compare
+
+    sc = scenario_mod.load(args.scenario) if args.scenario else scenario_mod.default()
+    changes = {}
+    if args.weights:
+        changes["weights"] = tuple(_int_list(args.weights, "--weights"))
+    if args.connections:
+        changes["connections"] = _count(args.connections, "--connections")
+    if args.seed is not None:
+        changes["seed"] = args.seed
+    if changes:
+        sc = dataclasses.replace(sc, **changes)
+    algorithms = [a.strip() for a in args.algorithms.split(",") if a.strip()] if args.algorithms else None
+    result = compare(sc, algorithms)
+    if args.format == "json":
+        return result.to_json()
+    if args.format == "md":
+        return result.to_markdown()
+    return result.to_text()
+
+
+def _cmd_list(args: argparse.Namespace) -> str:
+    from .schedulers.registry import SCHEDULERS
+
+    width = max(len(n) for n in SCHEDULERS)
+    return "".join(f"{name.ljust(width)}  {cls.__name__:<16} {cls.summary}  [{cls.source}]\n"
+                   for name, cls in SCHEDULERS.items())
+
+
+def _cmd_show(args: argparse.Namespace) -> str:
+    from .errors import NoBackendAvailable
+    from .schedulers.registry import get
+
+    cls = get(args.algorithm)
+    if args.n < 0:
+        raise UsageError(f"-n must be >= 0, got {args.n}")
+    s = cls(weights=_int_list(args.weights, "--weights"), seed=args.seed)
+    keys = [k.strip() for k in args.keys.split(",")] if args.keys else None
+    if cls.keyed and not keys:
+        raise UsageError(f"{cls.name} hashes a client address: give --keys 10.0.0.1,10.0.0.2,...")
+    out = []
+    for i in range(args.n):
+        try:
+            out.append(str(s.pick(key=keys[i % len(keys)] if keys else None, now=float(i))))
+        except NoBackendAvailable:
+            out.append("-")
+    return " ".join(out) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``lbalgo`` command; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        text = {"compare": _cmd_compare, "list": _cmd_list, "show": _cmd_show}[args.command](args)
+        if getattr(args, "output", None):
+            with open(args.output, "w", encoding="utf-8") as f:
+                f.write(text)
+        else:
+            sys.stdout.write(text)
+        return 0
+    except (UsageError, ValueError, TypeError, KeyError, OSError) as e:
+        message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        print(f"lbalgo: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lbalgo: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
