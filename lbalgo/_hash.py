@@ -10,11 +10,10 @@ Kernels
         64-bit result truncated to 32 bits. The key words are passed as
         32-bit halves.
 
-SipHash needs 64-bit lanes with wrapping adds and rotations. Each lane is
-held as two 32-bit halves in int64 values, so the arithmetic never
-overflows: the same code gives the same numbers compiled and as plain
-Python (``NUMBA_DISABLE_JIT=1``), where NumPy scalars would warn on
-``uint64`` wrap-around.
+SipHash needs 64-bit lanes with wrapping adds and rotations. Compiled, they
+are native ``uint64``. As plain Python (``NUMBA_DISABLE_JIT=1``) NumPy
+scalars would warn on ``uint64`` wrap-around, so there each lane is held as
+two 32-bit halves that never overflow; both give the same numbers.
 
 Python helpers
     The kernel key of a keyed pick is one int64: ``(port << 32) | addr32``
@@ -26,6 +25,7 @@ Python helpers
 from __future__ import annotations
 
 import numbers
+import os
 from typing import Any
 
 import numpy as np
@@ -39,7 +39,7 @@ GOLDEN_RATIO_32 = 0x61C88647
 MAX_PACKED = (0xFFFF << 32) | M32
 
 
-@kernel
+@kernel(inline="always")
 def hash_32(v, bits):
     """``hash_32(v, bits)`` of ``include/linux/hash.h`` for ``0 <= v < 2**32``."""
     # v < 2**32 and the constant < 2**31: the product fits in int64.
@@ -83,8 +83,8 @@ def _sipround(a0, a1, b0, b1, c0, c1, d0, d1):
 
 
 @kernel
-def hsiphash32(m, k0hi, k0lo, k1hi, k1lo):
-    """64-bit-kernel ``hsiphash(&m, 4, key)`` for a u32 ``m``: SipHash-1-3, low 32 bits."""
+def _hsiphash32_halves(m, k0hi, k0lo, k1hi, k1lo):
+    """``hsiphash32`` on (high, low) halves: never overflows, so it runs as plain Python too."""
     a0 = 0x736F6D65 ^ k0hi
     a1 = 0x70736575 ^ k0lo
     b0 = 0x646F7261 ^ k1hi
@@ -104,6 +104,76 @@ def hsiphash32(m, k0hi, k0lo, k1hi, k1lo):
     a0, a1, b0, b1, c0, c1, d0, d1 = _sipround(a0, a1, b0, b1, c0, c1, d0, d1)
     a0, a1, b0, b1, c0, c1, d0, d1 = _sipround(a0, a1, b0, b1, c0, c1, d0, d1)
     return a1 ^ b1 ^ c1 ^ d1
+
+
+# uint64 constants for the native version (a plain int would make Numba mix
+# int64 and uint64, which it types as float64).
+_U = np.uint64
+_C0, _C1 = _U(0x736F6D6570736575), _U(0x646F72616E646F6D)
+_C2, _C3 = _U(0x6C7967656E657261), _U(0x7465646279746573)
+_S13, _S51, _S16, _S48, _S21, _S43, _S17, _S47, _S32 = (_U(x) for x in (13, 51, 16, 48, 21, 43, 17, 47, 32))
+_LEN4 = _U(4 << 56)
+_FF = _U(0xFF)
+_LOW32 = _U(M32)
+
+
+@kernel(inline="always")
+def _sipround64(v0, v1, v2, v3):
+    """One SipRound on uint64 lanes (wrapping adds)."""
+    v0 += v1
+    v1 = (v1 << _S13) | (v1 >> _S51)
+    v1 ^= v0
+    v0 = (v0 << _S32) | (v0 >> _S32)
+    v2 += v3
+    v3 = (v3 << _S16) | (v3 >> _S48)
+    v3 ^= v2
+    v0 += v3
+    v3 = (v3 << _S21) | (v3 >> _S43)
+    v3 ^= v0
+    v2 += v1
+    v1 = (v1 << _S17) | (v1 >> _S47)
+    v1 ^= v2
+    v2 = (v2 << _S32) | (v2 >> _S32)
+    return v0, v1, v2, v3
+
+
+@kernel
+def _hsiphash32_native(m, k0hi, k0lo, k1hi, k1lo):
+    """``hsiphash32`` on native uint64 lanes: about 4x faster compiled; wraps silently only there."""
+    k0 = (_U(k0hi) << _S32) | _U(k0lo)
+    k1 = (_U(k1hi) << _S32) | _U(k1lo)
+    v0 = _C0 ^ k0
+    v1 = _C1 ^ k1
+    v2 = _C2 ^ k0
+    v3 = _C3 ^ k1
+    b = _LEN4 | _U(m)
+    v3 ^= b
+    v0, v1, v2, v3 = _sipround64(v0, v1, v2, v3)
+    v0 ^= b
+    v2 ^= _FF
+    v0, v1, v2, v3 = _sipround64(v0, v1, v2, v3)
+    v0, v1, v2, v3 = _sipround64(v0, v1, v2, v3)
+    v0, v1, v2, v3 = _sipround64(v0, v1, v2, v3)
+    return np.int64((v0 ^ v1 ^ v2 ^ v3) & _LOW32)
+
+
+#: Compiled kernels hash on native uint64 lanes. As plain Python
+#: (``NUMBA_DISABLE_JIT=1``) NumPy uint64 scalars would warn on every
+#: wrap-around, so the same call runs the 32-bit-halves version there. Numba
+#: folds this constant and compiles only one branch; the tests check that both
+#: versions agree with the kernel's published vectors.
+NATIVE_U64 = os.environ.get("NUMBA_DISABLE_JIT", "0").strip() in ("", "0")
+
+
+@kernel
+def hsiphash32(m, k0hi, k0lo, k1hi, k1lo):
+    """64-bit-kernel ``hsiphash(&m, 4, key)`` for a u32 ``m``: SipHash-1-3, low 32 bits.
+
+    The key words are ``k0 = k0hi << 32 | k0lo`` and ``k1 = k1hi << 32 | k1lo``.
+    """
+    if NATIVE_U64:
+        return _hsiphash32_native(m, k0hi, k0lo, k1hi, k1lo)
+    return _hsiphash32_halves(m, k0hi, k0lo, k1hi, k1lo)
 
 
 # -- keys ----------------------------------------------------------------------------
@@ -154,16 +224,25 @@ def endpoint_keys(keys: Any, ports: Any = None) -> np.ndarray:
     """
     from .schedulers.base import key_array
 
+    if not isinstance(keys, np.ndarray) and not isinstance(keys, (str, bytes)):
+        seq = list(keys)
+        keys = seq
+        # A list of IPv4 integers takes the array path; other ints (IPv6) go one by one.
+        if seq and all(type(k) is int for k in seq) and 0 <= min(seq) and max(seq) <= M32:
+            keys = np.asarray(seq, dtype=np.int64)
     if isinstance(keys, np.ndarray) and keys.dtype.kind in "iu" and keys.ndim == 1:
         arr = keys
-        if arr.size and (arr.min() < 0 or arr.max() > MAX_PACKED):
+        # uint8/16/32 arrays are valid by their type: skip the two passes of the check.
+        if arr.size and (arr.dtype.kind == "i" or arr.dtype.itemsize > 4) and (
+                arr.min() < 0 or arr.max() > MAX_PACKED):
             i = int(np.flatnonzero((arr < 0) | (arr > MAX_PACKED))[0])
-            raise ValueError(f"keys[{i}] = {arr[i]} is neither an IPv4 address nor a packed (port << 32) | addr key")
+            raise ValueError(f"keys[{i}] = {arr[i]} is neither an IPv4 address "
+                             "nor a packed (port << 32) | addr key")
         packed = np.ascontiguousarray(arr, dtype=np.int64)
     elif isinstance(keys, np.ndarray) and keys.dtype.kind in "iu":
         packed = key_array(keys)  # (n, 4) IPv6 words, folded
     else:
-        seq = keys.tolist() if isinstance(keys, np.ndarray) else list(keys)
+        seq = keys.tolist() if isinstance(keys, np.ndarray) else keys
         packed = np.array([endpoint_key(k, f"keys[{i}]") for i, k in enumerate(seq)], dtype=np.int64)
         if packed.ndim != 1:
             packed = packed.reshape(-1)

@@ -24,8 +24,8 @@ import numpy as np
 
 from .._hash import M32, hash_32
 from .._jit import kernel
-from .._table import EV_ADD, EV_DELETE, F_AVAILABLE, F_OVERLOAD, FLAGS, WEIGHT
-from .base import schedule_batch, schedule_one
+from .._table import EV_ADD, EV_DELETE, F_AVAILABLE, F_OVERLOAD, FLAGS, WEIGHT, bind
+from .base import schedule_one
 from .registry import register
 from .sh import BITS, HashScheduler, _table_bits
 
@@ -33,14 +33,14 @@ from .sh import BITS, HashScheduler, _table_bits
 @kernel
 def dh_pick(table, order, state, key, now):
     """``state`` = (buckets int64[2**bits], meta int64[4]); the port half of ``key`` is ignored."""
-    buckets, meta = state
-    backend = buckets[hash_32(key & M32, meta[BITS])]
-    if backend < 0:
-        return -1
-    flags = table[backend, FLAGS]
-    if not flags & F_AVAILABLE or table[backend, WEIGHT] <= 0 or flags & F_OVERLOAD:
-        return -1
-    return backend
+    buckets = state[0]
+    backend = buckets[hash_32(key & M32, state[1][BITS])]
+    # Branch-free checks (an empty bucket reads row 0 harmlessly): early returns
+    # here would cost reference-count traffic in the compiled batch loop.
+    row = backend if backend >= 0 else 0
+    flags = table[row, FLAGS]
+    ok = (backend >= 0) & (flags & F_AVAILABLE != 0) & (table[row, WEIGHT] > 0) & (flags & F_OVERLOAD == 0)
+    return backend if ok else -1
 
 
 @kernel
@@ -65,14 +65,32 @@ def _dh_one(table, order, state, key, now, as_active):
 
 
 @kernel
+def _dh_loop(table, state, keys, n, as_active, count, out):
+    """``dh_pick`` for ``n`` keys (key 0 when ``keys`` is empty), binding if ``count``."""
+    buckets = state[0]
+    bits = state[1][BITS]
+    have_keys = keys.shape[0] > 0
+    for i in range(n):
+        key = keys[i] if have_keys else 0
+        backend = buckets[hash_32(key & M32, bits)]
+        row = backend if backend >= 0 else 0
+        flags = table[row, FLAGS]
+        ok = ((backend >= 0) & (flags & F_AVAILABLE != 0) & (table[row, WEIGHT] > 0)
+              & (flags & F_OVERLOAD == 0))
+        chosen = backend if ok else -1
+        if chosen >= 0 and count:
+            bind(table, chosen, as_active)
+        out[i] = chosen
+
+
+@kernel
 def _dh_batch(table, order, state, keys, times, now, as_active, out):
-    schedule_batch(dh_pick, table, order, state, keys, times, now, as_active, out)
+    _dh_loop(table, state, keys, out.shape[0], as_active, True, out)
 
 
 @kernel
 def _dh_lookup(table, order, state, keys, out):
-    for i in range(keys.shape[0]):
-        out[i] = dh_pick(table, order, state, keys[i], 0.0)
+    _dh_loop(table, state, keys, out.shape[0], False, False, out)
 
 
 @register

@@ -1,0 +1,159 @@
+"""Disruption: how many keys a pool change moves to another backend.
+
+Given the same key set scheduled by two key-based schedulers ``before`` and
+``after`` (typically the same configuration before and after one change),
+:func:`disruption` reports
+
+``fraction``
+    the share of keys whose backend differs between the two;
+``minimum``
+    the share that *had* to move: keys whose ``before`` backend cannot take
+    them in ``after`` (removed, weight 0 or overloaded there). A perfectly
+    consistent hash moves exactly these; ``fraction - minimum`` is the
+    avoidable part.
+
+Backends are compared by id, so both schedulers must number backends the
+same way (build ``after`` like ``before``, then apply the change, or pass a
+copy).
+
+How decisions are taken without disturbing anything: a scheduler with a
+``lookup_many(keys)`` method (sh, dh, mh) answers with a pure lookup, the
+pick kernel run without the connection accounting. For any other keyed
+scheduler the keys are scheduled with ``pick_many`` on a detached copy (its
+pool table, list order and state arrays copied, no listeners), so the
+original's counters and state are untouched; the copy counts each key as a
+new connection, in order, as the real scheduler would.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .._table import F_AVAILABLE, F_OVERLOAD, FLAGS, WEIGHT
+
+
+@dataclass(frozen=True)
+class Disruption:
+    """Result of :func:`disruption`.
+
+    Attributes
+    ----------
+    n_keys : int
+        Keys compared.
+    moved : int
+        Keys whose backend changed (including to or from "none", -1).
+    forced : int
+        Keys whose ``before`` backend is unavailable in ``after``.
+    before, after : numpy.ndarray
+        The backend id per key in each (-1: none).
+    """
+
+    n_keys: int
+    moved: int
+    forced: int
+    before: np.ndarray = field(repr=False, compare=False)
+    after: np.ndarray = field(repr=False, compare=False)
+
+    @property
+    def fraction(self) -> float:
+        """Share of keys whose backend changed."""
+        return self.moved / self.n_keys if self.n_keys else 0.0
+
+    @property
+    def minimum(self) -> float:
+        """Share of keys that had to move (their backend is gone or unavailable)."""
+        return self.forced / self.n_keys if self.n_keys else 0.0
+
+    @property
+    def excess(self) -> float:
+        """``fraction - minimum``: keys moved although their backend could still serve them."""
+        return self.fraction - self.minimum
+
+    def __str__(self) -> str:
+        return (f"{self.moved} of {self.n_keys} keys moved ({self.fraction:.2%}); "
+                f"minimum {self.minimum:.2%}, excess {self.excess:.2%}")
+
+
+def decisions(scheduler: Any, keys: Any, *, ports: Any = None) -> np.ndarray:
+    """The backend id ``scheduler`` gives each key (-1: none), leaving it untouched."""
+    _check(scheduler, "scheduler")
+    lookup = getattr(scheduler, "lookup_many", None)
+    if lookup is not None:
+        return lookup(keys) if ports is None else lookup(keys, ports=ports)
+    if ports is not None:
+        raise TypeError(f"{type(scheduler).__name__} takes no client ports")
+    return detached_copy(scheduler).pick_many(keys)
+
+
+def disruption(before: Any, after: Any, keys: Any, *, ports: Any = None) -> Disruption:
+    """Compare the backend of every key in two key-based schedulers.
+
+    Parameters
+    ----------
+    before, after : Scheduler
+        Keyed schedulers (``keyed = True``) with the same backend ids.
+    keys : array or sequence
+        The keys (client or destination addresses), in any form the
+        schedulers accept.
+    ports : array of int, optional
+        Client source ports, for schedulers that take them (sh, mh).
+
+    Returns
+    -------
+    Disruption
+        ``fraction`` moved, ``minimum`` that had to move, and the decisions.
+    """
+    _check(before, "before")
+    _check(after, "after")
+    a = decisions(before, keys, ports=ports)
+    b = decisions(after, keys, ports=ports)
+    if a.shape != b.shape:  # pragma: no cover - both convert the same keys
+        raise ValueError("before and after returned different numbers of decisions")
+    pool = after.pool
+    t = pool.table[: pool.n_ids]
+    usable = (t[:, FLAGS] & F_AVAILABLE != 0) & (t[:, WEIGHT] > 0) & (t[:, FLAGS] & F_OVERLOAD == 0)
+    had = a >= 0
+    lost = np.zeros(len(a), dtype=bool)
+    inside = had & (a < pool.n_ids)
+    lost[inside] = ~usable[a[inside]]
+    lost |= had & (a >= pool.n_ids)
+    return Disruption(n_keys=len(a), moved=int(np.count_nonzero(a != b)), forced=int(np.count_nonzero(lost)),
+                      before=a, after=b)
+
+
+def detached_copy(scheduler: Any) -> Any:
+    """A copy of ``scheduler`` with its own pool table, list order and state arrays.
+
+    Nothing is subscribed to the copy's pool but the copy itself, so
+    scheduling on it changes neither the original nor its pool.
+    """
+    clone = copy.copy(scheduler)
+    pool = copy.copy(scheduler.pool)
+    pool.table = scheduler.pool.table.copy()
+    pool.order = scheduler.pool.order.copy()
+    pool.addresses = list(scheduler.pool.addresses)
+    pool.ports = list(scheduler.pool.ports)
+    pool._listeners = [clone._pool_changed]
+    clone.pool = pool
+    clone.state = _copy_state(scheduler.state)
+    return clone
+
+
+def _copy_state(state: Any) -> Any:
+    if isinstance(state, np.ndarray):
+        return state.copy()
+    if isinstance(state, tuple):
+        return tuple(_copy_state(s) for s in state)
+    return copy.deepcopy(state)
+
+
+def _check(s: Any, what: str) -> None:
+    if not hasattr(s, "pool") or not hasattr(s, "pick_many"):
+        raise TypeError(f"{what} must be an lbalgo scheduler, got {type(s).__name__}")
+    if not getattr(s, "keyed", False):
+        raise TypeError(f"{what} ({type(s).__name__}) does not schedule by key: "
+                        "disruption needs a keyed scheduler")
