@@ -66,15 +66,19 @@ def below(state, bound):
     """Uniform integer in ``[0, bound)`` for ``1 <= bound < 2**31``, without bias.
 
     Lemire's multiply-and-reject method, as the kernel's
-    ``get_random_u32_below`` does it.
+    ``get_random_u32_below`` does it. The rare rejection path lives in its
+    own function so that this one stays small enough to inline everywhere.
     """
-    r = next_u32(state)
-    product = r * bound
-    low = product & 0xFFFFFFFF
-    if low < bound:
-        threshold = (0x100000000 - bound) % bound
-        while low < threshold:
-            r = next_u32(state)
-            product = r * bound
-            low = product & 0xFFFFFFFF
+    product = next_u32(state) * bound
+    if (product & 0xFFFFFFFF) < bound:
+        product = _below_retry(state, bound, product)
     return product >> 32
+
+
+@kernel(refcount=False)
+def _below_retry(state, bound, product):
+    """Redraw while the low word falls in the biased zone; returns the accepted product."""
+    threshold = (0x100000000 - bound) % bound
+    while (product & 0xFFFFFFFF) < threshold:
+        product = next_u32(state) * bound
+    return product

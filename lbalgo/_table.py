@@ -52,7 +52,7 @@ def new_table(capacity: int) -> tuple[np.ndarray, np.ndarray]:
     return table, order
 
 
-@kernel
+@kernel(refcount=False)
 def bind(table, backend, as_active):
     """Count one new connection on ``backend`` (IPVS ``ip_vs_bind_dest``).
 
@@ -68,7 +68,7 @@ def bind(table, backend, as_active):
         table[backend, FLAGS] |= F_OVERLOAD
 
 
-@kernel
+@kernel(refcount=False)
 def unbind(table, backend, was_active):
     """End one connection on ``backend`` (IPVS ``ip_vs_unbind_dest``).
 
@@ -92,7 +92,7 @@ def unbind(table, backend, was_active):
         table[backend, FLAGS] &= ~F_OVERLOAD
 
 
-@kernel
+@kernel(refcount=False)
 def list_insert(order, pos, backend):
     """Insert ``backend`` so that it sits at list position ``pos`` (1-based)."""
     n = order[0]
@@ -102,7 +102,7 @@ def list_insert(order, pos, backend):
     order[0] = n + 1
 
 
-@kernel
+@kernel(refcount=False)
 def list_remove(order, pos):
     """Unlink the backend at list position ``pos`` (1-based)."""
     n = order[0]
@@ -112,7 +112,7 @@ def list_remove(order, pos):
     order[0] = n - 1
 
 
-@kernel
+@kernel(refcount=False)
 def position_of(order, backend):
     """List position of ``backend``, or 0 when it is not listed."""
     for p in range(1, order[0] + 1):
@@ -121,7 +121,7 @@ def position_of(order, backend):
     return 0
 
 
-@kernel
+@kernel(refcount=False)
 def collect_weighted(table, order, out):
     """Write the ids of listed backends with weight > 0 to ``out``, in list order.
 

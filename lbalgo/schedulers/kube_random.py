@@ -111,22 +111,22 @@ def endpoints_changed(table, order, state, event, pos):
     meta[0] = collect_weighted(table, order, candidates)
 
 
-@kernel
+@kernel(refcount=False)
 def _iptables_one(table, order, state, key, now, as_active):
     return schedule_one(iptables_pick, table, order, state, key, now, as_active)
 
 
-@kernel
+@kernel(refcount=False)
 def _iptables_batch(table, order, state, keys, times, now, as_active, out):
     schedule_batch(iptables_pick, table, order, state, keys, times, now, as_active, out)
 
 
-@kernel
+@kernel(refcount=False)
 def _nftables_one(table, order, state, key, now, as_active):
     return schedule_one(nftables_pick, table, order, state, key, now, as_active)
 
 
-@kernel
+@kernel(refcount=False)
 def _nftables_batch(table, order, state, keys, times, now, as_active, out):
     schedule_batch(nftables_pick, table, order, state, keys, times, now, as_active, out)
 

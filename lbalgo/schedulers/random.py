@@ -6,7 +6,7 @@ the listed backends with weight > 0 that are not overloaded (``weighted=False``:
 uniform over them). Draws are independent per connection. ::
 
     pick():
-        draw a column c uniformly and u uniformly in [0, W)
+        draw r uniformly in [0, k*W); column c = r // W, u = r mod W
         b = candidate[c] if u < threshold[c] else alias[c]      (Walker/Vose alias)
         if b is overloaded: draw again (at most 32 times), then draw exactly
         over the backends that are not overloaded
@@ -37,33 +37,64 @@ _REDRAWS = 32
 
 @kernel(refcount=False)
 def random_pick(table, order, state, key, now):
-    """``state`` = (rng int64[4], candidates, thresholds, aliases, meta int64[4]).
-
-    One exit only: early returns make Numba's loop code several times slower.
-    """
+    """``state`` = (rng int64[4], candidates, thresholds, aliases, meta int64[4])."""
     rng, candidates, thresholds, aliases, meta = state
-    k = meta[COUNT]
     backend = -1
-    redraws = 0
-    while k > 0 and redraws < _REDRAWS:
-        column = below(rng, k)
-        if meta[UNIFORM]:
-            backend = candidates[column]
-        elif below(rng, meta[TOTAL]) < thresholds[column]:
-            backend = candidates[column]
-        else:
+    if meta[COUNT] > 0:
+        backend = _alias_draw(rng, candidates, thresholds, aliases, meta)
+        if table[backend, FLAGS] & F_OVERLOAD:
+            backend = _redraw(table, rng, candidates, thresholds, aliases, meta)
+    return backend
+
+
+@kernel(inline="always")
+def _alias_draw(rng, candidates, thresholds, aliases, meta):
+    """One exact draw from the alias table (needs ``meta[COUNT] > 0``)."""
+    k = meta[COUNT]
+    total = meta[TOTAL]
+    if meta[UNIFORM]:
+        backend = candidates[below(rng, k)]
+    elif k * total < 0x80000000:
+        # One uniform draw over k * total values gives the column and the
+        # threshold test at once: exact, and twice as fast as two draws.
+        r = below(rng, k * total)
+        column = r // total
+        backend = candidates[column]
+        if r - column * total >= thresholds[column]:
             backend = aliases[column]
+    else:
+        backend = _alias_draw_wide(rng, candidates, thresholds, aliases, k, total)
+    return backend
+
+
+@kernel(refcount=False)
+def _alias_draw_wide(rng, candidates, thresholds, aliases, k, total):
+    """The alias draw with two separate draws, for ``k * total >= 2**31``."""
+    column = below(rng, k)
+    backend = candidates[column]
+    if below(rng, total) >= thresholds[column]:
+        backend = aliases[column]
+    return backend
+
+
+@kernel(refcount=False)
+def _redraw(table, rng, candidates, thresholds, aliases, meta):
+    """The first draw hit an overloaded backend: rejection-sample, then draw exactly."""
+    backend = -1
+    redraws = 1
+    while redraws < _REDRAWS:
+        backend = _alias_draw(rng, candidates, thresholds, aliases, meta)
         if table[backend, FLAGS] & F_OVERLOAD:
             backend = -1
             redraws += 1
         else:
             break
-    if k > 0 and backend < 0:
-        backend = _draw_not_overloaded(table, rng, candidates, k, meta[WEIGHTED])
+    if backend < 0:
+        backend = _draw_not_overloaded(table, rng, candidates, meta[COUNT], meta[WEIGHTED])
     return backend
 
 
-@kernel
+@kernel(refcount=False)
 def _draw_not_overloaded(table, rng, candidates, k, weighted):
     """Exact weighted draw among the candidates that are not overloaded (-1: none)."""
     total = 0

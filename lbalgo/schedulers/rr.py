@@ -55,12 +55,12 @@ def rr_changed(table, order, state, event, pos):
             state[0] = cursor - 1
 
 
-@kernel
+@kernel(refcount=False)
 def _rr_one(table, order, state, key, now, as_active):
     return schedule_one(rr_pick, table, order, state, key, now, as_active)
 
 
-@kernel
+@kernel(refcount=False)
 def _rr_batch(table, order, state, keys, times, now, as_active, out):
     schedule_batch(rr_pick, table, order, state, keys, times, now, as_active, out)
 

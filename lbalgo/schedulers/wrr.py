@@ -120,12 +120,12 @@ def wrr_changed(table, order, state, event, pos):
         state[CW] = (cw // di) * di + 1
 
 
-@kernel
+@kernel(refcount=False)
 def _wrr_one(table, order, state, key, now, as_active):
     return schedule_one(wrr_pick, table, order, state, key, now, as_active)
 
 
-@kernel
+@kernel(refcount=False)
 def _wrr_batch(table, order, state, keys, times, now, as_active, out):
     schedule_batch(wrr_pick, table, order, state, keys, times, now, as_active, out)
 

@@ -80,11 +80,14 @@ class RefRandom(RefScheduler):
         if k == 0:
             return None
         for _ in range(32):
-            c = self.rng.below(k)
-            if self.uniform or self.rng.below(self.total) < self.threshold[c]:
-                d = self.cands[c]
+            if self.uniform:
+                c, u = self.rng.below(k), 0
+            elif k * self.total < 2**31:  # one draw gives both the column and the threshold test
+                c, u = divmod(self.rng.below(k * self.total), self.total)
             else:
-                d = self.alias[c]
+                c = self.rng.below(k)
+                u = self.rng.below(self.total)
+            d = self.cands[c] if u < self.threshold[c] else self.alias[c]
             if not d.overloaded:
                 return d
         ok = [d for d in self.cands if not d.overloaded]
