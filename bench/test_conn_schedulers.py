@@ -49,12 +49,12 @@ _results: dict[tuple, float] = {}  # (group, impl) -> ns per decision
 
 # Not cached: pytest imports this file under another module name than
 # ``python -c``, and Numba cannot cache a function with dispatcher arguments anyway.
-@kernel(cache=False)
+@kernel(cache=False, refcount=False)
 def no_touch(table, order, state, backend):
     """Scan schedulers keep no per-backend state."""
 
 
-@kernel(cache=False)
+@kernel(cache=False, refcount=False)
 def churn(pick, touch, table, order, state, as_active, ring, cursor, steps):
     """``steps`` decisions, each after releasing the one made ``len(ring)`` decisions ago.
 

@@ -105,6 +105,7 @@ class Pool:
         self.addresses: list[addresses.Address | None] = addrs
         self.ports: list[int] = ports
         self._listeners: list[Listener] = []
+        self._counter_listeners: list[Callable[[int], None]] = []
         t = self.table
         t[:n, WEIGHT] = w
         t[:n, LAST_WEIGHT] = w
@@ -138,6 +139,18 @@ class Pool:
     def subscribe(self, listener: Listener) -> None:
         """Call ``listener(event, position)`` after every add, delete and update."""
         self._listeners.append(listener)
+
+    def subscribe_counters(self, listener: Callable[[int], None]) -> None:
+        """Call ``listener(backend)`` after every ``release``, ``activate`` and ``deactivate``.
+
+        Schedulers that keep an index over the counters (``LC(index="tree")``)
+        use it; picks are counted by compiled code, which the scheduler sees.
+        """
+        self._counter_listeners.append(listener)
+
+    def _counters_moved(self, backend: int) -> None:
+        for listener in self._counter_listeners:
+            listener(backend)
 
     def _notify(self, event: int, pos: int) -> None:
         for listener in self._listeners:
@@ -345,6 +358,7 @@ class Pool:
         if self.table[b, col] <= 0:
             raise ValueError(f"backend {b} has no {name} connection to release")
         _table.unbind(self.table, b, was_active)
+        self._counters_moved(b)
 
     def activate(self, backend: int) -> None:
         """Move one connection from inactive to active (TCP reached ESTABLISHED)."""
@@ -353,6 +367,7 @@ class Pool:
             raise ValueError(f"backend {b} has no inactive connection to activate")
         self.table[b, INACTIVE] -= 1
         self.table[b, ACTIVE] += 1
+        self._counters_moved(b)
 
     def deactivate(self, backend: int) -> None:
         """Move one connection from active to inactive (TCP FIN/RST; §0.3)."""
@@ -361,6 +376,7 @@ class Pool:
             raise ValueError(f"backend {b} has no active connection to deactivate")
         self.table[b, ACTIVE] -= 1
         self.table[b, INACTIVE] += 1
+        self._counters_moved(b)
 
     def __repr__(self) -> str:
         ids = self.list_order.tolist()

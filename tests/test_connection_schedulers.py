@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from lbalgo import FO, LC, NQ, OVF, SED, TWOS, WLC, NoBackendAvailable, Pool, get
+from lbalgo import FO, LC, NQ, OVF, SED, TWOS, WLC, NoBackendAvailable, get
+from lbalgo._table import ACTIVE
 from tests.reference import REFERENCES
 
 NAMES = ["lc", "wlc", "sed", "nq", "fo", "ovf", "twos"]
@@ -59,11 +60,11 @@ def test_lc_overload_set_by_threshold_and_cleared_by_release():
 def test_lc_overload_cleared_by_raising_the_threshold():
     s = LC([1, 1], u_thresholds=[1, 0])
     assert picks(s, 3) == [0, 1, 1]
-    s.set_thresholds(0, upper=5)  # larger upper threshold clears OVERLOAD
+    s.pool.set_thresholds(0, upper=5)  # larger upper threshold clears OVERLOAD
     assert picks(s, 1) == [0]
     s2 = LC([1, 1], u_thresholds=[1, 0])
     assert picks(s2, 2) == [0, 1]
-    s2.set_thresholds(0, upper=1)  # same upper: flag stays
+    s2.pool.set_thresholds(0, upper=1)  # same upper: flag stays
     assert picks(s2, 1) == [1]
 
 
@@ -114,10 +115,9 @@ def test_wlc_equal_weights_is_lc():
 def test_wlc_inactive_counts_one_active_256():
     s = WLC([1, 2], new_conns="inactive")
     assert picks(s, 2) == [0, 1]  # 0/1 vs 0/2 -> 0; then 1/1 > 0/2 -> 1
-    s.pool.activate(1)  # backend 1: 256 / 2 = 128 per weight
-    # backend 0 takes connections while its inactive count (per weight 1) is below 128
-    assert list(s.pick_many(128)) == [0] * 127 + [1]  # 128/1 == 256/2 keeps 0? no: 0 first
-    # (the 128th: 0 has 128 inactive vs 1 at 256/2 -> equal -> 0 would win; check order)
+    s.pool.activate(1)  # backend 1: 256 per weight 2
+    # backend 0 (weight 1, overhead h) wins while h*2 > 256 is false: h = 1..128, then 1
+    assert list(s.pick_many(129)) == [0] * 128 + [1]
 
 
 def test_wlc_overloaded_first_candidate_is_skipped():
@@ -209,7 +209,7 @@ def twos_probabilities(weights, conns):
 def run_twos(weights, preload, n, seed=3):
     s = TWOS(weights, seed=seed)
     for b, c in enumerate(preload):
-        s.pool.table[b, 2] = c  # fixed active counts (ACTIVE column)
+        s.pool.table[b, ACTIVE] = c  # fixed active counts, kept by releasing every pick
     counts = np.zeros(len(weights))
     for _ in range(n):
         b = s.pick()
@@ -281,7 +281,7 @@ def apply_ops(name, weights, ops, new_conns, seed=0, **options):
         elif op == 8 and ids:
             upper = b % 6
             lower = (a // 7) % 3 if upper else 0
-            s.set_thresholds(ids[a % len(ids)], upper, lower)
+            s.pool.set_thresholds(ids[a % len(ids)], upper, lower)
             r.set_thresholds(ids[a % len(ids)], upper, lower)
         elif op == 9:
             src = s.inactive_conns if b % 2 else s.active_conns
@@ -291,7 +291,7 @@ def apply_ops(name, weights, ops, new_conns, seed=0, **options):
                 (s.pool.activate if b % 2 else s.pool.deactivate)(x)
                 (r.activate if b % 2 else r.deactivate)(x)
         got = [(int(s.weights[i]), int(s.active_conns[i]), int(s.inactive_conns[i]),
-                bool(s.pool.overloaded[i]), bool(s.pool.available[i])) for i in all_ids]
+                bool(s.pool.overloaded[i]), bool(s.pool.available[i])) for i in range(s.pool.n_ids)]
         assert got == r.counters()
 
 

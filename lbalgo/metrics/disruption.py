@@ -138,6 +138,7 @@ def detached_copy(scheduler: Any) -> Any:
     pool.addresses = list(scheduler.pool.addresses)
     pool.ports = list(scheduler.pool.ports)
     pool._listeners = [clone._pool_changed]
+    pool._counter_listeners = []  # the copy only looks up; it never releases
     clone.pool = pool
     clone.state = _copy_state(scheduler.state)
     return clone

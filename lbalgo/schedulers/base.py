@@ -60,6 +60,12 @@ def schedule_batch(pick, table, order, state, keys, times, now, as_active, out):
         out[i] = backend
 
 
+@kernel(refcount=False)
+def no_touch(table, order, state, backend):
+    """The default ``touch`` hook: the scheduler keeps no index over the counters."""
+    return None
+
+
 class Scheduler:
     """Base class of every lbalgo scheduler.
 
@@ -91,6 +97,10 @@ class Scheduler:
 
     _pick: ClassVar[Kernel]
     _changed: ClassVar[Kernel]
+    #: ``touch(table, order, state, backend)``: compiled loops that move a
+    #: backend's counters themselves (the simulator's releases) call it after
+    #: each move, so schedulers with an index over the counters stay exact.
+    _touch: ClassVar[Kernel] = no_touch
     _schedule_one: ClassVar[Kernel]
     _schedule_batch: ClassVar[Kernel]
 

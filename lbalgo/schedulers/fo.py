@@ -38,7 +38,7 @@ from .base import Scheduler, schedule_batch, schedule_one
 from .registry import register
 
 
-@kernel
+@kernel(refcount=False)
 def fo_pick(table, order, state, key, now):
     """Stateless (``state`` is unused)."""
     best = -1
@@ -52,7 +52,7 @@ def fo_pick(table, order, state, key, now):
     return best
 
 
-@kernel
+@kernel(refcount=False)
 def ovf_pick(table, order, state, key, now):
     """Stateless (``state`` is unused)."""
     best = -1

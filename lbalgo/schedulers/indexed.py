@@ -91,7 +91,7 @@ def _set_leaf(table, order, tree, meta, pos):
     return node
 
 
-@kernel
+@kernel(refcount=False)
 def index_refresh(table, order, state, pos):
     """Re-read the backend at list position ``pos`` and fix its path to the root."""
     tree, pos_of, dirty, meta = state
@@ -102,13 +102,14 @@ def index_refresh(table, order, state, pos):
         node >>= 1
 
 
-@kernel
+@kernel(refcount=False)
 def index_build(table, order, state):
     """Rebuild the whole tree and the id -> position map from the table, O(capacity)."""
     tree, pos_of, dirty, meta = state
     size = meta[SIZE]
     n = order[0]
-    pos_of[:] = 0
+    for b in range(pos_of.shape[0]):
+        pos_of[b] = 0
     for pos in range(1, n + 1):
         pos_of[order[pos]] = pos
         _set_leaf(table, order, tree, meta, pos)
@@ -122,8 +123,8 @@ def index_build(table, order, state):
     meta[REBUILD] = 0
 
 
-@kernel
-def index_touch(state, backend):
+@kernel(refcount=False)
+def index_touch(table, order, state, backend):
     """Report that ``backend``'s counters changed; the next pick re-reads it."""
     tree, pos_of, dirty, meta = state
     k = meta[NDIRTY]
@@ -134,7 +135,7 @@ def index_touch(state, backend):
         meta[REBUILD] = 1
 
 
-@kernel
+@kernel(refcount=False)
 def index_pick(table, order, state, key, now):
     """``state`` = (tree int64[2*size, 3], pos_of int64[capacity], dirty int64[64], meta int64[5])."""
     tree, pos_of, dirty, meta = state
@@ -149,10 +150,9 @@ def index_pick(table, order, state, key, now):
             if pos > 0:  # a removed backend is not in the tree
                 index_refresh(table, order, state, pos)
         meta[NDIRTY] = 0
-    if tree[1, W] == 0:
-        meta[LAST] = -1
-        return -1
-    backend = order[tree[1, POS]]
+    backend = -1
+    if tree[1, W] != 0:
+        backend = order[tree[1, POS]]
     # The driver counts the connection after we return: re-read it next time.
     meta[LAST] = backend
     return backend
@@ -217,9 +217,12 @@ class LeastConnectionBase(Scheduler):
             self._changed = index_changed
             self._schedule_one = _index_one
             self._schedule_batch = _index_batch
+            # For compiled loops that move counters themselves (the simulator):
+            # call it as ``_touch(table, order, state, backend)`` after each move.
+            self._touch = index_touch
         super().__init__(weights, **options)
         if index == "tree":
-            watch_counters(self.pool, self._counters_changed)
+            self.pool.subscribe_counters(self._counters_changed)
 
     def _new_state(self):
         if self.index == "tree":
@@ -228,6 +231,18 @@ class LeastConnectionBase(Scheduler):
 
     def _resized_state(self, capacity: int):
         return self._new_state()
+
+    def reserve(self, connections: int) -> None:
+        """Called by :func:`lbalgo.sim.simulate` before a run; refuses the tree index.
+
+        The compiled event loop releases connections with ``unbind`` and does
+        not yet report them (it would call ``_touch``), so a tree would go
+        stale and decide differently from IPVS. Fail loudly instead.
+        """
+        if self.index == "tree":
+            raise NotImplementedError(
+                f"{type(self).__name__}(index='tree') cannot be simulated yet: the event loop does not "
+                "report releases to the index; simulate with index='scan' (same decisions)")
 
     def touch(self, backend: int) -> None:
         """Report that ``backend``'s counters changed behind the pool's back (tree index only).
@@ -251,33 +266,3 @@ class LeastConnectionBase(Scheduler):
                 meta[NDIRTY] = k + 1
             else:
                 meta[REBUILD] = 1
-
-
-def watch_counters(pool, listener) -> None:
-    """Call ``listener(backend)`` after every ``release`` / ``activate`` / ``deactivate`` on ``pool``.
-
-    :class:`~lbalgo.Pool` notifies schedulers of adds, deletes and edits but
-    not of counter moves; until it does (``Pool.subscribe_counters``), the
-    three methods of this one pool object are wrapped.
-    """
-    subscribe = getattr(pool, "subscribe_counters", None)
-    if subscribe is not None:
-        subscribe(listener)
-        return
-    listeners = pool.__dict__.get("_counter_listeners")
-    if listeners is None:
-        listeners = pool.__dict__["_counter_listeners"] = []
-        for name in ("release", "activate", "deactivate"):
-            setattr(pool, name, _notifying(getattr(pool, name), listeners))
-    listeners.append(listener)
-
-
-def _notifying(method, listeners):
-    def wrapped(backend, *args, **kwargs):
-        method(backend, *args, **kwargs)
-        for listener in listeners:
-            listener(int(backend))
-
-    wrapped.__doc__ = method.__doc__
-    wrapped.__name__ = method.__name__
-    return wrapped

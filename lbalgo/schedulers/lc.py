@@ -30,7 +30,7 @@ from .indexed import LeastConnectionBase
 from .registry import register
 
 
-@kernel
+@kernel(refcount=False)
 def lc_pick(table, order, state, key, now):
     """Stateless (``state`` is unused)."""
     least = -1

@@ -44,9 +44,9 @@ from .base import Scheduler, schedule_batch, schedule_one
 from .registry import register
 
 
-@kernel
+@kernel(refcount=False)
 def sed_pick(table, order, state, key, now):
-    """Stateless (``state`` is unused)."""
+    """Stateless (``state`` is unused). One exit: an early return slows Numba's loop."""
     n = order[0]
     pos = 1
     while pos <= n:
@@ -54,11 +54,13 @@ def sed_pick(table, order, state, key, now):
         if table[backend, WEIGHT] > 0 and not table[backend, FLAGS] & F_OVERLOAD:
             break
         pos += 1
-    if pos > n:
-        return -1
-    least = order[pos]
-    loh = table[least, ACTIVE] + 1
-    lw = table[least, WEIGHT]
+    least = -1
+    loh = 0
+    lw = 0
+    if pos <= n:
+        least = order[pos]
+        loh = table[least, ACTIVE] + 1
+        lw = table[least, WEIGHT]
     for q in range(pos + 1, n + 1):
         backend = order[q]
         if table[backend, FLAGS] & F_OVERLOAD:
@@ -72,9 +74,9 @@ def sed_pick(table, order, state, key, now):
     return least
 
 
-@kernel
+@kernel(refcount=False)
 def nq_pick(table, order, state, key, now):
-    """Stateless (``state`` is unused)."""
+    """Stateless (``state`` is unused). One exit: an early return slows Numba's loop."""
     least = -1
     loh = 0
     lw = 0
@@ -85,7 +87,8 @@ def nq_pick(table, order, state, key, now):
             continue
         active = table[backend, ACTIVE]
         if active == 0:
-            return backend  # an idle backend beats any busy one found before it
+            least = backend  # an idle backend beats any busy one found before it
+            break
         doh = active + 1
         if least < 0 or loh * w > doh * lw:
             least = backend

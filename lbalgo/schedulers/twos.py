@@ -35,41 +35,50 @@ from .base import Scheduler, schedule_batch, schedule_one
 from .registry import register
 
 
-@kernel
+@kernel(refcount=False)
 def twos_pick(table, order, state, key, now):
-    """``state`` is the generator, int64[4]."""
+    """``state`` is the generator, int64[4]. One exit: an early return slows Numba's loops."""
     n = order[0]
     total = 0
     for pos in range(1, n + 1):
         backend = order[pos]
         if not table[backend, FLAGS] & F_OVERLOAD and table[backend, WEIGHT] > 0:
             total += table[backend, WEIGHT]
-    if total == 0:
-        return -1
-    total += 1
-    r1 = below(state, total)
-    r2 = below(state, total)
-    choice1 = -1
-    choice2 = -1
-    for pos in range(1, n + 1):
-        backend = order[pos]
-        w = table[backend, WEIGHT]
-        if table[backend, FLAGS] & F_OVERLOAD or w <= 0:
-            continue
-        r1 -= w
-        r2 -= w
-        if r1 <= 0 and choice1 < 0:
-            choice1 = backend
-        if r2 <= 0 and choice2 < 0:
-            choice2 = backend
-        if choice1 >= 0 and choice2 >= 0:
-            break
-    oh1 = (table[choice1, ACTIVE] << 8) + table[choice1, INACTIVE]
-    oh2 = (table[choice2, ACTIVE] << 8) + table[choice2, INACTIVE]
-    # Strict: on equal load per weight choice1 stays.
-    if table[choice2, WEIGHT] * oh1 > table[choice1, WEIGHT] * oh2:
-        return choice2
-    return choice1
+    choice = -1
+    if total > 0:
+        total += 1
+        r1 = below(state, total)
+        r2 = below(state, total)
+        # r - (w_1 + ... + w_k) <= 0  <=>  w_1 + ... + w_k >= r: one running sum serves both.
+        first = r1 if r1 < r2 else r2
+        second = r1 + r2 - first
+        acc = 0
+        pos = 1
+        while pos <= n:
+            backend = order[pos]
+            w = table[backend, WEIGHT]
+            if w > 0 and not table[backend, FLAGS] & F_OVERLOAD:
+                acc += w
+                if acc >= first:
+                    break
+            pos += 1
+        low = order[pos]
+        while acc < second:
+            pos += 1
+            backend = order[pos]
+            w = table[backend, WEIGHT]
+            if w > 0 and not table[backend, FLAGS] & F_OVERLOAD:
+                acc += w
+        high = order[pos]
+        if r1 <= r2:
+            choice1, choice2 = low, high
+        else:
+            choice1, choice2 = high, low
+        oh1 = (table[choice1, ACTIVE] << 8) + table[choice1, INACTIVE]
+        oh2 = (table[choice2, ACTIVE] << 8) + table[choice2, INACTIVE]
+        # Strict: on equal load per weight choice1 stays.
+        choice = choice2 if table[choice2, WEIGHT] * oh1 > table[choice1, WEIGHT] * oh2 else choice1
+    return choice
 
 
 @kernel

@@ -29,9 +29,9 @@ from .indexed import LeastConnectionBase
 from .registry import register
 
 
-@kernel
+@kernel(refcount=False)
 def wlc_pick(table, order, state, key, now):
-    """Stateless (``state`` is unused)."""
+    """Stateless (``state`` is unused). One exit: an early return slows Numba's loop."""
     n = order[0]
     pos = 1
     while pos <= n:
@@ -39,11 +39,13 @@ def wlc_pick(table, order, state, key, now):
         if table[backend, WEIGHT] > 0 and not table[backend, FLAGS] & F_OVERLOAD:
             break
         pos += 1
-    if pos > n:
-        return -1
-    least = order[pos]
-    loh = (table[least, ACTIVE] << 8) + table[least, INACTIVE]
-    lw = table[least, WEIGHT]
+    least = -1
+    loh = 0
+    lw = 0
+    if pos <= n:
+        least = order[pos]
+        loh = (table[least, ACTIVE] << 8) + table[least, INACTIVE]
+        lw = table[least, WEIGHT]
     for q in range(pos + 1, n + 1):
         backend = order[q]
         if table[backend, FLAGS] & F_OVERLOAD:
