@@ -97,6 +97,8 @@ def from_dict(data: dict[str, Any], source: str = "scenario") -> Scenario:
     _no_unknown(data, known, "")
     pool = data.get("pool", {})
     clients = data.get("clients", {})
+    if isinstance(pool, dict) and "endpointslices" in pool:  # a pool read from EndpointSlices (lbalgo.kube)
+        pool = {"weights": _kube_weights(pool, source)}
     if not isinstance(pool, dict) or "weights" not in pool:
         raise ScenarioError(f"{source}: [pool] with weights = [...] is required")
     if not isinstance(clients, dict):
@@ -118,6 +120,17 @@ def from_dict(data: dict[str, Any], source: str = "scenario") -> Scenario:
         name=str(data.get("name", source)),
         algorithms=tuple(algorithms),
     )
+
+
+def _kube_weights(pool: dict[str, Any], source: str) -> list[int]:
+    """``[pool] endpointslices = "file"``: one weight-1 backend per endpoint a node uses (``lbalgo.kube``)."""
+    from .kube.service import scenario_weights  # only scenarios that ask for it import lbalgo.kube
+
+    base = Path(source).parent if Path(source).is_file() else None
+    try:
+        return list(scenario_weights(pool, base))
+    except (ValueError, TypeError, KeyError) as e:
+        raise ScenarioError(f"{source}: [pool]: {e}") from None
 
 
 def _no_unknown(table: dict[str, Any], known: set[str], prefix: str) -> None:

@@ -1,0 +1,321 @@
+"""kube-proxy's three data planes for one service port on one node.
+
+A :class:`NodeProxy` holds the endpoints one node's kube-proxy programs for
+one kind of traffic (to the cluster IP, or to the external frontends) and
+makes the kernel's choice for each new connection with lbalgo's compiled
+schedulers (``spec/kube-proxy.md`` §1–§3):
+
+``iptables``
+    :class:`~lbalgo.IptablesCascade` over the categorized endpoints in
+    ``"ip:port"`` order (the pool keeps that order as endpoints come and
+    go). With ``sessionAffinity: ClientIP`` the per-endpoint ``recent``
+    checks come first (:class:`~lbalgo.schedulers.affinity.ClientIPAffinity`,
+    mode "iptables").
+``nftables``
+    :class:`~lbalgo.NftNumgen` (``numgen random mod N``); affinity through
+    per-endpoint sets (mode "nftables").
+``ipvs``
+    one IPVS virtual server with any lbalgo IPVS scheduler (``rr`` by
+    default), every endpoint a real server of weight 1; affinity is IPVS
+    persistence (mode "ipvs"). A removed endpoint with open connections is
+    quiesced (weight 0) and deleted once they drain, checked every 60 s;
+    one that comes back while draining is deleted and re-added. A
+    Local-policy frontend with no local endpoint uses the cluster set
+    instead of dropping.
+
+:meth:`NodeProxy.sync` applies a new version of the Service (new
+EndpointSlices) the way one kube-proxy sync does and reports what changed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import NoBackendAvailable
+from ..pool import Pool
+from ..schedulers.registry import get
+from . import rules as _rules
+from .service import Node, Service, Target
+
+MODES = ("iptables", "nftables", "ipvs")
+#: ``rsCheckDeleteInterval``: how often IPVS mode retries deleting quiesced real servers.
+IPVS_CHECK_INTERVAL = 60.0
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What one kube-proxy sync changed on one node for one service port."""
+
+    time: float
+    verdict: str
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    quiesced: tuple[str, ...] = ()  # IPVS: set to weight 0, deleted when drained
+    rules_before: int = 0
+    rules_after: int = 0
+    rules_changed: int = 0  # lines added + removed (iptables, nft); ipvsadm add/edit/delete operations (IPVS)
+    endpoints: tuple[str, ...] = field(default=(), repr=False)
+
+
+def make_proxy(service: Service, node: Node, mode: str = "iptables", **options: Any) -> "NodeProxy":
+    """Build the :class:`NodeProxy` for ``mode`` ("iptables", "nftables" or "ipvs")."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    return NodeProxy(service, node, mode, **options)
+
+
+class NodeProxy:
+    """One node's data plane for one service port and one kind of traffic.
+
+    Parameters
+    ----------
+    service : Service
+    node : Node
+    mode : {"iptables", "nftables", "ipvs"}
+    traffic : {"internal", "external"}
+        Connections to the cluster IP, or to a NodePort / LB / external IP.
+    source : {"external", "pod", "host"}
+        Where external traffic comes from (pods and the host short-circuit
+        to the cluster chain under ``externalTrafficPolicy: Local``).
+    scheduler : str
+        IPVS mode only: the IPVS scheduler (``--ipvs-scheduler``), default "rr".
+    seed : int
+        Seed of the random draws (iptables, nftables, random IPVS schedulers).
+    cluster_cidr : str, optional
+        kube-proxy's cluster CIDR (local-traffic detector); only adds the
+        masquerade rules to :meth:`rules`.
+    affinity_capacity : int, optional
+        Clients per endpoint list with ClientIP affinity: iptables
+        ``xt_recent ip_list_tot`` (default 100), nftables set size.
+    expire_quiescent_template : bool, optional
+        IPVS sysctl (kube-proxy sets it: default True).
+    """
+
+    def __init__(self, service: Service, node: Node, mode: str = "iptables", *, traffic: str = "internal",
+                 source: str = "external", scheduler: str = "rr", seed: int = 0,
+                 cluster_cidr: str | None = None, affinity_capacity: int | None = None,
+                 expire_quiescent_template: bool | None = None) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if mode != "ipvs" and scheduler != "rr":
+            raise ValueError(f"scheduler= applies to IPVS mode only ({mode} mode is random by construction)")
+        self.mode, self.node, self.traffic, self.source = mode, node, traffic, source
+        self.cluster_cidr = cluster_cidr
+        self._affinity_options = {k: v for k, v in (("capacity", affinity_capacity),
+                                                    ("expire_quiescent_template", expire_quiescent_template))
+                                  if v is not None}
+        if mode == "ipvs":
+            cls = get(scheduler)
+            self.pool = Pool(insertion="head")  # ip_vs_add_dest links new real servers at the head
+        else:
+            cls = get(mode)
+            self.pool = Pool(insertion="address")  # kube-proxy's "ip:port" string order
+        self.scheduler = cls(pool=self.pool, seed=seed)
+        self.ids: dict[str, int] = {}  # endpoint string -> backend id, for every real server / rule
+        self.keys: list[str] = []  # backend id -> endpoint string
+        self.draining: dict[str, int] = {}  # IPVS: quiesced real servers waiting for their connections
+        self._next_check = IPVS_CHECK_INTERVAL
+        self.service = service
+        self.target = service.target(node, traffic, source, mode=mode)
+        self._apply(self.target, 0.0)
+        self.chooser = self._make_chooser()
+        self._keyless = self.chooser is self.scheduler and not self.scheduler.keyed
+
+    # -- construction helpers ----------------------------------------------------------------
+    def _make_chooser(self) -> Any:
+        if not self.service.affinity:
+            return self.scheduler
+        from ..schedulers.affinity import ClientIPAffinity
+
+        return ClientIPAffinity(self.scheduler, mode=self.mode, timeout=self.service.timeout,
+                                **self._affinity_options)
+
+    def _apply(self, target: Target, now: float) -> tuple[list[str], list[str], list[str]]:
+        """Make the pool hold ``target``'s endpoints; return (added, removed, quiesced)."""
+        wanted = [e.key for e in target.endpoints] if target.verdict == "forward" else []
+        wanted_set = set(wanted)
+        added, removed, quiesced = [], [], []
+        for key in [k for k in self.ids if k not in wanted_set]:
+            if self.mode == "ipvs":
+                if key in self.draining:
+                    continue
+                if self._drained(self.ids[key]):
+                    self._delete(key)
+                else:
+                    self.pool.set_weight(self.ids[key], 0)
+                    self.draining[key] = self.ids[key]
+                    quiesced.append(key)
+                    continue
+            else:
+                self._delete(key)
+            removed.append(key)
+        for key in wanted:
+            if key in self.draining:  # back while draining: delete and add anew (weight 1)
+                self.draining.pop(key)
+                self._delete(key)
+            elif key in self.ids:
+                continue
+            b = self.pool.add(1, address=key)
+            self.ids[key] = b
+            self.keys.append(key)
+            added.append(key)
+        return added, removed, quiesced
+
+    def _delete(self, key: str) -> None:
+        self.pool.remove(self.ids.pop(key))
+
+    def _drained(self, b: int) -> bool:
+        if self.service.protocol in ("UDP", "SCTP"):
+            return True
+        return int(self.pool.active_conns[b]) + int(self.pool.inactive_conns[b]) == 0
+
+    def _tick(self, now: float) -> list[str]:
+        """IPVS: run the 60 s graceful-termination checks due by ``now``; return deleted endpoints."""
+        if now < self._next_check:
+            return []
+        self._next_check = (math.floor(now / IPVS_CHECK_INTERVAL) + 1) * IPVS_CHECK_INTERVAL
+        deleted = [k for k, b in self.draining.items() if self._drained(b)]
+        for key in deleted:
+            self.draining.pop(key)
+            self._delete(key)
+        return deleted
+
+    # -- the data path ------------------------------------------------------------------------
+    @property
+    def verdict(self) -> str:
+        """"forward", "drop" or "reject" for new connections."""
+        return self.target.verdict
+
+    @property
+    def endpoints(self) -> list[str]:
+        """The endpoints new connections can go to, in rule / list order."""
+        order = self.pool.list_order
+        w = self.pool.weights
+        return [self.keys[b] for b in order if w[b] > 0]
+
+    def endpoint(self, backend: int) -> str:
+        """The endpoint string of a backend id returned by :meth:`pick_many`."""
+        return self.keys[int(backend)]
+
+    def pick(self, client: Any = None, now: float = 0.0) -> str:
+        """The endpoint (``"ip:port"``) this node sends one new connection from ``client`` to.
+
+        Raises :class:`~lbalgo.NoBackendAvailable` when the traffic is dropped
+        or rejected (the message says which and why).
+        """
+        if self.draining:
+            self._tick(float(now))
+        if self.target.verdict != "forward":
+            raise NoBackendAvailable(f"{self.target.verdict.upper()}: {self.target.reason}")
+        if self._keyless:
+            client = None  # the cascade and numgen ignore the client: skip parsing it
+        return self.keys[self.chooser.pick(key=client, now=now)]
+
+    def pick_many(self, clients: Any, now: Any = None) -> np.ndarray:
+        """Backend ids for many new connections (-1 when dropped); see :meth:`endpoint`.
+
+        The graceful-termination checks of IPVS mode run only between calls.
+        """
+        if self.draining and now is not None:
+            self._tick(float(np.max(now)) if np.ndim(now) else float(now))
+        if self._keyless and not isinstance(clients, (int, np.integer)):
+            clients = len(clients)
+        return self.chooser.pick_many(clients, now)
+
+    def release(self, endpoint: str | int, *, client: Any = None, now: Any = None,
+                active: bool | None = None) -> None:
+        """One connection to ``endpoint`` (a string or a backend id) ended.
+
+        With IPVS persistence give ``client`` and ``now``: the client's
+        template counts its live connections (``ClientIPAffinity.release``).
+        """
+        b = self.ids.get(endpoint) if isinstance(endpoint, str) else int(endpoint)
+        if b is None:
+            raise KeyError(f"no real server {endpoint!r} on this node")
+        if self.chooser is not self.scheduler:
+            self.chooser.release(b, key=client, now=now, active=active)
+        else:
+            self.pool.release(b, active=active)
+
+    def shares(self) -> dict[str, float]:
+        """Exact probability of each endpoint for a new connection without affinity.
+
+        iptables: the quantised cascade; nftables: ``reciprocal_scale``;
+        IPVS: the long-run weight share (exact for rr/wrr over a stable set).
+        """
+        if self.mode in ("iptables", "nftables"):
+            by_id = self.scheduler.shares()
+            return {self.keys[b]: float(by_id[b]) for b in self.pool.list_order if by_id[b] > 0}
+        eps = self.endpoints
+        return {k: 1.0 / len(eps) for k in eps}
+
+    # -- the control plane ---------------------------------------------------------------------
+    def sync(self, service: Service, now: float = 0.0) -> SyncReport:
+        """Apply a new version of the service port (kube-proxy's ``syncProxyRules``)."""
+        before = self.rules()
+        deleted = self._tick(float(now)) if self.draining else []
+        self.service = service
+        self.target = service.target(self.node, self.traffic, self.source, mode=self.mode)
+        added, removed, quiesced = self._apply(self.target, float(now))
+        after = self.rules()
+        if self.mode == "ipvs":
+            # One ipvsadm operation per real server added, deleted or edited (weight change).
+            old = {r.rsplit(" -w ", 1)[0]: r for r in before}
+            new = {r.rsplit(" -w ", 1)[0]: r for r in after}
+            changed = len(old.keys() ^ new.keys()) + sum(old[k] != new[k] for k in old.keys() & new.keys())
+        else:
+            diff = Counter(before)
+            diff.subtract(Counter(after))
+            changed = sum(abs(v) for v in diff.values())
+        return SyncReport(time=float(now), verdict=self.target.verdict, added=tuple(added),
+                          removed=tuple(removed + deleted), quiesced=tuple(quiesced),
+                          rules_before=len(before), rules_after=len(after), rules_changed=changed,
+                          endpoints=tuple(self.endpoints))
+
+    def rules(self, saved: bool = False) -> list[str]:
+        """What kube-proxy writes for this service port on this node.
+
+        iptables: ``iptables-restore`` lines (``*nat`` then ``*filter``); with
+        ``saved=True`` the probabilities read as ``iptables-save`` prints them
+        (``0.33333333349`` for the written ``0.3333333333``);
+        nftables: ``nft`` commands in table ``kube-proxy``; IPVS: ``ipvsadm
+        -S`` lines of this proxy's virtual server(s) with their real servers
+        and current weights.
+        """
+        svc = self.service
+        if self.mode == "ipvs":
+            return self._ipvs_rules()
+        cat = svc.endpoints_for(self.node)
+        internal = svc.target(self.node, "internal", mode=self.mode)
+        external = svc.target(self.node, "external", mode=self.mode) if svc.externally_accessible else None
+        if self.mode == "iptables":
+            return _rules.iptables_rules(svc, cat, internal, external, self.cluster_cidr, saved)
+        return _rules.nftables_rules(svc, cat, internal, external, self.cluster_cidr)
+
+    def _ipvs_rules(self) -> list[str]:
+        svc = self.service
+        flag = {"TCP": "-t", "UDP": "-u", "SCTP": "--sctp-service"}[svc.protocol]
+        port = svc.port_number or 0
+        if self.traffic == "internal":
+            frontends = [f"{svc.cluster_ip or '<cluster-ip>'}:{port}"]
+        else:
+            frontends = [f"{ip}:{port}" for ip in svc.external_ips + svc.load_balancer_ips]
+            if svc.node_port:
+                frontends.append(f"<node-ip>:{svc.node_port}")
+        sched = self.scheduler.name
+        persist = f" -p {svc.timeout}" if svc.affinity else ""
+        out = []
+        for vs in frontends:
+            out.append(f"-A {flag} {vs} -s {sched}{persist}")
+            for b in self.pool.list_order:
+                out.append(f"-a {flag} {vs} -r {self.keys[b]} -m -w {int(self.pool.weights[b])}")
+        return out
+
+    def __repr__(self) -> str:
+        return (f"NodeProxy({self.service.port_string}, node={self.node.name}, mode={self.mode}, "
+                f"traffic={self.traffic}, verdict={self.verdict}, endpoints={len(self.endpoints)})")

@@ -1,0 +1,276 @@
+"""The rules kube-proxy writes for one service port on one node, as text.
+
+Chain names (``spec/kube-proxy.md`` §1.1, §2.1), checked against kube-proxy's
+own test expectations:
+
+* iptables: ``KUBE-SVC-`` / ``KUBE-SVL-`` / ``KUBE-EXT-`` / ``KUBE-FW-`` + the
+  first 16 characters of base32(sha256(``"ns/name:port"`` + protocol in lower
+  case)); ``KUBE-SEP-`` hashes the same string with ``"ip:port"`` appended.
+  ``ns1/svc1:p80`` + ``tcp`` -> ``KUBE-SVC-XPGD46QRK7WJZT7O``.
+* nftables: ``service-`` / ``local-`` / ``external-`` + the first 8 characters
+  of base32(sha256(``"ns/name/proto/port"``)) + ``-`` + that readable name;
+  endpoints ``endpoint-`` / ``affinity-`` with ``"__ip/port"`` appended
+  (colons of IPv6 addresses become dots).
+
+The rule text follows ``iptables-restore`` input and ``nft`` syntax. The
+service and endpoint chains (selection, affinity, DNAT) are what kube-proxy
+writes, rule for rule; the dispatch, masquerade and filter rules around them
+are rendered from the same reading of the proxiers, with this module's own
+formatting where kube-proxy's is not pinned down by a test.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import TYPE_CHECKING, Sequence
+
+from ..schedulers.kube_random import probability_int, probability_string
+
+if TYPE_CHECKING:
+    from .service import Service, Target
+    from .slices import Endpoint
+    from .topology import Categorized
+
+
+def _b32(text: str) -> str:
+    return base64.b32encode(hashlib.sha256(text.encode()).digest()).decode()
+
+
+def iptables_chain(prefix: str, port_string: str, protocol: str) -> str:
+    """``KUBE-SVC-…`` style name: ``prefix`` + 16 characters of the hash."""
+    return f"{prefix}-{_b32(port_string + protocol.lower())[:16]}"
+
+
+def iptables_sep_chain(port_string: str, protocol: str, endpoint: str) -> str:
+    """``KUBE-SEP-…`` name of one endpoint (``endpoint`` is ``"ip:port"``)."""
+    return f"KUBE-SEP-{_b32(port_string + protocol.lower() + endpoint)[:16]}"
+
+
+def _nft_hashed(name: str) -> str:
+    out = f"{_b32(name)[:8]}-{name}"
+    return out if len(out) <= 240 else out[:237] + "..."
+
+
+def nft_chain(prefix: str, namespace: str, name: str, protocol: str, port_name: str) -> str:
+    """``service-HASH8-ns/name/proto/port`` style name (``prefix`` without the dash)."""
+    return f"{prefix}-{_nft_hashed(f'{namespace}/{name}/{protocol.lower()}/{port_name}')}"
+
+
+def nft_endpoint_chain(prefix: str, namespace: str, name: str, protocol: str, port_name: str,
+                       ip: str, port: int) -> str:
+    """``endpoint-HASH8-ns/name/proto/port__ip/port`` (``prefix`` "endpoint" or "affinity")."""
+    ip = ip.replace(":", ".")
+    return f"{prefix}-{_nft_hashed(f'{namespace}/{name}/{protocol.lower()}/{port_name}__{ip}/{port}')}"
+
+
+def saved_probability(remaining: int) -> str:
+    """The probability as ``iptables-save`` prints it: ``p_int / 2**31`` with 11 decimals (§1.3)."""
+    return f"{probability_int(remaining) / 2147483648:.11f}"
+
+
+def _quote(comment: str) -> str:
+    return f'"{comment}"' if " " in comment else comment
+
+
+# -- iptables ------------------------------------------------------------------------------------
+
+
+class IptablesNames:
+    """Chain names of one service port."""
+
+    def __init__(self, svc: "Service") -> None:
+        ps, proto = svc.port_string, svc.protocol
+        self.svc = iptables_chain("KUBE-SVC", ps, proto)
+        self.svl = iptables_chain("KUBE-SVL", ps, proto)
+        self.ext = iptables_chain("KUBE-EXT", ps, proto)
+        self.fw = iptables_chain("KUBE-FW", ps, proto)
+        self._ps, self._proto = ps, proto
+
+    def sep(self, endpoint: "Endpoint | str") -> str:
+        """``KUBE-SEP-…`` of one endpoint."""
+        return iptables_sep_chain(self._ps, self._proto, str(endpoint))
+
+
+def iptables_service_chain(chain: str, svc: "Service", endpoints: Sequence["Endpoint"],
+                           saved: bool = False) -> list[str]:
+    """The affinity and ``statistic`` rules of one SVC/SVL chain, in order (§1.2).
+
+    ``saved``: print probabilities as ``iptables-save`` shows them (11 decimals of the
+    quantised value) instead of the 10-decimal strings kube-proxy writes.
+    """
+    prob = saved_probability if saved else probability_string
+    names = IptablesNames(svc)
+    out = []
+    if svc.affinity:
+        for e in endpoints:
+            sep = names.sep(e)
+            out.append(f"-A {chain} -m comment --comment {_quote(f'{svc.port_string} -> {e.key}')} "
+                       f"-m recent --name {sep} --rcheck --seconds {svc.timeout} --reap -j {sep}")
+    n = len(endpoints)
+    for i, e in enumerate(endpoints):
+        stat = f"-m statistic --mode random --probability {prob(n - i)} " if i < n - 1 else ""
+        out.append(f"-A {chain} -m comment --comment {_quote(f'{svc.port_string} -> {e.key}')} "
+                   f"{stat}-j {names.sep(e)}")
+    return out
+
+
+def iptables_endpoint_chain(svc: "Service", e: "Endpoint") -> list[str]:
+    """The two rules of a ``KUBE-SEP`` chain: hairpin masquerade, then DNAT (and ``--set``) (§1.4)."""
+    sep = IptablesNames(svc).sep(e)
+    proto = svc.protocol.lower()
+    recent = f"-m recent --name {sep} --set " if svc.affinity else ""
+    return [f"-A {sep} -m comment --comment {_quote(svc.port_string)} -s {e.ip} -j KUBE-MARK-MASQ",
+            f"-A {sep} -m comment --comment {_quote(svc.port_string)} {recent}-m {proto} -p {proto} "
+            f"-j DNAT --to-destination {e.key}"]
+
+
+def iptables_rules(svc: "Service", cat: "Categorized", internal: "Target", external: "Target | None",
+                   cluster_cidr: str | None = None, saved: bool = False) -> list[str]:
+    """Every rule kube-proxy writes for ``svc`` on one node, ``*nat`` then ``*filter``."""
+    names = IptablesNames(svc)
+    ps, proto = svc.port_string, svc.protocol.lower()
+    cip, port = svc.cluster_ip or "<cluster-ip>", svc.port_number or 0
+    nat: list[str] = []
+    filt: list[str] = []
+    internal_chain = names.svl if svc.internal_traffic_policy == "Local" else names.svc
+    if not cat.has_any:
+        filt.append(f"-A KUBE-SERVICES -m comment --comment \"{ps} has no endpoints\" -m {proto} -p {proto} "
+                    f"-d {cip} --dport {port} -j REJECT")
+    elif internal.verdict == "drop":
+        filt.append(f"-A KUBE-SERVICES -m comment --comment \"{ps} has no local endpoints\" -m {proto} "
+                    f"-p {proto} -d {cip} --dport {port} -j DROP")
+    else:
+        nat.append(f"-A KUBE-SERVICES -m comment --comment \"{ps} cluster IP\" -m {proto} -p {proto} "
+                   f"-d {cip} --dport {port} -j {internal_chain}")
+    if cat.has_any and svc.externally_accessible:
+        for ip in svc.external_ips:
+            nat.append(f"-A KUBE-SERVICES -m comment --comment \"{ps} external IP\" -m {proto} -p {proto} "
+                       f"-d {ip} --dport {port} -j {names.ext}")
+        for ip in svc.load_balancer_ips:
+            nat.append(f"-A KUBE-SERVICES -m comment --comment \"{ps} loadbalancer IP\" -m {proto} "
+                       f"-p {proto} -d {ip} --dport {port} -j {names.ext}")
+        if svc.node_port:
+            nat.append(f"-A KUBE-NODEPORTS -m comment --comment {_quote(ps)} -m {proto} -p {proto} "
+                       f"--dport {svc.node_port} -j {names.ext}")
+        if svc.external_traffic_policy == "Local":
+            if cluster_cidr:
+                nat.append(f"-A {names.ext} -m comment --comment \"pod traffic for {ps} external "
+                           f"destinations\" -s {cluster_cidr} -j {names.svc}")
+            nat.append(f"-A {names.ext} -m comment --comment \"masquerade LOCAL traffic for {ps} external "
+                       f"destinations\" -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ")
+            nat.append(f"-A {names.ext} -m comment --comment \"route LOCAL traffic for {ps} external "
+                       f"destinations\" -m addrtype --src-type LOCAL -j {names.svc}")
+            if external is not None and external.verdict == "forward":
+                nat.append(f"-A {names.ext} -j {names.svl}")
+            else:
+                filt.append(f"-A KUBE-EXTERNAL-SERVICES -m comment --comment \"{ps} has no local endpoints\" "
+                            f"-m {proto} -p {proto} --dport {svc.node_port or port} -j DROP")
+        else:
+            nat.append(f"-A {names.ext} -m comment --comment \"masquerade traffic for {ps} external "
+                       f"destinations\" -j KUBE-MARK-MASQ")
+            nat.append(f"-A {names.ext} -j {names.svc}")
+    for chain, eps in ((names.svc, cat.cluster), (names.svl, cat.local)):
+        if not eps:
+            continue
+        if chain == internal_chain and cluster_cidr and svc.cluster_ip:
+            nat.append(f"-A {chain} -m comment --comment \"{ps} cluster IP\" -m {proto} -p {proto} "
+                       f"-d {cip} --dport {port} ! -s {cluster_cidr} -j KUBE-MARK-MASQ")
+        nat.extend(iptables_service_chain(chain, svc, eps, saved))
+    for e in cat.all_reachable:
+        nat.extend(iptables_endpoint_chain(svc, e))
+    return ["*nat"] + nat + ["*filter"] + filt
+
+
+# -- nftables ------------------------------------------------------------------------------------
+
+
+class NftNames:
+    """Chain and set names of one service port."""
+
+    def __init__(self, svc: "Service") -> None:
+        args = (svc.namespace, svc.name, svc.protocol, svc.port_name)
+        self.service = nft_chain("service", *args)
+        self.local = nft_chain("local", *args)
+        self.external = nft_chain("external", *args)
+        self._args = args
+
+    def endpoint(self, e: "Endpoint") -> str:
+        """``endpoint-…`` chain of one endpoint."""
+        return nft_endpoint_chain("endpoint", *self._args, e.ip, e.port)
+
+    def affinity(self, e: "Endpoint") -> str:
+        """``affinity-…`` set of one endpoint."""
+        return nft_endpoint_chain("affinity", *self._args, e.ip, e.port)
+
+
+def nft_service_chain(chain: str, svc: "Service", endpoints: Sequence["Endpoint"]) -> list[str]:
+    """The affinity rules and the one ``numgen`` rule of a service/local chain (§2.2)."""
+    names = NftNames(svc)
+    ipx = "ip6" if svc.ip_family == "IPv6" else "ip"
+    out = []
+    if svc.affinity:
+        out += [f"add rule {ipx} kube-proxy {chain} {ipx} saddr @{names.affinity(e)} goto {names.endpoint(e)}"
+                for e in endpoints]
+    elements = " , ".join(f"{i} : goto {names.endpoint(e)}" for i, e in enumerate(endpoints))
+    out.append(f"add rule {ipx} kube-proxy {chain} numgen random mod {len(endpoints)} vmap {{ {elements} }}")
+    return out
+
+
+def nftables_rules(svc: "Service", cat: "Categorized", internal: "Target", external: "Target | None",
+                   cluster_cidr: str | None = None) -> list[str]:
+    """The objects kube-proxy adds for ``svc`` on one node (``nft -f`` syntax, table ``kube-proxy``)."""
+    names = NftNames(svc)
+    fam = "ip6" if svc.ip_family == "IPv6" else "ip"
+    addr_type = "ipv6_addr" if fam == "ip6" else "ipv4_addr"
+    proto = svc.protocol.lower()
+    cip, port = svc.cluster_ip or "<cluster-ip>", svc.port_number or 0
+    t = f"{fam} kube-proxy"
+    out: list[str] = []
+    internal_chain = names.local if svc.internal_traffic_policy == "Local" else names.service
+    if internal.verdict == "forward":
+        out.append(f"add element {t} service-ips {{ {cip} . {proto} . {port} : goto {internal_chain} }}")
+    else:
+        verdict = "goto reject-chain" if internal.verdict == "reject" else "drop"
+        out.append(f"add element {t} no-endpoint-services {{ {cip} . {proto} . {port} comment "
+                   f"\"{svc.port_string}\" : {verdict} }}")
+    if cat.has_any and svc.externally_accessible:
+        for ip in svc.external_ips + svc.load_balancer_ips:
+            out.append(f"add element {t} service-ips {{ {ip} . {proto} . {port} : goto {names.external} }}")
+        if svc.node_port:
+            out.append(f"add element {t} service-nodeports {{ {proto} . {svc.node_port} : "
+                       f"goto {names.external} }}")
+        out.append(f"add chain {t} {names.external}")
+        if svc.external_traffic_policy == "Local":
+            if cluster_cidr:
+                out.append(f"add rule {t} {names.external} {fam} saddr {cluster_cidr} goto {names.service} "
+                           "comment \"short-circuit pod traffic\"")
+            out.append(f"add rule {t} {names.external} fib saddr type local jump mark-for-masquerade "
+                       "comment \"masquerade local traffic\"")
+            out.append(f"add rule {t} {names.external} fib saddr type local goto {names.service} "
+                       "comment \"short-circuit local traffic\"")
+        else:
+            out.append(f"add rule {t} {names.external} jump mark-for-masquerade")
+        if external is not None and external.verdict == "forward":
+            target = names.local if svc.external_traffic_policy == "Local" else names.service
+            out.append(f"add rule {t} {names.external} goto {target}")
+    if svc.affinity:
+        for e in cat.all_reachable:
+            out.append(f"add set {t} {names.affinity(e)} {{ type {addr_type} ; flags dynamic,timeout ; "
+                       f"timeout {svc.timeout}s ; }}")
+    for chain, eps in ((names.service, cat.cluster), (names.local, cat.local)):
+        if not eps:
+            continue
+        out.append(f"add chain {t} {chain}")
+        if chain == internal_chain and cluster_cidr and svc.cluster_ip:
+            out.append(f"add rule {t} {chain} {fam} daddr {cip} {proto} dport {port} {fam} saddr != "
+                       f"{cluster_cidr} jump mark-for-masquerade")
+        out.extend(nft_service_chain(chain, svc, eps))
+    for e in cat.all_reachable:
+        ch = names.endpoint(e)
+        out.append(f"add chain {t} {ch}")
+        out.append(f"add rule {t} {ch} {fam} saddr {e.ip} jump mark-for-masquerade")
+        if svc.affinity:
+            out.append(f"add rule {t} {ch} update @{names.affinity(e)} {{ {fam} saddr }}")
+        out.append(f"add rule {t} {ch} meta l4proto {proto} dnat to {e.key}")
+    return out
