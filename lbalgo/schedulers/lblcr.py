@@ -37,8 +37,8 @@ from __future__ import annotations
 
 from .._jit import kernel
 from .._table import ACTIVE, F_AVAILABLE, F_OVERLOAD, FLAGS, INACTIVE, WEIGHT
-from .base import schedule_batch, schedule_one
-from .lblc import (
+from .base import schedule_one
+from ._locality import (
     DEST,
     E_COUNT,
     E_DEST,
@@ -58,15 +58,15 @@ from .lblc import (
     gc_advance,
     lbl_overloaded,
     least_weighted,
+    locality_batch,
     locality_changed,
 )
 from .registry import register
 
 
-@kernel
-def set_min(table, state, i):
+@kernel(refcount=False)
+def set_min(table, ent, elem, i):
     """Weighted least-loaded usable member of row ``i``'s set, or -1."""
-    ent, elem = state[3], state[5]
     e = ent[i, DEST]
     least = -1
     loh = 0
@@ -93,10 +93,9 @@ def set_min(table, state, i):
     return least
 
 
-@kernel
-def set_max(table, state, i):
+@kernel(refcount=False)
+def set_max(table, ent, elem, i):
     """Weighted most-loaded member of row ``i``'s set with weight > 0, or -1."""
-    ent, elem = state[3], state[5]
     e = ent[i, DEST]
     most = -1
     moh = 0
@@ -120,10 +119,9 @@ def set_max(table, state, i):
     return most
 
 
-@kernel
-def set_erase(state, i, backend, now):
+@kernel(refcount=False)
+def set_erase(meta, ent, entf, elem, i, backend, now):
     """Remove ``backend`` from row ``i``'s set (lastmod = now when it was there)."""
-    meta, ent, entf, elem = state[0], state[3], state[4], state[5]
     prev = -1
     e = ent[i, DEST]
     while e >= 0:
@@ -143,10 +141,9 @@ def set_erase(state, i, backend, now):
         e = nxt
 
 
-@kernel
-def set_insert(state, i, backend, now):
+@kernel(refcount=False)
+def set_insert(meta, ent, entf, elem, i, backend, now):
     """Add ``backend`` at the head of row ``i``'s set unless it is a member (then nothing changes)."""
-    meta, ent, entf, elem = state[0], state[3], state[4], state[5]
     e = ent[i, DEST]
     while e >= 0:
         if elem[e, E_DEST] == backend:
@@ -165,46 +162,53 @@ def set_insert(state, i, backend, now):
     entf[i, LASTMOD] = now
 
 
-@kernel
+@kernel(refcount=False)
 def lblcr_pick(table, order, state, key, now):
     """``state`` as lblc's; ``ent[i, DEST]`` is the head of the replica set."""
-    fmeta, ent, entf = state[1], state[3], state[4]
+    meta, fmeta, buckets, ent, entf, elem, v6fold = state
     if now >= fmeta[NEXT_T]:
-        gc_advance(state, now)
+        gc_advance(meta, fmeta, buckets, ent, entf, elem, now)
+    return lblcr_decide(table, order, state, key, now)
+
+
+@kernel(refcount=False)
+def lblcr_decide(table, order, state, key, now):
+    """The decision once the GC ticks due are done (see :func:`locality_batch`)."""
+    meta, fmeta, buckets, ent, entf, elem, v6fold = state
     fmeta[CLOCK] = now
-    bucket = bucket_of(state, key)
-    i = cache_find(state, key, bucket)
+    bucket = bucket_of(v6fold, key)
+    i = cache_find(buckets, ent, key, bucket)
     if i >= 0:
         entf[i, LASTUSE] = now
-        d = set_min(table, state, i)
+        d = set_min(table, ent, elem, i)
         if ent[i, SIZE] > 1 and now > entf[i, LASTMOD] + fmeta[EXPIRATION]:
-            m = set_max(table, state, i)
+            m = set_max(table, ent, elem, i)
             if m >= 0:
-                set_erase(state, i, m, now)
+                set_erase(meta, ent, entf, elem, i, m, now)
         if d >= 0 and not lbl_overloaded(table, order, d):
             return d
         d = least_weighted(table, order)
         if d < 0:
             return -1
-        set_insert(state, i, d, now)
+        set_insert(meta, ent, entf, elem, i, d, now)
         return d
     d = least_weighted(table, order)
     if d < 0:
         return -1
-    i = cache_insert(state, key, bucket, now)
+    i = cache_insert(meta, buckets, ent, entf, key, bucket, now)
     if i >= 0:
-        set_insert(state, i, d, now)
+        set_insert(meta, ent, entf, elem, i, d, now)
     return d
 
 
-@kernel
+@kernel(refcount=False)
 def _lblcr_one(table, order, state, key, now, as_active):
     return schedule_one(lblcr_pick, table, order, state, key, now, as_active)
 
 
-@kernel
+@kernel(refcount=False)
 def _lblcr_batch(table, order, state, keys, times, now, as_active, out):
-    schedule_batch(lblcr_pick, table, order, state, keys, times, now, as_active, out)
+    locality_batch(lblcr_decide, table, order, state, keys, times, now, as_active, out)
 
 
 @register
