@@ -140,6 +140,10 @@ class Pool:
         """Call ``listener(event, position)`` after every add, delete and update."""
         self._listeners.append(listener)
 
+    def unsubscribe(self, listener: Listener) -> None:
+        """Stop calling ``listener`` (a wrapper that forwards events itself takes over)."""
+        self._listeners.remove(listener)
+
     def subscribe_counters(self, listener: Callable[[int], None]) -> None:
         """Call ``listener(backend)`` after every ``release``, ``activate`` and ``deactivate``.
 

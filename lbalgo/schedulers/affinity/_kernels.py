@@ -1,0 +1,254 @@
+"""The three affinity semantics as kernels, and the wrapper's pick / changed / release.
+
+Data layout and the storage kernels: :mod:`._store`. Each decision computes
+the client's slot once and hands it to the mode's check and record kernels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..._jit import kernel
+from ..._table import ACTIVE, F_AVAILABLE, F_OVERLOAD, FLAGS, INACTIVE, L_THRESHOLD, PERSIST, U_THRESHOLD, WEIGHT
+from ._store import (  # noqa: F401  (constants re-exported for the Python side)
+    BACKEND, BIG, BITS, CAPACITY, CLIENT, CLOCK, CNEXT, COUNT, EQT, FIRST, FREE, HEAD, IPTABLES, IPVS, KEY,
+    MODE, N_CLIENTS, N_ENT, N_FMETA, N_META, NCTL, NFTABLES, STAMP, STICKY, TAIL, TIMEOUT, TMO, USED, V6_BASE,
+    delete_row, first_row, move_to_tail, new_row, rehash, row_of, slot_of,
+)
+
+
+# -- iptables: xt_recent ---------------------------------------------------------------
+@kernel(refcount=False)
+def recent_check(aff, s, client, now):
+    """The ``--rcheck --seconds T --reap`` rules in endpoint order; the endpoint matched or -1.
+
+    An entry matches while ``now - T <= last set``. Each rule reached whose
+    list holds the client (stale, or the match itself) reaps that list once:
+    its oldest entry goes if ``now - T > its last set``.
+    """
+    fmeta, ent, entf, blist, rank = aff[1], aff[3], aff[4], aff[5], aff[6]
+    limit = now - fmeta[TIMEOUT]
+    best = -1
+    best_rank = BIG
+    r = first_row(aff, s, client)
+    first = r
+    while r >= 0:
+        b = ent[r, BACKEND]
+        if not limit > entf[r, STAMP] and rank[b] < best_rank:
+            best = b
+            best_rank = rank[b]
+        r = ent[r, CNEXT]
+    r = first
+    while r >= 0:
+        nxt = ent[r, CNEXT]
+        b = ent[r, BACKEND]
+        if rank[b] <= best_rank:
+            oldest = blist[b, HEAD]
+            if limit > entf[oldest, STAMP]:
+                delete_row(aff, oldest)
+        r = nxt
+    return best
+
+
+@kernel(refcount=False)
+def recent_set(aff, s, client, b, now):
+    """``--set`` in b's list: refresh the entry, or add one (evicting the oldest when full)."""
+    meta, entf, blist = aff[0], aff[4], aff[5]
+    r = row_of(aff, s, client, b)
+    if r >= 0:
+        entf[r, STAMP] = now
+        move_to_tail(aff, r)
+    else:
+        if meta[CAPACITY] > 0 and blist[b, COUNT] >= meta[CAPACITY]:
+            delete_row(aff, blist[b, HEAD])
+        new_row(aff, s, client, b, now)
+
+
+# -- nftables: dynamic sets with timeouts -------------------------------------------------
+@kernel(refcount=False)
+def set_check(aff, s, client, now):
+    """The ``ip saddr @affinity`` rules in endpoint order; expired elements are dropped."""
+    ent, entf, rank = aff[3], aff[4], aff[6]
+    best = -1
+    best_rank = BIG
+    r = first_row(aff, s, client)
+    while r >= 0:
+        nxt = ent[r, CNEXT]
+        b = ent[r, BACKEND]
+        if now >= entf[r, STAMP]:
+            delete_row(aff, r)
+        elif rank[b] < best_rank:
+            best = b
+            best_rank = rank[b]
+        r = nxt
+    return best
+
+
+@kernel(refcount=False)
+def set_update(aff, s, client, b, now):
+    """``update @set { ip saddr }``: expiry = now + T; a full set takes no new element."""
+    meta, fmeta, entf, blist = aff[0], aff[1], aff[4], aff[5]
+    expires = now + fmeta[TIMEOUT]
+    r = row_of(aff, s, client, b)
+    if r >= 0:
+        entf[r, STAMP] = expires
+        move_to_tail(aff, r)
+    else:
+        # Every element has the same timeout, so the list is in expiry order:
+        # expired elements (the kernel's GC) leave from the head.
+        h = blist[b, HEAD]
+        while h >= 0 and now >= entf[h, STAMP]:
+            delete_row(aff, h)
+            h = blist[b, HEAD]
+        if meta[CAPACITY] == 0 or blist[b, COUNT] < meta[CAPACITY]:
+            new_row(aff, s, client, b, expires)
+
+
+# -- ipvs: persistence templates ------------------------------------------------------------
+@kernel(refcount=False)
+def sticky_expiry(expires, now):
+    """The template timer after it fired at ``expires``, ``expires + 60``, ... up to ``now``.
+
+    Each firing with controlled connections re-arms it 60 s later: the first
+    ``expires + 60 k`` (k >= 1) after ``now``.
+    """
+    k = np.floor((now - expires) / STICKY) + 1.0
+    e = expires + STICKY * k
+    while e <= now:
+        e += STICKY
+    while e - STICKY > now and e - STICKY > expires:
+        e -= STICKY
+    return e
+
+
+@kernel(refcount=False)
+def drop_template(table, aff, r):
+    """Remove template row ``r``: persistconns - 1 and the overload rule of an unbind (§0.4)."""
+    b = aff[3][r, BACKEND]
+    table[b, PERSIST] -= 1
+    total = table[b, ACTIVE] + table[b, INACTIVE]
+    lower = table[b, L_THRESHOLD]
+    upper = table[b, U_THRESHOLD]
+    if lower != 0:
+        if total < lower:
+            table[b, FLAGS] &= ~F_OVERLOAD
+    elif upper != 0:
+        if total * 4 < upper * 3:
+            table[b, FLAGS] &= ~F_OVERLOAD
+    else:
+        table[b, FLAGS] &= ~F_OVERLOAD
+    delete_row(aff, r)
+
+
+@kernel(refcount=False)
+def template_check(table, aff, s, client, now):
+    """``ip_vs_sched_persist`` up to the scheduler: the template's backend, or -1.
+
+    Timers due at or before ``now`` fire first. A usable template controls
+    the new connection and is re-armed to ``now + its timeout``.
+    """
+    meta, ent, entf = aff[0], aff[3], aff[4]
+    hit = -1
+    r = first_row(aff, s, client)
+    if r >= 0:
+        if entf[r, STAMP] <= now:
+            if ent[r, NCTL] > 0:
+                entf[r, STAMP] = sticky_expiry(entf[r, STAMP], now)
+                entf[r, TMO] = STICKY
+            else:
+                drop_template(table, aff, r)
+                r = -1
+    if r >= 0:
+        b = ent[r, BACKEND]
+        # ip_vs_check_template; the kernel keeps an invalidated template
+        # (unhashed) until its timer; here it goes at once.
+        if not table[b, FLAGS] & F_AVAILABLE or (meta[EQT] != 0 and table[b, WEIGHT] == 0):
+            drop_template(table, aff, r)
+        else:
+            ent[r, NCTL] += 1
+            entf[r, STAMP] = now + entf[r, TMO]
+            hit = b
+    return hit
+
+
+@kernel(refcount=False)
+def template_new(table, aff, s, client, b, now):
+    """A new template on ``b`` controlling this connection (binds like any connection, §0.4)."""
+    fmeta, ent, entf = aff[1], aff[3], aff[4]
+    r = new_row(aff, s, client, b, now + fmeta[TIMEOUT])
+    ent[r, NCTL] = 1
+    entf[r, TMO] = fmeta[TIMEOUT]
+    table[b, PERSIST] += 1
+    upper = table[b, U_THRESHOLD]
+    if upper != 0 and table[b, ACTIVE] + table[b, INACTIVE] >= upper:
+        table[b, FLAGS] |= F_OVERLOAD
+
+
+@kernel(refcount=False)
+def template_release(aff, client, b, now):
+    """One connection of ``client`` on ``b`` ended at ``now`` (timers due first)."""
+    ent, entf = aff[3], aff[4]
+    r = first_row(aff, slot_of(aff, client), client)
+    if r >= 0 and ent[r, BACKEND] == b and ent[r, NCTL] > 0:
+        if entf[r, STAMP] <= now:
+            entf[r, STAMP] = sticky_expiry(entf[r, STAMP], now)
+            entf[r, TMO] = STICKY
+        ent[r, NCTL] -= 1
+
+
+# -- the wrapper ---------------------------------------------------------------------------------
+@kernel(inline="always")
+def affinity_pick(inner, table, order, state, key, now):
+    """Affinity first; otherwise the inner scheduler, then the mode's record of the choice."""
+    aff = state[1]
+    meta, fmeta, v6fold = aff[0], aff[1], aff[7]
+    mode = meta[MODE]
+    s = slot_of(aff, key)
+    if mode == IPVS:
+        hit = template_check(table, aff, s, key, now)
+    elif mode == NFTABLES:
+        hit = set_check(aff, s, key, now)
+    else:
+        hit = recent_check(aff, s, key, now)
+    backend = hit
+    if hit < 0:
+        inner_key = key if key < V6_BASE else v6fold[key - V6_BASE]
+        backend = inner(table, order, state[0], inner_key, now)
+    if backend >= 0:
+        # Deletions above never move a client's slot: clients stay in the table.
+        if mode == IPVS:
+            if hit < 0:
+                template_new(table, aff, s, key, backend, now)
+        elif mode == NFTABLES:
+            set_update(aff, s, key, backend, now)
+        else:
+            recent_set(aff, s, key, backend, now)
+    fmeta[CLOCK] = now
+    return backend
+
+
+@kernel(refcount=False)
+def affinity_changed(table, order, aff):
+    """Endpoint order for the affinity rules; iptables / nftables drop the list of an endpoint that left."""
+    meta, blist, rank = aff[0], aff[5], aff[6]
+    for b in range(rank.shape[0]):
+        rank[b] = BIG
+    for p in range(1, order[0] + 1):
+        b = order[p]
+        if table[b, WEIGHT] > 0:
+            rank[b] = p
+    if meta[MODE] != IPVS:
+        for b in range(blist.shape[0]):
+            if blist[b, COUNT] > 0 and rank[b] == BIG:
+                h = blist[b, HEAD]
+                while h >= 0:
+                    delete_row(aff, h)
+                    h = blist[b, HEAD]
+
+
+@kernel(refcount=False)
+def release_one(aff, client, b, now):
+    """``release`` with a key: ipvs templates count their connections down."""
+    if aff[0][MODE] == IPVS:
+        template_release(aff, client, b, now)
+    aff[1][CLOCK] = now

@@ -1,0 +1,363 @@
+"""The :class:`ClientIPAffinity` wrapper: validation, keys, growth, inspection."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ... import _validate
+from ..._table import ACTIVE, EV_RESIZE, F_AVAILABLE, FLAGS, INACTIVE, WEIGHT
+from ...errors import NoBackendAvailable
+from ..base import Scheduler
+from . import _kernels as K
+from ._bind import entry_points
+from ._keys import ClientKeys
+
+MODES = ("iptables", "nftables", "ipvs")
+_MODE_IDS = {"iptables": K.IPTABLES, "nftables": K.NFTABLES, "ipvs": K.IPVS}
+#: xt_recent ``ip_list_tot`` (module default) and the size nft gives an unsized dynamic set.
+DEFAULT_CAPACITY = {"iptables": 100, "nftables": 65535, "ipvs": None}
+MIN_TIMEOUT, MAX_TIMEOUT, DEFAULT_TIMEOUT = 1, 86400, 10800
+MAX_TIME = 1e15
+
+
+class Pin(NamedTuple):
+    """Where a client is pinned: the backend, until when, and (ipvs) its live connections."""
+
+    backend: int
+    expires: float
+    connections: int
+
+
+class ClientIPAffinity(ClientKeys, Scheduler):
+    """Kubernetes ``sessionAffinity: ClientIP`` around any scheduler, as kube-proxy's data planes do it.
+
+    Parameters
+    ----------
+    inner : Scheduler
+        The scheduler used when no affinity applies (kube-proxy: iptables /
+        nftables random choice, IPVS ``rr``). The wrapper shares its pool
+        and takes over its pool subscription; use the wrapper from then on.
+    timeout : int
+        ``timeoutSeconds``: 1..86400, default 10800.
+    mode : {"iptables", "nftables", "ipvs"}
+        xt_recent lists, nft sets with timeouts, or IPVS persistence templates.
+    expire_quiescent_template : bool, optional
+        ipvs only: a template on a weight-0 backend is invalidated at its
+        next use (kube-proxy sets the sysctl; default True).
+    capacity : int, optional
+        Clients per endpoint list: iptables ``ip_list_tot`` (default 100, the
+        oldest entry is evicted), nftables set size (default 65535, a full set
+        takes no new client). Not for ipvs.
+    """
+
+    name = "clientip"
+    summary = "kube-proxy sessionAffinity: ClientIP (xt_recent / nft sets / IPVS persistence)"
+    source = "kube-proxy pkg/proxy/{iptables,nftables,ipvs}; Linux xt_recent.c, nft_dynset.c, ip_vs_core.c"
+    keyed = True
+
+    def __init__(self, inner: Scheduler, *, timeout: int = DEFAULT_TIMEOUT, mode: str = "iptables",
+                 expire_quiescent_template: bool | None = None, capacity: int | None = None) -> None:
+        if not isinstance(inner, Scheduler):
+            raise TypeError(f"inner must be an lbalgo Scheduler, got {type(inner).__name__}")
+        if isinstance(inner, ClientIPAffinity):
+            raise TypeError("inner is already a ClientIPAffinity")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if isinstance(timeout, (bool, np.bool_)) or not isinstance(timeout, numbers.Integral):
+            raise TypeError(f"timeout must be an integer number of seconds, got {timeout!r}")
+        if not MIN_TIMEOUT <= int(timeout) <= MAX_TIMEOUT:
+            raise ValueError(f"timeout must be in {MIN_TIMEOUT}..{MAX_TIMEOUT} seconds "
+                             f"(sessionAffinityConfig.clientIP.timeoutSeconds), got {int(timeout)}")
+        if mode != "ipvs" and expire_quiescent_template is not None:
+            raise ValueError("expire_quiescent_template is an IPVS sysctl: only for mode='ipvs'")
+        eqt = True if expire_quiescent_template is None else expire_quiescent_template
+        if not isinstance(eqt, (bool, np.bool_)):
+            raise TypeError(f"expire_quiescent_template must be True or False, got {eqt!r}")
+        if mode == "ipvs" and capacity is not None:
+            raise ValueError("capacity applies to iptables lists and nftables sets, not to IPVS templates")
+        cap = DEFAULT_CAPACITY[mode] if capacity is None else _validate.count(capacity, "capacity")
+        if cap is not None and not 1 <= cap <= 2**31 - 1:
+            raise ValueError(f"capacity must be in 1..{2**31 - 1}, got {cap}")
+        self.inner = inner
+        self.mode = mode
+        self.timeout = int(timeout)
+        self.expire_quiescent_template = bool(eqt) if mode == "ipvs" else None
+        self.capacity = cap
+        self.seed = inner.seed
+        self.pool = inner.pool
+        self.randomized = inner.randomized
+        module = entry_points(inner._pick, inner._changed)
+        self._pick = module.clientip_pick
+        self._changed = module.clientip_changed
+        self._schedule_one = module.clientip_one
+        self._schedule_batch = module.clientip_batch
+        #: ``released(table, order, state, backend, key, now)``: a connection of client ``key`` on
+        #: ``backend`` ended (counters untouched; ipvs templates count down). For compiled callers.
+        self._released = module.clientip_released
+        self._one: Any = None
+        self._batch: Any = None
+        self._v6_ids: dict[int, int] = {}
+        self._v6_addrs: list[int] = []
+        self._aff = self._new_aff(self.pool.capacity, rows=256, bits=9)
+        self._budget = 0  # picks that surely fit without growing the tables
+        self._state = (inner.state, self._aff)
+        try:  # the wrapper forwards every event to the inner scheduler (one changed kernel)
+            self.pool.unsubscribe(inner._pool_changed)
+        except ValueError:
+            pass
+        self.pool.subscribe(self._pool_changed)
+        K.affinity_changed(self.pool.table, self.pool.order, self._aff)
+
+    # -- state -------------------------------------------------------------------------------
+    def _new_aff(self, capacity: int, rows: int, bits: int) -> tuple:
+        meta = np.zeros(K.N_META, dtype=np.int64)
+        meta[K.MODE] = _MODE_IDS[self.mode]
+        meta[K.CAPACITY] = self.capacity or 0
+        meta[K.EQT] = 1 if self.expire_quiescent_template else 0
+        meta[K.BITS] = bits
+        fmeta = np.zeros(K.N_FMETA, dtype=np.float64)
+        fmeta[K.CLOCK] = -np.inf
+        fmeta[K.TIMEOUT] = float(self.timeout)
+        ent = np.zeros((rows, K.N_ENT), dtype=np.int64)
+        ent[:, K.CNEXT] = np.arange(1, rows + 1)
+        ent[-1, K.CNEXT] = -1
+        blist = np.zeros((capacity, 3), dtype=np.int64)
+        blist[:, :2] = -1
+        # entf: the same rows read as float64 (times in columns STAMP, TMO): one cache line per entry
+        return (meta, fmeta, np.full((1 << bits, 2), -1, np.int64), ent, ent.view(np.float64), blist,
+                np.full(capacity, K.BIG, np.int64), np.zeros(16, dtype=np.int64))
+
+    @property
+    def state(self) -> tuple:
+        """``(inner.state, affinity arrays)``: what the kernels receive (see ``_kernels``)."""
+        if self._state[0] is not self.inner.state or self._state[1] is not self._aff:
+            self._state = (self.inner.state, self._aff)
+        return self._state
+
+    @state.setter
+    def state(self, value: tuple) -> None:
+        self.inner.state, self._aff = value
+        self._state = value
+
+    def _pool_changed(self, event: int, pos: int) -> None:
+        if event == EV_RESIZE:  # the inner resizes its own state; the per-id arrays grow here
+            self.inner._pool_changed(event, pos)
+            a = list(self._aff)
+            cap = self.pool.capacity
+            blist = np.zeros((cap, 3), dtype=np.int64)
+            blist[:, :2] = -1
+            blist[: len(a[5])] = a[5]
+            rank = np.full(cap, K.BIG, np.int64)
+            rank[: len(a[6])] = a[6]
+            a[5], a[6] = blist, rank
+            self._aff = tuple(a)
+            return
+        self._changed(self.pool.table, self.pool.order, self.state, event, pos)
+
+    def reserve(self, picks: int) -> None:
+        """Make room for ``picks`` more decisions (each adds at most one client and one entry)."""
+        picks = _validate.count(picks, "picks")
+        meta, fmeta, slots, ent, entf, blist, rank, v6fold = self._aff
+        rows = ent.shape[0]
+        if rows - meta[K.USED] < picks:
+            new = max(2 * rows, int(meta[K.USED]) + picks)
+            ent2 = np.zeros((new, K.N_ENT), dtype=np.int64)
+            ent2[:rows] = ent
+            ent2[rows:, K.CNEXT] = np.arange(rows + 1, new + 1)
+            ent2[-1, K.CNEXT] = meta[K.FREE] if meta[K.USED] < rows else -1
+            meta[K.FREE] = rows
+            ent, entf = ent2, ent2.view(np.float64)
+        need = int(meta[K.N_CLIENTS]) + picks
+        if 2 * need > slots.shape[0]:
+            bits = int(meta[K.BITS])
+            while 2 * need > (1 << bits):
+                bits += 1
+            slots2 = np.full((1 << bits, 2), -1, np.int64)
+            K.rehash(slots, slots2, bits)
+            slots = slots2
+            meta[K.BITS] = bits
+        self._aff = (meta, fmeta, slots, ent, entf, blist, rank, v6fold)
+        self._budget = 0
+
+    def _room(self) -> int:
+        meta, slots, ent = self._aff[0], self._aff[2], self._aff[3]
+        return min(ent.shape[0] - int(meta[K.USED]), slots.shape[0] // 2 - int(meta[K.N_CLIENTS]))
+
+    # -- time ---------------------------------------------------------------------------------------
+    @property
+    def clock(self) -> float:
+        """Time of the latest decision or release (-inf before any); ``now`` may not go below it."""
+        return float(self._aff[1][K.CLOCK])
+
+    def _time(self, now: Any) -> float:
+        t = now if type(now) is float else _validate.time(now)
+        if not self._aff[1][K.CLOCK] <= t <= MAX_TIME:
+            if not -MAX_TIME <= t <= MAX_TIME:
+                raise ValueError(f"now must be a finite time within +-{MAX_TIME:g} s, got {t}")
+            raise ValueError(f"now = {t} goes back in time: the affinity state is at {self.clock} "
+                             "(affinity timers need non-decreasing times)")
+        return t
+
+    # -- scheduling -------------------------------------------------------------------------------
+    def pick(self, key: Any = None, now: float = 0.0) -> int:
+        """Schedule one new connection from client ``key`` at time ``now``; return the backend id.
+
+        Raises
+        ------
+        NoBackendAvailable
+            When no affinity applies and the inner scheduler finds no backend.
+        ValueError
+            When ``now`` is earlier than a previous call's.
+        """
+        t = now if type(now) is float and self._aff[1][0] <= now <= MAX_TIME else self._time(now)
+        k = key if type(key) is int and 0 <= key < K.V6_BASE else self._key(key)
+        self._budget -= 1
+        if self._budget < 0:
+            if self._room() < 64:
+                self.reserve(max(64, self._aff[3].shape[0]))
+            self._budget = self._room() - 1
+        one = self._one or self._compiled()[0]
+        pool = self.pool
+        backend = one(pool.table, pool.order, self.state, k, t, pool.new_conns == "active")
+        if backend < 0:
+            raise NoBackendAvailable(f"{self.inner.name}+{self.name}: no backend available ({self._why_none()})")
+        return int(backend)
+
+    def pick_many(self, keys: Any, now: Any = None) -> np.ndarray:
+        """Schedule one new connection per client, in order, in compiled loops.
+
+        Parameters
+        ----------
+        keys : array of client addresses
+            1-D integers (IPv4; larger values are IPv6), ``(n, 4)`` IPv6
+            words, or a sequence of address strings / ``ipaddress`` objects.
+        now : float or array of float, optional
+            One time for all, or one non-decreasing time per connection
+            (default: the clock, or 0.0 before the first call).
+
+        Returns
+        -------
+        numpy.ndarray of int64
+            The backend id per connection, ``-1`` where none was available.
+        """
+        if isinstance(keys, numbers.Integral):
+            raise TypeError("ClientIPAffinity.pick_many() needs an array of client addresses, not a count")
+        clock = self._aff[1][K.CLOCK]
+        if now is None:
+            times, t = np.zeros(0, dtype=np.float64), (0.0 if clock == -np.inf else float(clock))
+        elif np.ndim(now) == 0:
+            times, t = np.zeros(0, dtype=np.float64), self._time(now)
+        else:
+            times = np.ascontiguousarray(now, dtype=np.float64)
+            if times.ndim != 1 or not np.isfinite(times).all():
+                raise ValueError("now must be one finite time or a 1-D array of finite times")
+            if len(times) and np.any(np.diff(times) < 0):
+                i = int(np.flatnonzero(np.diff(times) < 0)[0]) + 1
+                raise ValueError(f"now[{i}] = {times[i]} goes back in time (times must be non-decreasing)")
+            if len(times):
+                self._time(float(times[0]))
+                self._time(float(times[-1]))
+            t = 0.0
+        packed = self._keys(keys)
+        n = len(packed)
+        if len(times) and len(times) != n:
+            raise ValueError(f"now has {len(times)} times but there are {n} keys")
+        out = np.empty(n, dtype=np.int64)
+        batch = self._batch or self._compiled()[1]
+        pool = self.pool
+        active = pool.new_conns == "active"
+        done = 0
+        while done < n:
+            left = n - done
+            if self._room() < min(left, 1024):
+                self.reserve(min(left, max(1024, self._aff[3].shape[0])))
+            end = done + min(left, self._room())
+            batch(pool.table, pool.order, self.state, packed[done:end],
+                  times[done:end] if len(times) else times, t, active, out[done:end])
+            done = end
+        self._budget = 0
+        return out
+
+    def release(self, backend: int, *, key: Any = None, now: Any = None, active: bool | None = None) -> None:
+        """One connection on ``backend`` ended (see :meth:`Pool.release`).
+
+        In ipvs mode give the client (``key``) and the time (``now``, default
+        the clock): the client's template counts its live connections, and a
+        template whose timer fires while it still controls connections lives
+        on in 60 s steps. A release without ``key`` cannot be attributed: the
+        template then never sees that connection end.
+        """
+        b = self.pool.check_id(backend, listed=False)
+        t = self.clock if now is None else self._time(now)
+        k = None if key is None else self._key(key)
+        was_active = (self.pool.new_conns == "active") if active is None else bool(active)
+        col = ACTIVE if was_active else INACTIVE
+        if self.pool.table[b, col] <= 0:
+            raise ValueError(f"backend {b} has no {'active' if was_active else 'inactive'} connection to release")
+        self.pool.release(b, active=active)
+        if k is not None and t > -np.inf:
+            K.release_one(self._aff, k, b, t)
+
+    # -- inspection ---------------------------------------------------------------------------------
+    def pinned(self, now: Any = None) -> dict:
+        """Client address -> :class:`Pin` for every client a new connection at ``now`` would stick to.
+
+        iptables: the first endpoint (in list order) whose list holds the
+        client with ``now - timeout <= last set`` (``expires`` = last set +
+        timeout, inclusive). nftables: the first set holding the client with
+        ``now < expires``. ipvs: the template if its timer (as of ``now``:
+        fired timers of templates with live connections re-armed) lies after
+        ``now`` and its backend passes ``ip_vs_check_template``;
+        ``connections`` = the connections it controls. Nothing is changed.
+        """
+        t = self.clock if now is None else self._time(now)
+        meta, fmeta, slots, ent, entf, blist, rank, _ = self._aff
+        table = self.pool.table
+        T = float(fmeta[K.TIMEOUT])
+        out = {}
+        for s in np.flatnonzero(slots[:, K.KEY] >= 0).tolist():
+            best = None
+            r = int(slots[s, K.FIRST])
+            while r >= 0:
+                b, stamp = int(ent[r, K.BACKEND]), float(entf[r, K.STAMP])
+                if self.mode == "iptables":
+                    if not t - T > stamp and (best is None or rank[b] < rank[best.backend]):
+                        best = Pin(b, stamp + T, 0)
+                elif self.mode == "nftables":
+                    if t < stamp and (best is None or rank[b] < rank[best.backend]):
+                        best = Pin(b, stamp, 0)
+                else:
+                    nctl = int(ent[r, K.NCTL])
+                    if stamp <= t and nctl > 0:
+                        stamp = float(K.sticky_expiry(stamp, t))
+                    usable = (table[b, FLAGS] & F_AVAILABLE) and not (self.expire_quiescent_template
+                                                                      and table[b, WEIGHT] == 0)
+                    if stamp > t and usable:
+                        best = Pin(b, stamp, nctl)
+                r = int(ent[r, K.CNEXT])
+            if best is not None:
+                out[self._address(int(slots[s, K.KEY]))] = best
+        return out
+
+    @property
+    def clients(self) -> int:
+        """Distinct clients ever seen (the client table never shrinks)."""
+        return int(self._aff[0][K.N_CLIENTS])
+
+    @property
+    def entries(self) -> int:
+        """Entries held: list entries (iptables), set elements (nftables) or templates (ipvs)."""
+        return int(self._aff[0][K.USED])
+
+    @property
+    def persist_conns(self) -> np.ndarray:
+        """Persistence templates per backend id (ipvs; read-only)."""
+        return self.pool.persist_conns
+
+    def __repr__(self) -> str:
+        extra = f", expire_quiescent_template={self.expire_quiescent_template}" if self.mode == "ipvs" else \
+            f", capacity={self.capacity}"
+        return f"ClientIPAffinity({self.inner!r}, timeout={self.timeout}, mode={self.mode!r}{extra})"
