@@ -8,8 +8,11 @@
 
 from .errors import LbalgoError, NoBackendAvailable, UnknownBackend
 from .pool import Pool
+from .metrics.disruption import Disruption, disruption
 from .schedulers import (
     FO,
+    LBLC,
+    LBLCR,
     LC,
     NQ,
     OVF,
@@ -29,9 +32,13 @@ from .schedulers import (
 
 
     Scheduler,
+    ClientIPAffinity,
     get,
     names,
 )
+
+from . import workloads
+from .sim import Simulation, simulate
 
 __version__ = "0.1.0"
 
@@ -39,6 +46,10 @@ __all__ = [
     "LbalgoError", "NoBackendAvailable", "UnknownBackend", "Pool", "Scheduler",
     "SCHEDULERS", "get", "names", "RR", "WRR", "Random", "IptablesCascade", "NftNumgen",
     "SH", "DH", "MH",
+    "disruption", "Disruption",
     "LC", "WLC", "SED", "NQ", "FO", "OVF", "TWOS",
+    "LBLC", "LBLCR",
+    "ClientIPAffinity",
+    "simulate", "Simulation", "workloads",
     "__version__",
 ]

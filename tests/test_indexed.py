@@ -162,12 +162,3 @@ def test_touch_and_resync_from_python():
 def test_index_option_is_validated():
     with pytest.raises(ValueError, match="index"):
         LC([1], index="heap")
-
-
-def test_simulating_the_tree_fails_loudly_until_the_engine_reports_releases():
-    from lbalgo.sim import simulate
-    from lbalgo.workloads import Workload, exponential, poisson
-
-    w = Workload(arrivals=poisson(10.0), n=20, lifetimes=exponential(1.0), seed=1)
-    with pytest.raises(NotImplementedError, match="index='scan'"):
-        simulate(LC([1, 2], index="tree"), w)

@@ -14,7 +14,11 @@ from .wlc import WLC
 from .sed import NQ, SED
 from .fo import FO, OVF
 from .twos import TWOS
+from .lblc import LBLC
+from .lblcr import LBLCR
+from .affinity import ClientIPAffinity
 
 __all__ = ["Scheduler", "SCHEDULERS", "get", "names", "register",
            "RR", "WRR", "Random", "IptablesCascade", "NftNumgen", "SH", "DH", "MH",
-           "LC", "WLC", "SED", "NQ", "FO", "OVF", "TWOS"]
+           "LC", "WLC", "SED", "NQ", "FO", "OVF", "TWOS", "LBLC", "LBLCR",
+           "ClientIPAffinity"]

@@ -232,18 +232,6 @@ class LeastConnectionBase(Scheduler):
     def _resized_state(self, capacity: int):
         return self._new_state()
 
-    def reserve(self, connections: int) -> None:
-        """Called by :func:`lbalgo.sim.simulate` before a run; refuses the tree index.
-
-        The compiled event loop releases connections with ``unbind`` and does
-        not yet report them (it would call ``_touch``), so a tree would go
-        stale and decide differently from IPVS. Fail loudly instead.
-        """
-        if self.index == "tree":
-            raise NotImplementedError(
-                f"{type(self).__name__}(index='tree') cannot be simulated yet: the event loop does not "
-                "report releases to the index; simulate with index='scan' (same decisions)")
-
     def touch(self, backend: int) -> None:
         """Report that ``backend``'s counters changed behind the pool's back (tree index only).
 

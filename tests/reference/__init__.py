@@ -26,5 +26,6 @@ from .pool import RefPool, RefScheduler  # noqa: E402
 from . import ipvs_rr, random_  # noqa: E402,F401
 from . import ipvs_hash  # noqa: E402,F401
 from . import ipvs_lc  # noqa: E402,F401
+from . import ipvs_lblc  # noqa: E402,F401
 
 __all__ = ["REFERENCES", "RefPool", "RefScheduler", "register"]

@@ -1,0 +1,30 @@
+"""Affinity: how often a client's connection lands where its previous one did.
+
+``affinity_hit_ratio(clients, backends)`` walks connections in the given
+(arrival) order; for each client after its first scheduled connection it
+counts a hit when the backend equals the backend of that client's previous
+scheduled connection. The ratio is hits / (scheduled connections - distinct
+clients). Dropped connections (backend -1) are skipped. SH and persistence
+give 1.0 on a stable pool; random choice over ``n`` equal backends about ``1/n``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def affinity_hit_ratio(clients, backends) -> float:
+    """Fraction of repeat connections that reached the client's previous backend (NaN: none)."""
+    c = np.asarray(clients)
+    b = np.asarray(backends)
+    if c.ndim != 1 or c.shape != b.shape:
+        raise ValueError("clients and backends must be 1-D arrays of one length")
+    ok = b >= 0
+    c, b = c[ok], b[ok]
+    order = np.argsort(c, kind="stable")  # per client, still in arrival order
+    cs, bs = c[order], b[order]
+    repeat = cs[1:] == cs[:-1]
+    n = int(repeat.sum())
+    if n == 0:
+        return float("nan")
+    return float((bs[1:] == bs[:-1])[repeat].sum() / n)

@@ -1,0 +1,373 @@
+"""Discrete-event simulation of a scheduler under a workload (see ``docs/simulator.md``).
+
+>>> from lbalgo import RR, simulate, workloads
+>>> wl = workloads.Workload(arrivals=workloads.poisson(rate=100.0), n=1000,
+...                        lifetimes=workloads.exponential(mean=0.5), seed=1)
+>>> res = simulate(RR(weights=[1, 1]), wl)
+>>> res.counts().tolist()
+[500, 500]
+
+The loop is compiled (:mod:`lbalgo.sim.engine`) and calls the scheduler's
+own ``pick`` and ``changed`` kernels; Python only prepares arrays and checks
+the result.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from .._table import ACTIVE, INACTIVE, LAST_WEIGHT, WEIGHT
+from .events import Add, Fail, Quiesce, Recover, Remove, SetThresholds, SetWeight, compile_events
+from . import engine as _engine
+from ._bind import runner
+
+__all__ = ["simulate", "Simulation", "Trace", "Add", "Remove", "SetWeight", "Quiesce", "Fail",
+           "Recover", "SetThresholds", "SERVICES", "LIFECYCLES"]
+
+SERVICES = {"infinite": _engine.S_INFINITE, "fifo": _engine.S_FIFO, "ps": _engine.S_PS}
+LIFECYCLES = {"simple": _engine.L_SIMPLE, "tcp": _engine.L_TCP}
+#: Schedulers that hash the destination address rather than the client's.
+DESTINATION_KEYED = frozenset({"dh", "lblc", "lblcr"})
+
+_EMPTY_F = np.zeros(0, dtype=np.float64)
+_EMPTY_I = np.zeros(0, dtype=np.int64)
+
+
+@dataclass
+class Trace:
+    """Per-connection arrays, in arrival order (length ``n``).
+
+    ``backend`` is -1 for a dropped arrival (its ``start``/``end`` are NaN).
+    ``start`` is when service began (FIFO), when the connection was
+    established (TCP life cycle), else the arrival time (for the plain
+    infinite-server model, the same array).
+    ``end`` is when it left service / closed (a TCP connection then lingers
+    ``linger`` seconds more in the inactive counter).
+    """
+
+    arrival: np.ndarray
+    backend: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    client: np.ndarray
+    destination: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.arrival)
+
+    @property
+    def sojourn(self) -> np.ndarray:
+        """``end - arrival``: time in the system (queue + service, or open time)."""
+        return self.end - self.arrival
+
+    @property
+    def wait(self) -> np.ndarray:
+        """``start - arrival``: time queued before service (FIFO; 0 otherwise)."""
+        return self.start - self.arrival
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the trace's arrays (shared arrays counted once)."""
+        seen: dict[int, int] = {}
+        for a in (self.arrival, self.backend, self.start, self.end, self.client, self.destination):
+            if a is not None:
+                seen[id(a)] = a.nbytes
+        return sum(seen.values())
+
+
+@dataclass
+class Simulation:
+    """What :func:`simulate` returns: the trace, counter samples and run statistics."""
+
+    trace: Trace
+    weights: np.ndarray  # reference weight per backend id (at the start; added ones: at their add)
+    n_backends: int
+    service: str
+    lifecycle: str
+    events: int  # events processed (arrivals + connection events + pool events)
+    drops: int
+    seconds: float  # wall time of the compiled loop
+    sample_times: np.ndarray = field(default_factory=lambda: _EMPTY_F)
+    samples_active: np.ndarray | None = None  # int32[samples, backends]: pool counters
+    samples_inactive: np.ndarray | None = None
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def events_per_second(self) -> float:
+        """Processed events per second of compiled-loop wall time."""
+        return self.events / self.seconds if self.seconds > 0 else float("inf")
+
+    def counts(self) -> np.ndarray:
+        """Connections scheduled to each backend id."""
+        b = self.trace.backend
+        return np.bincount(b[b >= 0], minlength=self.n_backends).astype(np.int64)
+
+    def mean_open(self) -> np.ndarray:
+        """Time-averaged open connections per backend (``sum of sojourns / horizon``)."""
+        tr = self.trace
+        ok = tr.backend >= 0
+        horizon = float(np.nanmax(tr.end)) if ok.any() else 0.0
+        if horizon <= 0:
+            return np.zeros(self.n_backends)
+        busy = np.bincount(tr.backend[ok], weights=tr.end[ok] - tr.arrival[ok], minlength=self.n_backends)
+        return busy / horizon
+
+    def metrics(self) -> dict[str, Any]:
+        """Fairness, drops, latency (queued service models) and affinity, as one dict.
+
+        Fairness is measured on connection counts and on time-averaged open
+        connections, against :attr:`weights` (reference weights: under pool
+        events these are only a guide).
+        """
+        from ..metrics import affinity, fairness, latency, series, stats
+
+        counts = self.counts()
+        w = self.weights
+        out: dict[str, Any] = {
+            "connections": len(self.trace),
+            "dropped": self.drops,
+            "drop_ratio": self.drops / len(self.trace) if len(self.trace) else 0.0,
+            "events": self.events,
+            "events_per_second": self.events_per_second,
+            "counts": counts,
+        }
+        if counts.sum() > 0 and w.sum() > 0:
+            chi, p_chi = stats.chi_square_test(counts, w)
+            g, p_g = stats.g_test(counts, w)
+            opened = self.mean_open()
+            out.update({
+                "shares": fairness.shares(counts),
+                "max_relative_deviation": fairness.max_relative_deviation(counts, w),
+                "jain": fairness.jain_index(counts, w),
+                "cov": stats.coefficient_of_variation(counts, w),
+                "max_over_mean": stats.max_over_mean(counts, w),
+                "chi2": chi, "chi2_pvalue": p_chi, "g": g, "g_pvalue": p_g,
+                "mean_open": opened,
+                "open_jain": fairness.jain_index(opened, w),
+                "open_max_over_mean": stats.max_over_mean(opened, w),
+            })
+        if self.samples_active is not None and len(self.sample_times):
+            active = self.samples_active[:, : self.n_backends]
+            if w.sum() > 0:
+                imb = series.imbalance_over_time(active, w)
+                out["imbalance_max"] = float(imb.max())
+                out["imbalance_mean"] = float(imb.mean())
+        if self.service != "infinite":
+            out["sojourn"] = latency.latency_percentiles(self.trace.sojourn)
+            if self.service == "fifo":
+                out["wait"] = latency.latency_percentiles(self.trace.wait)
+        client = self.trace.client
+        if client.size and client.min() != client.max():
+            out["affinity_hit_ratio"] = affinity.affinity_hit_ratio(client, self.trace.backend)
+        return out
+
+
+def _per_backend(value: Any, what: str, capacity: int, initial: np.ndarray, added: list,
+                 dtype: Any) -> np.ndarray:
+    """Expand ``servers``/``speeds`` to one entry per backend id."""
+    out = np.ones(capacity, dtype=dtype)
+    n0 = len(initial)
+    if isinstance(value, str):
+        if value != "weight":
+            raise ValueError(f"{what} must be 'weight', a number or one value per backend, got {value!r}")
+        out[:n0] = np.maximum(1, initial)
+        for b, w, _, _ in added:
+            out[b] = max(1, w)
+        return out
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim == 0:
+        arr = np.full(n0 + len(added), float(arr))
+    if arr.ndim != 1 or len(arr) != n0 + len(added):
+        raise ValueError(f"{what} must have one entry per backend id ({n0 + len(added)}, counting "
+                         f"added backends), got shape {arr.shape}")
+    if not np.isfinite(arr).all() or (arr <= 0).any():
+        raise ValueError(f"{what} must be finite and > 0")
+    if dtype is np.int64 and (arr != np.round(arr)).any():
+        raise ValueError(f"{what} must be whole numbers of servers")
+    out[: len(arr)] = arr.astype(dtype)
+    return out
+
+
+def _check_arrays(arrays: Any, keys: np.ndarray) -> None:
+    """Validate generated (or hand-made) workload arrays before the kernel trusts them."""
+    a, life = arrays.arrival, arrays.lifetime
+    for name, x, dtype in (("arrival", a, np.float64), ("lifetime", life, np.float64), ("keys", keys, np.int64)):
+        if not isinstance(x, np.ndarray) or x.dtype != dtype or x.ndim != 1 or not x.flags.c_contiguous:
+            raise TypeError(f"workload {name} must be a contiguous 1-D {np.dtype(dtype).name} array")
+        if len(x) != len(a):
+            raise ValueError(f"workload {name} has {len(x)} entries but there are {len(a)} arrivals")
+    bad = ~np.isfinite(a) | (a < 0)
+    if bad.any():
+        raise ValueError(f"arrival[{int(np.flatnonzero(bad)[0])}] is not a finite time >= 0")
+    dec = np.flatnonzero(np.diff(a) < 0)
+    if dec.size:
+        raise ValueError(f"arrival times must be non-decreasing (arrival[{int(dec[0]) + 1}] is earlier)")
+    bad = ~np.isfinite(life) | (life < 0)
+    if bad.any():
+        raise ValueError(f"lifetime[{int(np.flatnonzero(bad)[0])}] is not a finite duration >= 0")
+
+
+def simulate(
+    scheduler: Any,
+    workload: Any,
+    *,
+    events: Sequence[Any] = (),
+    service: str = "infinite",
+    servers: Any = 1,
+    speeds: Any = 1.0,
+    lifecycle: str = "simple",
+    establish: float = 0.0,
+    linger: float = 120.0,
+    sample_every: float | None = None,
+    key: str | None = None,
+) -> Simulation:
+    """Run ``workload`` through ``scheduler`` in the compiled event loop.
+
+    Parameters
+    ----------
+    scheduler : Scheduler
+        Any lbalgo scheduler. Its pool's counters and the scheduler's state
+        move as in the simulated run (and are left as the run ends).
+    workload : Workload or workloads.Generated
+        The connections (a :class:`~lbalgo.workloads.Workload` is generated first).
+    events : sequence of Add, Remove, SetWeight, Quiesce, Fail, Recover, SetThresholds
+        Pool changes at given times (see :mod:`lbalgo.sim.events`).
+    service : {"infinite", "fifo", "ps"}
+        "infinite": every connection stays open for its lifetime (IPVS: the
+        counters are open connections). "fifo": backend ``b`` has
+        ``servers[b]`` servers of speed ``speeds[b]`` and one FIFO queue; a
+        connection is picked at arrival, counted from arrival to departure
+        (queued + in service) and needs ``lifetime / speed`` of service.
+        "ps": processor sharing; backend ``b`` is one processor of speed
+        ``speeds[b]`` shared equally by all its connections (``servers``
+        is ignored); a connection leaves once it has received ``lifetime``
+        of work.
+    servers : int, sequence or "weight"
+        Servers per backend (FIFO). "weight": ``max(1, weight)`` at the start
+        (for added backends, at their add); later weight changes do not
+        change capacity.
+    speeds : float, sequence or "weight"
+        Service speed per backend (FIFO). "weight": ``max(1, weight)``.
+    lifecycle : {"simple", "tcp"}
+        "simple": a connection joins the counter the pool's ``new_conns``
+        names and leaves it when it ends. "tcp" (IPVS, ``spec/ipvs.md`` §0.3;
+        needs ``new_conns="inactive"`` and the infinite server): inactive at
+        SYN, active after ``establish`` seconds, open for its lifetime,
+        inactive again at close, gone ``linger`` seconds later (TIME_WAIT).
+        ``establish=inf`` models UDP: never active, gone after lifetime + linger.
+    sample_every : float, optional
+        Record the pool's active/inactive counters at ``t = 0, dt, 2 dt, …``
+        up to the time of the last event (each sample after every event at
+        its time).
+    key : {"client", "destination"}, optional
+        Which key ``pick`` receives (default: destination for DH/LBLC/LBLCR).
+    """
+    from ..schedulers.base import Scheduler
+    from ..workloads import Generated, Workload
+
+    if not isinstance(scheduler, Scheduler):
+        raise TypeError(f"scheduler must be an lbalgo Scheduler, got {type(scheduler).__name__}")
+    if isinstance(workload, Workload):
+        arrays = workload.generate()
+    elif isinstance(workload, Generated):
+        arrays = workload
+    else:
+        raise TypeError(f"workload must be a workloads.Workload, got {type(workload).__name__}")
+    if service not in SERVICES:
+        raise ValueError(f"service must be one of {sorted(SERVICES)}, got {service!r}")
+    if lifecycle not in LIFECYCLES:
+        raise ValueError(f"lifecycle must be one of {sorted(LIFECYCLES)}, got {lifecycle!r}")
+    pool = scheduler.pool
+    if lifecycle == "tcp":
+        if pool.new_conns != "inactive":
+            raise ValueError("lifecycle='tcp' needs a pool with new_conns='inactive' (the IPVS life cycle)")
+        if service != "infinite":
+            raise ValueError("lifecycle='tcp' is modelled with service='infinite' only")
+        for what, v in (("establish", establish), ("linger", linger)):
+            if not isinstance(v, (int, float)) or np.isnan(v) or v < 0:
+                raise ValueError(f"{what} must be a time >= 0, got {v!r}")
+        if np.isinf(linger):
+            raise ValueError("linger must be finite")
+    if key is None:
+        key = "destination" if scheduler.name in DESTINATION_KEYED else "client"
+    if key not in ("client", "destination"):
+        raise ValueError(f"key must be 'client' or 'destination', got {key!r}")
+    keys = arrays.client if key == "client" else arrays.destination
+    if keys is None:
+        raise ValueError(f"{scheduler.name} hashes the {key} address: the workload needs {key}s=")
+    if scheduler.keyed and key == "client" and arrays.client.size and not arrays.client.any():
+        raise ValueError(f"{scheduler.name} hashes the client address: the workload needs clients=")
+
+    if sample_every is not None:
+        if isinstance(sample_every, bool) or not isinstance(sample_every, (int, float)) \
+                or not np.isfinite(sample_every) or sample_every <= 0:
+            raise ValueError(f"sample_every must be a time > 0, got {sample_every!r}")
+    _check_arrays(arrays, keys)
+
+    compiled = compile_events(pool, events)
+    if len(compiled.time) and len(getattr(pool, "_listeners", ())) > 1:
+        raise ValueError("this pool is shared by several schedulers; pool events in a simulation "
+                         "reach only the simulated one: give it its own pool")
+    n0 = pool.n_ids
+    initial = pool.table[:n0, WEIGHT].copy()
+    capacity = max(pool.capacity, n0 + len(compiled.added))  # the table's rows after reserve()
+    servers_arr = _per_backend(servers, "servers", capacity, pool.table[:n0, LAST_WEIGHT], compiled.added,
+                               np.int64)
+    speeds_arr = _per_backend(speeds, "speeds", capacity, pool.table[:n0, LAST_WEIGHT], compiled.added,
+                              np.float64)
+    pool.reserve(capacity)  # resizes the schedulers' per-id state (EV_RESIZE)
+    reserve = getattr(scheduler, "reserve", None)
+    if callable(reserve):  # schedulers whose pick adds state rows (LBLC) grow them first
+        reserve(len(arrays.arrival))
+    table, order, state = pool.table, pool.order, scheduler.state
+    assert table.shape[0] == capacity
+
+    n = len(arrays.arrival)
+    backend_out = np.empty(n, dtype=np.int32)
+    end_out = np.empty(n, dtype=np.float64)
+    plain = service == "infinite" and lifecycle == "simple"
+    start_out = _EMPTY_F if plain else np.empty(n, dtype=np.float64)
+    stats = np.zeros(_engine.N_STATS, dtype=np.int64)
+    as_active = pool.new_conns == "active"
+
+    fn = runner(scheduler._pick, scheduler._changed, scheduler._touch)
+    t0 = _time.perf_counter()
+    sa, si = fn(table, order, state, arrays.arrival, arrays.lifetime, keys,
+                compiled.time, compiled.kind, compiled.backend, compiled.pos, compiled.a, compiled.b,
+                compiled.c, SERVICES[service], LIFECYCLES[lifecycle], as_active, servers_arr, speeds_arr,
+                float(establish), float(linger), float(sample_every or 0.0),
+                backend_out, start_out, end_out, stats)
+    seconds = _time.perf_counter() - t0
+
+    # Mirror the adds in the Python pool (the table and order were edited in place).
+    for b, _, addr, port in compiled.added:
+        pool.addresses.append(addr)
+        pool.ports.append(port)
+    pool.n_ids = n0 + len(compiled.added)
+    final = compiled.final
+    k = int(order[0])
+    if not np.array_equal(order[: k + 1], final.order[: k + 1]) or \
+            not np.array_equal(table[: pool.n_ids, :2], final.table[: pool.n_ids, :2]):
+        raise RuntimeError("internal error: the simulated pool differs from the Python replay of its events")
+
+    ref_weights = np.concatenate((initial, np.array([w for _, w, _, _ in compiled.added], dtype=np.int64)))
+    trace = Trace(arrays.arrival, backend_out, arrays.arrival if plain else start_out, end_out,
+                  arrays.client, arrays.destination)
+    n_samples = len(sa)
+    times = np.arange(n_samples, dtype=np.float64) * (sample_every or 0.0)
+    return Simulation(
+        trace=trace, weights=ref_weights, n_backends=pool.n_ids, service=service, lifecycle=lifecycle,
+        events=int(stats[_engine.ST_EVENTS]), drops=int(stats[_engine.ST_DROPS]), seconds=seconds,
+        sample_times=times, samples_active=sa[:, : pool.n_ids] if n_samples else None,
+        samples_inactive=si[:, : pool.n_ids] if n_samples else None,
+        stats={"arrivals": int(stats[_engine.ST_ARRIVALS]),
+               "connection_events": int(stats[_engine.ST_CONN_EVENTS]),
+               "pool_events": int(stats[_engine.ST_POOL_EVENTS]),
+               "max_pending": int(stats[_engine.ST_MAX_HEAP]),
+               "active_left": pool.table[: pool.n_ids, ACTIVE].copy(),
+               "inactive_left": pool.table[: pool.n_ids, INACTIVE].copy()},
+    )
