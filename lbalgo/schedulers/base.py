@@ -66,6 +66,12 @@ def no_touch(table, order, state, backend):
     return None
 
 
+@kernel(refcount=False)
+def no_change(table, order, state, event, pos):
+    """The ``changed`` hook of stateless schedulers: IPVS lc, wlc, sed, nq, fo, ovf have none."""
+    return None
+
+
 class Scheduler:
     """Base class of every lbalgo scheduler.
 
@@ -335,3 +341,12 @@ def _times(now: Any, n: int) -> tuple[np.ndarray, float]:
     if not np.isfinite(times).all():
         raise ValueError("now contains NaN or infinite times")
     return times, 0.0
+
+
+class StatelessScheduler(Scheduler):
+    """A scheduler whose decision depends only on the backend table (no hooks, no state)."""
+
+    _changed = no_change
+
+    def _new_state(self) -> np.ndarray:
+        return np.zeros(1, dtype=np.int64)  # unused; kernels take a state argument all the same

@@ -30,11 +30,9 @@ never overflows and behaves exactly like fo.
 
 from __future__ import annotations
 
-import numpy as np
-
 from .._jit import kernel
 from .._table import ACTIVE, F_OVERLOAD, FLAGS, WEIGHT
-from .base import Scheduler, schedule_batch, schedule_one
+from .base import StatelessScheduler, schedule_batch, schedule_one
 from .registry import register
 
 
@@ -69,11 +67,6 @@ def ovf_pick(table, order, state, key, now):
 
 
 @kernel
-def fo_changed(table, order, state, event, pos):
-    """IPVS fo and ovf have no add / delete / update hooks."""
-
-
-@kernel
 def _fo_one(table, order, state, key, now, as_active):
     return schedule_one(fo_pick, table, order, state, key, now, as_active)
 
@@ -94,7 +87,7 @@ def _ovf_batch(table, order, state, keys, times, now, as_active, out):
 
 
 @register
-class FO(Scheduler):
+class FO(StatelessScheduler):
     """Weighted fail-over (IPVS ``fo``): the highest weight that is not overloaded."""
 
     name = "fo"
@@ -102,16 +95,12 @@ class FO(Scheduler):
     source = "Linux IPVS ip_vs_fo.c"
 
     _pick = fo_pick
-    _changed = fo_changed
     _schedule_one = _fo_one
     _schedule_batch = _fo_batch
 
-    def _new_state(self) -> np.ndarray:
-        return np.zeros(1, dtype=np.int64)
-
 
 @register
-class OVF(Scheduler):
+class OVF(StatelessScheduler):
     """Overflow (IPVS ``ovf``): the highest weight with ``active <= weight``."""
 
     name = "ovf"
@@ -119,9 +108,5 @@ class OVF(Scheduler):
     source = "Linux IPVS ip_vs_ovf.c"
 
     _pick = ovf_pick
-    _changed = fo_changed
     _schedule_one = _ovf_one
     _schedule_batch = _ovf_batch
-
-    def _new_state(self) -> np.ndarray:
-        return np.zeros(1, dtype=np.int64)

@@ -44,7 +44,7 @@ import numpy as np
 
 from .._jit import kernel
 from .._table import ACTIVE, EV_UPDATE, F_OVERLOAD, FLAGS, INACTIVE, WEIGHT
-from .base import Scheduler, schedule_batch, schedule_one
+from .base import Scheduler, no_change, schedule_batch, schedule_one
 
 # columns of the tree
 OH, W, POS = 0, 1, 2
@@ -207,6 +207,7 @@ class LeastConnectionBase(Scheduler):
 
     #: wlc compares overhead / weight; lc ignores the weight's magnitude.
     _weighted = False
+    _changed = no_change  # the scan keeps no state (IPVS lc/wlc have no hooks)
 
     def __init__(self, weights=None, *, index: str = "scan", **options) -> None:
         if index not in INDEXES:

@@ -48,11 +48,6 @@ def lc_pick(table, order, state, key, now):
 
 
 @kernel
-def lc_changed(table, order, state, event, pos):
-    """IPVS lc has no add / delete / update hooks."""
-
-
-@kernel
 def _lc_one(table, order, state, key, now, as_active):
     return schedule_one(lc_pick, table, order, state, key, now, as_active)
 
@@ -82,6 +77,5 @@ class LC(LeastConnectionBase):
 
     _weighted = False
     _pick = lc_pick
-    _changed = lc_changed
     _schedule_one = _lc_one
     _schedule_batch = _lc_batch

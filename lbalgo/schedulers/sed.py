@@ -36,11 +36,9 @@ that is not overloaded.
 
 from __future__ import annotations
 
-import numpy as np
-
 from .._jit import kernel
 from .._table import ACTIVE, F_OVERLOAD, FLAGS, WEIGHT
-from .base import Scheduler, schedule_batch, schedule_one
+from .base import StatelessScheduler, schedule_batch, schedule_one
 from .registry import register
 
 
@@ -98,11 +96,6 @@ def nq_pick(table, order, state, key, now):
 
 
 @kernel
-def sed_changed(table, order, state, event, pos):
-    """IPVS sed and nq have no add / delete / update hooks."""
-
-
-@kernel
 def _sed_one(table, order, state, key, now, as_active):
     return schedule_one(sed_pick, table, order, state, key, now, as_active)
 
@@ -123,7 +116,7 @@ def _nq_batch(table, order, state, keys, times, now, as_active, out):
 
 
 @register
-class SED(Scheduler):
+class SED(StatelessScheduler):
     """Shortest expected delay (IPVS ``sed``): the smallest (active + 1) / weight."""
 
     name = "sed"
@@ -131,16 +124,12 @@ class SED(Scheduler):
     source = "Linux IPVS ip_vs_sed.c"
 
     _pick = sed_pick
-    _changed = sed_changed
     _schedule_one = _sed_one
     _schedule_batch = _sed_batch
 
-    def _new_state(self) -> np.ndarray:
-        return np.zeros(1, dtype=np.int64)
-
 
 @register
-class NQ(Scheduler):
+class NQ(StatelessScheduler):
     """Never queue (IPVS ``nq``): the first idle backend, else as :class:`SED`."""
 
     name = "nq"
@@ -148,9 +137,5 @@ class NQ(Scheduler):
     source = "Linux IPVS ip_vs_nq.c"
 
     _pick = nq_pick
-    _changed = sed_changed
     _schedule_one = _nq_one
     _schedule_batch = _nq_batch
-
-    def _new_state(self) -> np.ndarray:
-        return np.zeros(1, dtype=np.int64)

@@ -61,11 +61,6 @@ def wlc_pick(table, order, state, key, now):
 
 
 @kernel
-def wlc_changed(table, order, state, event, pos):
-    """IPVS wlc has no add / delete / update hooks."""
-
-
-@kernel
 def _wlc_one(table, order, state, key, now, as_active):
     return schedule_one(wlc_pick, table, order, state, key, now, as_active)
 
@@ -95,6 +90,5 @@ class WLC(LeastConnectionBase):
 
     _weighted = True
     _pick = wlc_pick
-    _changed = wlc_changed
     _schedule_one = _wlc_one
     _schedule_batch = _wlc_batch
