@@ -15,3 +15,11 @@ def hit_spread(ids, n):
     """Relative standard deviation of hits per backend (Envoy's computeHitStats)."""
     counts = np.bincount(ids[ids >= 0], minlength=n)
     return float(counts.std() / counts.mean()) if counts.mean() else 0.0
+
+
+def ns_per(benchmark, n, stat="min"):
+    """Nanoseconds per item of the measured call (``None`` under --benchmark-disable)."""
+    stats = getattr(benchmark, "stats", None)
+    if not stats:
+        return None
+    return getattr(stats.stats, stat) / n * 1e9

@@ -15,6 +15,7 @@ import lbalgo
 from lbalgo import workloads
 from tests.reference import REFERENCES
 from tests.reference.affinity import RefClientIPAffinity
+from bench.conftest import ns_per
 
 N = 1_000_000
 REF_N = 50_000
@@ -49,9 +50,8 @@ def test_affinity_lbalgo(benchmark, mode):
     ids = benchmark.pedantic(lambda s: s.pick_many(keys, now=times), setup=lambda: ((fresh(mode),), {}),
                              rounds=5, iterations=1)
     assert len(ids) == N and (ids >= 0).all()
-    best = benchmark.stats.stats.min
     benchmark.extra_info.update(impl="lbalgo", mode=mode, decisions=N, distinct_clients=int(len(np.unique(keys))),
-                                ns_per_decision=best / N * 1e9)
+                                ns_per_decision=ns_per(benchmark, N, "min"))
 
 
 @pytest.mark.parametrize("mode", list(MODES))
@@ -73,4 +73,4 @@ def test_affinity_plain_python(benchmark, mode):
     # the same decisions as the compiled wrapper on this prefix
     assert ids == fresh(mode).pick_many(np.array(keys), now=np.array(times)).tolist()
     benchmark.extra_info.update(impl="plain-python", mode=mode, decisions=REF_N,
-                                ns_per_decision=benchmark.stats.stats.min / REF_N * 1e9)
+                                ns_per_decision=ns_per(benchmark, REF_N, "min"))

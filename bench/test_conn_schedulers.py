@@ -34,7 +34,7 @@ import numpy as np
 import pytest
 
 import lbalgo
-from bench.conftest import hit_spread, mixed_weights
+from bench.conftest import hit_spread, mixed_weights, ns_per
 from lbalgo._jit import kernel
 from lbalgo._table import bind, unbind
 from lbalgo.schedulers.indexed import index_touch
@@ -112,7 +112,7 @@ def _lbalgo_churn(benchmark, name, n, index="scan"):
 
 def _ns(benchmark, decisions):
     # The fastest round: the CI box is shared, and slower rounds measure the neighbours.
-    return benchmark.stats.stats.min / decisions * 1e9
+    return ns_per(benchmark, decisions, "min")
 
 
 def _ref_churn(benchmark, name, n):
@@ -150,7 +150,7 @@ def test_churn(benchmark, name, impl, n):
         ns, steps = _ref_churn(benchmark, name, n)
     _results[(group, impl)] = ns
     info = dict(impl=impl, n_backends=n, decisions=steps, ns_per_decision=ns)
-    if impl == "lbalgo" and (group, "plain-python") in _results:
+    if impl == "lbalgo" and ns and _results.get((group, "plain-python")):
         info["speedup_vs_python"] = _results[(group, "plain-python")] / ns
     benchmark.extra_info.update(info)
 
@@ -163,7 +163,7 @@ def test_churn_indexed(benchmark, name, index, n):
     ns, steps = _lbalgo_churn(benchmark, name, n, index)
     _results[(group, index)] = ns
     info = dict(impl=f"lbalgo-{index}", n_backends=n, decisions=steps, ns_per_decision=ns)
-    if index == "tree" and (group, "scan") in _results:
+    if index == "tree" and ns and _results.get((group, "scan")):
         info["speedup_vs_scan"] = _results[(group, "scan")] / ns
     benchmark.extra_info.update(info)
 
@@ -191,7 +191,7 @@ def test_pick(benchmark, name, impl, n):
     ns = _ns(benchmark, count)
     _results[(group, impl)] = ns
     info = dict(impl=impl, n_backends=n, decisions=count, ns_per_decision=ns, hit_spread=spread)
-    if impl == "lbalgo" and (group, "plain-python") in _results:
+    if impl == "lbalgo" and ns and _results.get((group, "plain-python")):
         info["speedup_vs_python"] = _results[(group, "plain-python")] / ns
     benchmark.extra_info.update(info)
 

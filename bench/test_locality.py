@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import lbalgo
-from bench.conftest import mixed_weights
+from bench.conftest import mixed_weights, ns_per
 from lbalgo._jit import kernel
 from lbalgo._table import bind, unbind
 from lbalgo.schedulers._locality import OVERFLOW
@@ -72,7 +72,7 @@ def churn(pick, table, order, state, as_active, keys, ring, cursor, steps):
 
 
 def _ns(benchmark, decisions):
-    return benchmark.stats.stats.min / decisions * 1e9
+    return ns_per(benchmark, decisions, "min")
 
 
 def _steps(n):
@@ -129,7 +129,7 @@ def _ref_churn(benchmark, name, n):
 def _record(benchmark, group, impl, n, ns, steps, cached):
     _results[(group, impl)] = ns
     info = dict(impl=impl, n_backends=n, decisions=steps, ns_per_decision=ns, cached_addresses=cached)
-    if impl == "lbalgo" and (group, "plain-python") in _results:
+    if impl == "lbalgo" and ns and _results.get((group, "plain-python")):
         info["speedup_vs_python"] = _results[(group, "plain-python")] / ns
     benchmark.extra_info.update(info)
 

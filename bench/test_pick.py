@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import lbalgo
-from bench.conftest import hit_spread, mixed_weights
+from bench.conftest import hit_spread, mixed_weights, ns_per
 from tests.reference import REFERENCES
 
 ALGOS = ["rr", "wrr", "random", "iptables", "nftables"]
@@ -39,7 +39,7 @@ def test_batch_lbalgo(benchmark, name, n):
     ids = benchmark(s.pick_many, BATCH)
     assert len(ids) == BATCH and (ids >= 0).all()
     benchmark.extra_info.update(impl="lbalgo", n_backends=n, decisions=BATCH,
-                                ns_per_decision=benchmark.stats.stats.mean / BATCH * 1e9 if benchmark.stats else None,
+                                ns_per_decision=ns_per(benchmark, BATCH, "mean"),
                                 hit_spread=hit_spread(ids, n))
 
 
@@ -56,7 +56,7 @@ def test_batch_plain_python(benchmark, name, n):
     ids = benchmark.pedantic(run, rounds=3, iterations=1)
     assert len(ids) == REF_BATCH and min(ids) >= 0
     benchmark.extra_info.update(impl="plain-python", n_backends=n, decisions=REF_BATCH,
-                                ns_per_decision=benchmark.stats.stats.mean / REF_BATCH * 1e9 if benchmark.stats else None)
+                                ns_per_decision=ns_per(benchmark, REF_BATCH, "mean"))
 
 
 @pytest.mark.parametrize("name", ALGOS)
