@@ -85,3 +85,21 @@ def kernel(func: Callable[..., Any] | None = None, *, refcount: bool = True, **o
         return Kernel(f, options)
 
     return wrap(func) if func is not None else wrap
+
+
+def entry_point(dispatcher: Any) -> Any:
+    """The compiled entry point of a dispatcher that has exactly one signature, else the dispatcher.
+
+    Calling the entry point skips Numba's type dispatch, which halves the cost
+    of a call from Python (measured: 924 -> 431 ns for ``RR.pick``'s kernel).
+    Only for callers that always pass arguments of the types of that one
+    signature (``Scheduler.pick`` does: lbalgo owns the arrays and converts
+    keys and times first).
+    """
+    signatures = getattr(dispatcher, "signatures", None)
+    if signatures is None or len(signatures) != 1:
+        return dispatcher
+    try:
+        return dispatcher.overloads[signatures[0]].entry_point
+    except (AttributeError, KeyError):  # a Numba without this internal: keep the dispatcher
+        return dispatcher

@@ -52,33 +52,18 @@ def new_table(capacity: int) -> tuple[np.ndarray, np.ndarray]:
     return table, order
 
 
-@kernel(refcount=False)
-def bind(table, backend, as_active):
-    """Count one new connection on ``backend`` (IPVS ``ip_vs_bind_dest``).
-
-    Sets the overload flag once ``active + inactive`` reaches the upper
-    threshold (§0.4).
-    """
-    if as_active:
-        table[backend, ACTIVE] += 1
-    else:
-        table[backend, INACTIVE] += 1
+@kernel(inline="always")
+def _overload_after_bind(table, backend):
+    """Set the overload flag once ``active + inactive`` reaches the upper threshold (§0.4)."""
     upper = table[backend, U_THRESHOLD]
     if upper != 0 and table[backend, ACTIVE] + table[backend, INACTIVE] >= upper:
         table[backend, FLAGS] |= F_OVERLOAD
 
 
-@kernel(refcount=False)
-def unbind(table, backend, was_active):
-    """End one connection on ``backend`` (IPVS ``ip_vs_unbind_dest``).
-
-    Clears the overload flag as the kernel does: below the lower threshold if
-    one is set, else below 3/4 of the upper one, else unconditionally (§0.4).
-    """
-    if was_active:
-        table[backend, ACTIVE] -= 1
-    else:
-        table[backend, INACTIVE] -= 1
+@kernel(inline="always")
+def _overload_after_unbind(table, backend):
+    """Clear the overload flag as the kernel does: below the lower threshold if one is
+    set, else below 3/4 of the upper one, else unconditionally (§0.4)."""
     total = table[backend, ACTIVE] + table[backend, INACTIVE]
     lower = table[backend, L_THRESHOLD]
     upper = table[backend, U_THRESHOLD]
@@ -90,6 +75,40 @@ def unbind(table, backend, was_active):
             table[backend, FLAGS] &= ~F_OVERLOAD
     else:
         table[backend, FLAGS] &= ~F_OVERLOAD
+
+
+@kernel(refcount=False)
+def bind(table, backend, as_active):
+    """Count one new connection on ``backend`` (IPVS ``ip_vs_bind_dest``)."""
+    if as_active:
+        table[backend, ACTIVE] += 1
+    else:
+        table[backend, INACTIVE] += 1
+    _overload_after_bind(table, backend)
+
+
+@kernel(refcount=False)
+def unbind(table, backend, was_active):
+    """End one connection on ``backend`` (IPVS ``ip_vs_unbind_dest``)."""
+    if was_active:
+        table[backend, ACTIVE] -= 1
+    else:
+        table[backend, INACTIVE] -= 1
+    _overload_after_unbind(table, backend)
+
+
+@kernel(refcount=False)
+def bind_template(table, backend):
+    """Count a persistence template on ``backend``: ``persistconns``, same overload rule."""
+    table[backend, PERSIST] += 1
+    _overload_after_bind(table, backend)
+
+
+@kernel(refcount=False)
+def unbind_template(table, backend):
+    """Drop a persistence template from ``backend``: ``persistconns``, same overload rule."""
+    table[backend, PERSIST] -= 1
+    _overload_after_unbind(table, backend)
 
 
 @kernel(refcount=False)

@@ -100,6 +100,8 @@ class Pool:
 
         self.insertion = insertion
         self.new_conns = new_conns
+        #: ``new_conns == "active"``, as the compiled drivers take it.
+        self.as_active = new_conns == "active"
         self.table, self.order = _table.new_table(max(8, 2 * n))
         self.n_ids = n
         self.addresses: list[addresses.Address | None] = addrs

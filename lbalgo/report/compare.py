@@ -1,7 +1,8 @@
 """Run several schedulers on the same scenario and collect comparable rows.
 
 Every scheduler sees the same pool weights and the same client keys (same
-seed). Each row holds the connections per backend, the share deviation
+seed). Connections are scheduled one after another and never end (the
+simulator, :func:`lbalgo.simulate`, replays lifetimes). Each row holds the connections per backend, the share deviation
 against the weight share, Jain's index of the weight-normalised load and
 the measured decisions per second of the compiled batch (measured after a
 warm-up, so compilation is not counted).
@@ -80,6 +81,8 @@ class Comparison:
         out = [title, fmt(head), fmt(["-" * w for w in widths])] + [fmt(line) for line in lines]
         out.append("max dev: largest |share/weight share - 1|; Jain: fairness of load per unit weight "
                    "(1 = proportional); * = best")
+        out.append("Connections are scheduled and never end here, so counters only grow: lc/wlc/sed/nq balance "
+                   "totals and ovf fills up;\nreplay lifetimes with lbalgo.simulate to compare them under churn.")
         return "\n".join(out) + "\n"
 
     def to_markdown(self, timing: bool = True) -> str:

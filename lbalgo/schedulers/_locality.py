@@ -31,8 +31,7 @@ import numpy as np
 
 from .. import _validate, addresses
 from .._jit import kernel
-from .._table import ACTIVE, F_OVERLOAD, FLAGS, INACTIVE, WEIGHT, bind
-from ..errors import NoBackendAvailable
+from .._table import ACTIVE, WEIGHT, bind
 from .base import Scheduler
 
 TAB_BITS = 10
@@ -253,35 +252,6 @@ def lbl_overloaded(table, order, backend):
             if table[x, ACTIVE] * 2 < table[x, WEIGHT]:
                 return True
     return False
-
-
-@kernel(refcount=False)
-def least_weighted(table, order):
-    """IPVS wlc over the list (spec §4): the fallback of lblc and lblcr."""
-    n = order[0]
-    least = -1
-    loh = 0
-    p = 1
-    while p <= n:
-        b = order[p]
-        p += 1
-        if not table[b, FLAGS] & F_OVERLOAD and table[b, WEIGHT] > 0:
-            least = b
-            loh = table[b, ACTIVE] * 256 + table[b, INACTIVE]
-            break
-    if least < 0:
-        return -1
-    while p <= n:
-        b = order[p]
-        p += 1
-        if table[b, FLAGS] & F_OVERLOAD:
-            continue
-        doh = table[b, ACTIVE] * 256 + table[b, INACTIVE]
-        # loh/w_least > doh/w_b, in integers
-        if loh * table[b, WEIGHT] > doh * table[least, WEIGHT]:
-            least = b
-            loh = doh
-    return least
 
 
 @kernel(inline="always")
@@ -526,12 +496,7 @@ class LocalityScheduler(Scheduler):
         if self.state[3].shape[0] <= meta[COUNT] or (
                 self._replicated and self.state[5].shape[0] <= meta[E_COUNT]):
             self.reserve(1)
-        one = self._one or self._compiled()[0]
-        pool = self.pool
-        backend = one(pool.table, pool.order, self.state, k, now, pool.new_conns == "active")
-        if backend < 0:
-            raise NoBackendAvailable(f"{self.name}: no backend available ({self._why_none()})")
-        return int(backend)
+        return self._schedule(k, now)
 
     def pick_many(self, keys_or_count: Any, now: Any = None) -> np.ndarray:
         """Schedule one new connection per destination address, in order.
@@ -577,7 +542,7 @@ class LocalityScheduler(Scheduler):
         out = np.empty(n, dtype=np.int64)
         batch = self._batch or self._compiled()[1]
         pool = self.pool
-        active = pool.new_conns == "active"
+        active = pool.as_active
         have_times = len(times) > 0
         done = 0
         while done < n:

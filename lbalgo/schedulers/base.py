@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from .. import _validate, addresses
-from .._jit import Kernel, kernel
+from .._jit import Kernel, entry_point, kernel
 from .._table import EV_RESIZE, bind
 from ..errors import NoBackendAvailable
 from ..pool import Pool
@@ -165,10 +165,26 @@ class Scheduler:
 
     # -- scheduling --------------------------------------------------------------------
     def _compiled(self) -> tuple[Any, Any]:
-        if self._one is None:
-            self._one = self._schedule_one.compiled
+        if self._batch is None:
             self._batch = self._schedule_batch.compiled
         return self._one, self._batch
+
+    def _schedule(self, key: int, now: float) -> int:
+        """Schedule one connection with converted arguments; raise when nothing qualifies."""
+        pool = self.pool
+        one = self._one
+        if one is None:  # first pick: compile (or load) through the dispatcher, then skip dispatch
+            dispatcher = self._schedule_one.compiled
+            backend = dispatcher(pool.table, pool.order, self.state, key, now, pool.as_active)
+            self._one = entry_point(dispatcher)
+        else:
+            backend = one(pool.table, pool.order, self.state, key, now, pool.as_active)
+        if backend < 0:
+            raise NoBackendAvailable(f"{self._label()}: no backend available ({self._why_none()})")
+        return int(backend)
+
+    def _label(self) -> str:
+        return self.name
 
     def _key(self, key: Any) -> int:
         """Convert one key for the kernel (override to keep full IPv6 identity).
@@ -203,14 +219,11 @@ class Scheduler:
         NoBackendAvailable
             When no backend qualifies (IPVS: "no destination available").
         """
-        one = self._one or self._compiled()[0]
         if type(now) is not float or not -1e300 < now < 1e300:  # also catches NaN and inf
             now = _validate.time(now)
-        pool = self.pool
-        backend = one(pool.table, pool.order, self.state, self._key(key), now, pool.new_conns == "active")
-        if backend < 0:
-            raise NoBackendAvailable(f"{self.name}: no backend available ({self._why_none()})")
-        return int(backend)
+        if key is None and not self.keyed:
+            return self._schedule(0, now)
+        return self._schedule(self._key(key), now)
 
     def _why_none(self) -> str:
         listed = self.pool.list_order
@@ -251,7 +264,7 @@ class Scheduler:
         out = np.empty(n, dtype=np.int64)
         batch = self._batch or self._compiled()[1]
         pool = self.pool
-        batch(pool.table, pool.order, self.state, keys, times, t, pool.new_conns == "active", out)
+        batch(pool.table, pool.order, self.state, keys, times, t, pool.as_active, out)
         return out
 
     # -- the pool, through the scheduler --------------------------------------------

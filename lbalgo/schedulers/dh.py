@@ -30,17 +30,21 @@ from .registry import register
 from .sh import BITS, HashScheduler, _table_bits
 
 
-@kernel
-def dh_pick(table, order, state, key, now):
-    """``state`` = (buckets int64[2**bits], meta int64[4]); the port half of ``key`` is ignored."""
-    buckets = state[0]
-    backend = buckets[hash_32(key & M32, state[1][BITS])]
-    # Branch-free checks (an empty bucket reads row 0 harmlessly): early returns
-    # here would cost reference-count traffic in the compiled batch loop.
+@kernel(inline="always")
+def _dh_decide(table, buckets, key, bits):
+    """The backend for one key (-1: none); shared by ``dh_pick`` and the batch loop."""
+    backend = buckets[hash_32(key & M32, bits)]
+    # Branch-free checks (an empty bucket reads row 0 harmlessly).
     row = backend if backend >= 0 else 0
     flags = table[row, FLAGS]
     ok = (backend >= 0) & (flags & F_AVAILABLE != 0) & (table[row, WEIGHT] > 0) & (flags & F_OVERLOAD == 0)
     return backend if ok else -1
+
+
+@kernel(refcount=False)
+def dh_pick(table, order, state, key, now):
+    """``state`` = (buckets int64[2**bits], meta int64[4]); the port half of ``key`` is ignored."""
+    return _dh_decide(table, state[0], key, state[1][BITS])
 
 
 @kernel
@@ -64,7 +68,7 @@ def _dh_one(table, order, state, key, now, as_active):
     return schedule_one(dh_pick, table, order, state, key, now, as_active)
 
 
-@kernel
+@kernel(refcount=False)
 def _dh_loop(table, state, keys, n, as_active, count, out):
     """``dh_pick`` for ``n`` keys (key 0 when ``keys`` is empty), binding if ``count``."""
     buckets = state[0]
@@ -72,12 +76,7 @@ def _dh_loop(table, state, keys, n, as_active, count, out):
     have_keys = keys.shape[0] > 0
     for i in range(n):
         key = keys[i] if have_keys else 0
-        backend = buckets[hash_32(key & M32, bits)]
-        row = backend if backend >= 0 else 0
-        flags = table[row, FLAGS]
-        ok = ((backend >= 0) & (flags & F_AVAILABLE != 0) & (table[row, WEIGHT] > 0)
-              & (flags & F_OVERLOAD == 0))
-        chosen = backend if ok else -1
+        chosen = _dh_decide(table, buckets, key, bits)
         if chosen >= 0 and count:
             bind(table, chosen, as_active)
         out[i] = chosen

@@ -69,12 +69,12 @@ from ._locality import (
     cache_insert,
     gc_advance,
     lbl_overloaded,
-    least_weighted,
     locality_batch,
     locality_changed,
 )
 from .base import schedule_one
 from .registry import register
+from .wlc import wlc_scan
 
 
 @kernel(refcount=False)
@@ -98,7 +98,7 @@ def lblc_decide(table, order, state, key, now):
         d = ent[i, DEST]
         if table[d, FLAGS] & F_AVAILABLE and table[d, WEIGHT] > 0 and not lbl_overloaded(table, order, d):
             return d
-    d = least_weighted(table, order)
+    d = wlc_scan(table, order)
     if d < 0:
         return -1
     if i >= 0:

@@ -57,11 +57,11 @@ from ._locality import (
     cache_insert,
     gc_advance,
     lbl_overloaded,
-    least_weighted,
     locality_batch,
     locality_changed,
 )
 from .registry import register
+from .wlc import wlc_scan
 
 
 @kernel(refcount=False)
@@ -187,12 +187,12 @@ def lblcr_decide(table, order, state, key, now):
                 set_erase(meta, ent, entf, elem, i, m, now)
         if d >= 0 and not lbl_overloaded(table, order, d):
             return d
-        d = least_weighted(table, order)
+        d = wlc_scan(table, order)
         if d < 0:
             return -1
         set_insert(meta, ent, entf, elem, i, d, now)
         return d
-    d = least_weighted(table, order)
+    d = wlc_scan(table, order)
     if d < 0:
         return -1
     i = cache_insert(meta, buckets, ent, entf, key, bucket, now)

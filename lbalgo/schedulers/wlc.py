@@ -31,7 +31,16 @@ from .registry import register
 
 @kernel(refcount=False)
 def wlc_pick(table, order, state, key, now):
-    """Stateless (``state`` is unused). One exit: an early return slows Numba's loop."""
+    """Stateless (``state`` is unused)."""
+    return wlc_scan(table, order)
+
+
+@kernel(refcount=False)
+def wlc_scan(table, order):
+    """IPVS wlc over the list (-1: none); also the fallback of lblc and lblcr.
+
+    One exit: an early return slows Numba's loop.
+    """
     n = order[0]
     pos = 1
     while pos <= n:

@@ -332,7 +332,7 @@ def simulate(
     plain = service == "infinite" and lifecycle == "simple"
     start_out = _EMPTY_F if plain else np.empty(n, dtype=np.float64)
     stats = np.zeros(_engine.N_STATS, dtype=np.int64)
-    as_active = pool.new_conns == "active"
+    as_active = pool.as_active
 
     fn = runner(scheduler._pick, scheduler._changed, scheduler._touch)
     t0 = _time.perf_counter()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..._jit import kernel
-from ..._table import ACTIVE, F_AVAILABLE, F_OVERLOAD, FLAGS, INACTIVE, L_THRESHOLD, PERSIST, U_THRESHOLD, WEIGHT
+from ..._table import F_AVAILABLE, FLAGS, WEIGHT, bind_template, unbind_template
 from ._store import (  # noqa: F401  (constants re-exported for the Python side)
     BACKEND, BIG, BITS, CAPACITY, CLIENT, CLOCK, CNEXT, COUNT, EQT, FIRST, FREE, HEAD, IPTABLES, IPVS, KEY,
     MODE, N_CLIENTS, N_ENT, N_FMETA, N_META, NCTL, NFTABLES, STAMP, STICKY, TAIL, TIMEOUT, TMO, USED, V6_BASE,
@@ -124,19 +124,7 @@ def sticky_expiry(expires, now):
 @kernel(refcount=False)
 def drop_template(table, aff, r):
     """Remove template row ``r``: persistconns - 1 and the overload rule of an unbind (§0.4)."""
-    b = aff[3][r, BACKEND]
-    table[b, PERSIST] -= 1
-    total = table[b, ACTIVE] + table[b, INACTIVE]
-    lower = table[b, L_THRESHOLD]
-    upper = table[b, U_THRESHOLD]
-    if lower != 0:
-        if total < lower:
-            table[b, FLAGS] &= ~F_OVERLOAD
-    elif upper != 0:
-        if total * 4 < upper * 3:
-            table[b, FLAGS] &= ~F_OVERLOAD
-    else:
-        table[b, FLAGS] &= ~F_OVERLOAD
+    unbind_template(table, aff[3][r, BACKEND])
     delete_row(aff, r)
 
 
@@ -178,10 +166,7 @@ def template_new(table, aff, s, client, b, now):
     r = new_row(aff, s, client, b, now + fmeta[TIMEOUT])
     ent[r, NCTL] = 1
     entf[r, TMO] = fmeta[TIMEOUT]
-    table[b, PERSIST] += 1
-    upper = table[b, U_THRESHOLD]
-    if upper != 0 and table[b, ACTIVE] + table[b, INACTIVE] >= upper:
-        table[b, FLAGS] |= F_OVERLOAD
+    bind_template(table, b)
 
 
 @kernel(refcount=False)

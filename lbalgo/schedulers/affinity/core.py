@@ -9,7 +9,6 @@ import numpy as np
 
 from ... import _validate
 from ..._table import ACTIVE, EV_RESIZE, F_AVAILABLE, FLAGS, INACTIVE, WEIGHT
-from ...errors import NoBackendAvailable
 from ..base import Scheduler
 from . import _kernels as K
 from ._bind import entry_points
@@ -202,6 +201,9 @@ class ClientIPAffinity(ClientKeys, Scheduler):
         return t
 
     # -- scheduling -------------------------------------------------------------------------------
+    def _label(self) -> str:
+        return f"{self.inner.name}+{self.name}"
+
     def pick(self, key: Any = None, now: float = 0.0) -> int:
         """Schedule one new connection from client ``key`` at time ``now``; return the backend id.
 
@@ -219,12 +221,7 @@ class ClientIPAffinity(ClientKeys, Scheduler):
             if self._room() < 64:
                 self.reserve(max(64, self._aff[3].shape[0]))
             self._budget = self._room() - 1
-        one = self._one or self._compiled()[0]
-        pool = self.pool
-        backend = one(pool.table, pool.order, self.state, k, t, pool.new_conns == "active")
-        if backend < 0:
-            raise NoBackendAvailable(f"{self.inner.name}+{self.name}: no backend available ({self._why_none()})")
-        return int(backend)
+        return self._schedule(k, t)
 
     def pick_many(self, keys: Any, now: Any = None) -> np.ndarray:
         """Schedule one new connection per client, in order, in compiled loops.
@@ -268,7 +265,7 @@ class ClientIPAffinity(ClientKeys, Scheduler):
         out = np.empty(n, dtype=np.int64)
         batch = self._batch or self._compiled()[1]
         pool = self.pool
-        active = pool.new_conns == "active"
+        active = pool.as_active
         done = 0
         while done < n:
             left = n - done
@@ -293,7 +290,7 @@ class ClientIPAffinity(ClientKeys, Scheduler):
         b = self.pool.check_id(backend, listed=False)
         t = self.clock if now is None else self._time(now)
         k = None if key is None else self._key(key)
-        was_active = (self.pool.new_conns == "active") if active is None else bool(active)
+        was_active = (self.pool.as_active) if active is None else bool(active)
         col = ACTIVE if was_active else INACTIVE
         if self.pool.table[b, col] <= 0:
             raise ValueError(f"backend {b} has no {'active' if was_active else 'inactive'} connection to release")
