@@ -4,52 +4,68 @@
 >>> s = WRR(weights=[4, 3, 2])
 >>> [s.pick() for _ in range(9)]
 [0, 0, 1, 0, 1, 2, 0, 1, 2]
+
+The simulator (``simulate``, ``Simulation``, ``workloads``), ``ClientIPAffinity``
+and ``disruption`` are imported on first use, so ``import lbalgo`` stays fast.
 """
+
+from importlib import import_module
+from typing import Any
 
 from .errors import LbalgoError, NoBackendAvailable, UnknownBackend
 from .pool import Pool
-from .metrics.disruption import Disruption, disruption
 from .schedulers import (
+    DH,
     FO,
     LBLC,
     LBLCR,
     LC,
+    MH,
     NQ,
     OVF,
     RR,
     SCHEDULERS,
     SED,
+    SH,
     TWOS,
     WLC,
     WRR,
     IptablesCascade,
     NftNumgen,
     Random,
-    DH,
-    MH,
-    SH,
-
-
-
     Scheduler,
-    ClientIPAffinity,
     get,
     names,
 )
 
-from . import workloads
-from .sim import Simulation, simulate
-
 __version__ = "0.1.0"
+
+#: Public names loaded lazily: name -> (module, attribute or None for the module itself).
+_LAZY = {
+    "simulate": (".sim", "simulate"),
+    "Simulation": (".sim", "Simulation"),
+    "workloads": (".workloads", None),
+    "ClientIPAffinity": (".schedulers.affinity", "ClientIPAffinity"),
+    "disruption": (".metrics.disruption", "disruption"),
+    "Disruption": (".metrics.disruption", "Disruption"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'lbalgo' has no attribute {name!r}") from None
+    module = import_module(module_name, __name__)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "LbalgoError", "NoBackendAvailable", "UnknownBackend", "Pool", "Scheduler",
     "SCHEDULERS", "get", "names", "RR", "WRR", "Random", "IptablesCascade", "NftNumgen",
-    "SH", "DH", "MH",
-    "disruption", "Disruption",
-    "LC", "WLC", "SED", "NQ", "FO", "OVF", "TWOS",
-    "LBLC", "LBLCR",
-    "ClientIPAffinity",
-    "simulate", "Simulation", "workloads",
+    "SH", "DH", "MH", "LC", "WLC", "SED", "NQ", "FO", "OVF", "TWOS", "LBLC", "LBLCR",
+    "ClientIPAffinity", "disruption", "Disruption", "simulate", "Simulation", "workloads",
     "__version__",
 ]

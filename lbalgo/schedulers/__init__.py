@@ -16,9 +16,16 @@ from .fo import FO, OVF
 from .twos import TWOS
 from .lblc import LBLC
 from .lblcr import LBLCR
-from .affinity import ClientIPAffinity
 
 __all__ = ["Scheduler", "SCHEDULERS", "get", "names", "register",
            "RR", "WRR", "Random", "IptablesCascade", "NftNumgen", "SH", "DH", "MH",
            "LC", "WLC", "SED", "NQ", "FO", "OVF", "TWOS", "LBLC", "LBLCR",
            "ClientIPAffinity"]
+
+
+def __getattr__(name: str):
+    if name == "ClientIPAffinity":  # imported on first use: keeps ``import lbalgo`` fast
+        from .affinity import ClientIPAffinity
+
+        return ClientIPAffinity
+    raise AttributeError(f"module 'lbalgo.schedulers' has no attribute {name!r}")
