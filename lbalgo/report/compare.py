@@ -59,8 +59,9 @@ class Comparison:
     def to_text(self) -> str:
         """A terminal table; ``*`` marks the best value of each summary column."""
         n = len(self.scenario.weights)
-        best_dev = min(r.max_deviation for r in self.rows)
-        best_jain = max(r.jain for r in self.rows)
+        # "Best" compares the values as printed, so rows that look equal are all marked.
+        best_dev = min(f"{100 * r.max_deviation:.2f}%" for r in self.rows)
+        best_jain = max(f"{r.jain:.5f}" for r in self.rows)
         best_rate = max(r.decisions_per_second for r in self.rows)
         head = ["algorithm"] + [f"b{i}" for i in range(n)] + ["max dev", "Jain", "dropped", "Mdec/s"]
         lines = [["weight %"] + [f"{100 * x:.2f}" for x in self.weight_shares] + ["", "", "", ""]]
@@ -68,8 +69,8 @@ class Comparison:
             lines.append(
                 [r.algorithm]
                 + [f"{100 * x:.2f}" for x in self.shares(r)]
-                + [_mark(f"{100 * r.max_deviation:.2f}%", r.max_deviation == best_dev),
-                   _mark(f"{r.jain:.5f}", r.jain == best_jain),
+                + [_mark(f"{100 * r.max_deviation:.2f}%", f"{100 * r.max_deviation:.2f}%" == best_dev),
+                   _mark(f"{r.jain:.5f}", f"{r.jain:.5f}" == best_jain),
                    f"{r.dropped}",
                    _mark(f"{r.decisions_per_second / 1e6:.1f}", r.decisions_per_second == best_rate)]
             )
