@@ -23,15 +23,15 @@ can only repeat a sweep that deletes nothing, are skipped arithmetically.
 
 from __future__ import annotations
 
-import ipaddress
 import numbers
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from .. import _validate, addresses
+from .. import _validate
 from .._jit import kernel
 from .._table import ACTIVE, WEIGHT, bind
+from ._identity_keys import V6_BASE, AddressIdentityKeys
 from .base import Scheduler
 
 TAB_BITS = 10
@@ -43,7 +43,6 @@ ENTRY_TIMEOUT = 360.0  # idle limit of the size-pressure sweep
 FULL_EVERY = 30  # ticks between full expiration checks
 DEFAULT_EXPIRATION = 86400.0
 DEFAULT_MAX_SIZE = TAB_SIZE * 16
-V6_BASE = 1 << 32  # keys >= V6_BASE are IPv6 ids
 MAX_TIME = 1e15  # seconds; keeps tick indices far from int64 limits
 
 # meta (int64) slots
@@ -302,9 +301,10 @@ def _new_rows(n: int, width: int, dtype: Any) -> np.ndarray:
     return np.zeros((n, width), dtype=dtype)
 
 
-class LocalityScheduler(Scheduler):
+class LocalityScheduler(AddressIdentityKeys, Scheduler):
     """Shared cache handling of :class:`LBLC` and :class:`LBLCR` (keys, time, capacity)."""
 
+    _key_role = "the destination address"
     keyed = True
     _replicated = False
     _initial_rows = 256
@@ -321,8 +321,7 @@ class LocalityScheduler(Scheduler):
         self.start = _validate.time(start, "start")
         if abs(self.start) > MAX_TIME:
             raise ValueError(f"start must be within +-{MAX_TIME:g} s, got {self.start}")
-        self._v6_ids: dict[int, int] = {}
-        self._v6_addrs: list[int] = []
+        self._init_identity_keys()
         super().__init__(weights, **options)
 
     # -- state ---------------------------------------------------------------------------
@@ -389,71 +388,14 @@ class LocalityScheduler(Scheduler):
         return free
 
     # -- keys ------------------------------------------------------------------------------
-    def _v6_id(self, value: int) -> int:
-        i = self._v6_ids.get(value)
-        if i is None:
-            i = len(self._v6_addrs)
-            self._v6_ids[value] = i
-            self._v6_addrs.append(value)
-            v6fold = self.state[6]
-            if i >= len(v6fold):
-                grown = np.zeros(2 * len(v6fold), dtype=np.int64)
-                grown[: len(v6fold)] = v6fold
-                self.state = self.state[:6] + (grown,)
-                v6fold = grown
-            v6fold[i] = (value >> 96 ^ value >> 64 ^ value >> 32 ^ value) & 0xFFFFFFFF
-        return V6_BASE + i
-
-    def _key(self, key: Any) -> int:
-        """IPv4 addresses as they are; each distinct IPv6 address gets its own id >= 2**32."""
-        if type(key) is int and 0 <= key < V6_BASE:
-            return key
-        if key is None:
-            raise TypeError(f"{type(self).__name__}.pick() needs key= (the destination address)")
-        addr = addresses.parse(key, "key")
-        if addr.version == 4:
-            return int(addr)
-        return self._v6_id(int(addr))
-
-    def _keys(self, keys: Any) -> np.ndarray:
-        """A batch of destination addresses as kernel keys (see :meth:`_key`)."""
-        arr = np.asarray(keys)
-        if arr.ndim == 2 and arr.shape[1] == 4 and arr.dtype.kind in "iu":
-            if arr.size and (arr.min() < 0 or arr.max() > 0xFFFFFFFF):
-                raise ValueError("IPv6 keys as (n, 4) words must hold values in 0..2**32-1")
-            rows, inverse = np.unique(arr.astype(np.uint64), axis=0, return_inverse=True)
-            ids = np.array([self._v6_id(int(a) << 96 | int(b) << 64 | int(c) << 32 | int(d))
-                            for a, b, c, d in rows.tolist()], dtype=np.int64)
-            return np.ascontiguousarray(ids[inverse.reshape(-1)])
-        if arr.ndim != 1:
-            raise ValueError("keys must be a 1-D array (IPv4) or an (n, 4) array (IPv6 words), "
-                             f"got shape {arr.shape}")
-        if arr.dtype.kind in "iu":
-            if arr.size and arr.min() < 0:
-                i = int(np.flatnonzero(arr < 0)[0])
-                raise ValueError(f"keys[{i}] = {arr[i]} is not an IP address")
-            out = np.ascontiguousarray(arr, dtype=np.int64)
-            if arr.size and arr.max() > 0xFFFFFFFF:  # integers beyond IPv4 are IPv6 addresses
-                out = out.copy()
-                for i in np.flatnonzero(arr > 0xFFFFFFFF).tolist():
-                    out[i] = self._v6_id(int(arr[i]))
-            return out
-        if arr.size == 0:
-            return np.zeros(0, dtype=np.int64)
-        if arr.dtype.kind in "OU":
-            out = np.empty(len(arr), dtype=np.int64)
-            for i, k in enumerate(arr.tolist()):
-                if k is None:
-                    raise TypeError(f"keys[{i}] is None")
-                is_int = isinstance(k, numbers.Integral) and not isinstance(k, (bool, np.bool_))
-                out[i] = self._key(int(k) if is_int else k)
-            return out
-        raise TypeError(f"keys must be integers (IPv4 addresses) or address strings, got dtype {arr.dtype}")
-
-    def _address(self, key: int) -> addresses.Address:
-        if key < V6_BASE:
-            return ipaddress.IPv4Address(int(key))
-        return ipaddress.IPv6Address(self._v6_addrs[key - V6_BASE])
+    def _store_v6_fold(self, index: int, fold: int) -> None:
+        v6fold = self.state[6]
+        if index >= len(v6fold):
+            grown = np.zeros(2 * len(v6fold), dtype=np.int64)
+            grown[: len(v6fold)] = v6fold
+            self.state = self.state[:6] + (grown,)
+            v6fold = grown
+        v6fold[index] = fold
 
     # -- time ---------------------------------------------------------------------------------
     @property

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from ..._hash import M32, hash_32
 from ..._jit import kernel
+from .._identity_keys import V6_BASE  # noqa: F401  (keys >= V6_BASE are IPv6 ids)
 
 # modes
 IPTABLES, NFTABLES, IPVS = 0, 1, 2
@@ -48,7 +49,6 @@ N_ENT = 8
 KEY, FIRST = 0, 1  # slots columns
 HEAD, TAIL, COUNT = range(3)
 
-V6_BASE = 1 << 32
 BIG = 1 << 62
 STICKY = 60.0  # seconds: the template timeout after its timer fired while controlling connections
 

@@ -98,8 +98,7 @@ class ClientIPAffinity(ClientKeys, Scheduler):
         self._released = module.clientip_released
         self._one: Any = None
         self._batch: Any = None
-        self._v6_ids: dict[int, int] = {}
-        self._v6_addrs: list[int] = []
+        self._init_identity_keys()
         self._aff = self._new_aff(self.pool.capacity, rows=256, bits=9)
         self._budget = 0  # picks that surely fit without growing the tables
         self._state = (inner.state, self._aff)
