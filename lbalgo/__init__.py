@@ -5,8 +5,9 @@
 >>> [s.pick() for _ in range(9)]
 [0, 0, 1, 0, 1, 2, 0, 1, 2]
 
-The simulator (``simulate``, ``Simulation``, ``workloads``), ``ClientIPAffinity``
-and ``disruption`` are imported on first use, so ``import lbalgo`` stays fast.
+The simulator (``simulate``, ``Simulation``, ``workloads``), ``ClientIPAffinity``,
+``disruption`` and the comparison reports (``compare``, ``Comparison``) are
+imported on first use, so ``import lbalgo`` stays fast.
 """
 
 from importlib import import_module
@@ -48,6 +49,8 @@ _LAZY = {
     "ClientIPAffinity": (".schedulers.affinity", "ClientIPAffinity"),
     "disruption": (".metrics.disruption", "disruption"),
     "Disruption": (".metrics.disruption", "Disruption"),
+    "compare": (".report", "compare"),
+    "Comparison": (".report", "Comparison"),
 }
 
 
@@ -67,5 +70,5 @@ __all__ = [
     "SCHEDULERS", "get", "names", "RR", "WRR", "Random", "IptablesCascade", "NftNumgen",
     "SH", "DH", "MH", "LC", "WLC", "SED", "NQ", "FO", "OVF", "TWOS", "LBLC", "LBLCR",
     "ClientIPAffinity", "disruption", "Disruption", "simulate", "Simulation", "workloads",
-    "__version__",
+    "compare", "Comparison", "__version__",
 ]

@@ -1,19 +1,22 @@
 """The ``lbalgo`` command line: a thin layer over the Python API.
 
 Exit codes: 0 success, 2 bad usage or input (one line on stderr, no
-traceback), 1 unexpected failure.
+traceback), 1 unexpected failure, 130 interrupted (Ctrl-C; ``compare``
+still prints the algorithms that finished). See docs/cli.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 EXAMPLES = """examples:
   lbalgo compare                                  built-in default scenario, all algorithms
   lbalgo compare --algorithms rr,wrr,random --connections 200000
   lbalgo compare scenario.toml --format json -o report.json
+  lbalgo compare --format csv --no-timing -o report.csv   reproducible, byte for byte
+  lbalgo compare --plot report.png                needs matplotlib: pip install lbalgo[plot]
   lbalgo list                                     algorithms with one-line descriptions
   lbalgo show wrr --weights 4,3,2 -n 18           the decision sequence, for teaching
 """
@@ -23,10 +26,21 @@ class UsageError(Exception):
     """Bad arguments or input: exit code 2."""
 
 
+class _Interrupted(Exception):
+    """Ctrl-C after some output was written: exit code 130 with this message."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (then exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:  # noqa: D102
+        self.exit(2, f"lbalgo: error: {message} (see: {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="lbalgo", description="Load-balancing algorithms that behave like "
-                                "Linux IPVS, kube-proxy, nginx and HAProxy.", epilog=EXAMPLES,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _Parser(prog="lbalgo", description="Load-balancing algorithms that behave like "
+                "Linux IPVS, kube-proxy, nginx and HAProxy.", epilog=EXAMPLES,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("compare", help="run algorithms on one scenario and compare them",
@@ -36,8 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--weights", help="comma-separated backend weights, e.g. 4,2,1,1")
     c.add_argument("--connections", help="number of new connections, e.g. 1e6")
     c.add_argument("--seed", type=int, help="seed for clients and random schedulers")
-    c.add_argument("--format", choices=["text", "json", "md"], default="text")
+    c.add_argument("--format", choices=["text", "json", "md", "csv"], default="text",
+                   help="report format (default: text)")
     c.add_argument("-o", "--output", help="write the report to this file instead of stdout")
+    c.add_argument("--no-timing", action="store_true",
+                   help="leave out decisions/s, so the report is the same byte for byte on every run")
+    c.add_argument("--plot", metavar="PNG", help="also write a bar chart of the shares (needs matplotlib)")
+    c.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
 
     sub.add_parser("list", help="list the algorithms")
 
@@ -72,7 +91,13 @@ def _cmd_compare(args: argparse.Namespace) -> str:
 
     from . import scenario as scenario_mod
     from .report import compare
+    from .report.compare import require_matplotlib
 
+    if args.plot:
+        try:
+            require_matplotlib()  # fail before the (long) comparison, not after
+        except RuntimeError as e:
+            raise UsageError(str(e)) from None
     sc = scenario_mod.load(args.scenario) if args.scenario else scenario_mod.default()
     changes = {}
     if args.weights:
@@ -84,12 +109,34 @@ def _cmd_compare(args: argparse.Namespace) -> str:
     if changes:
         sc = dataclasses.replace(sc, **changes)
     algorithms = [a.strip() for a in args.algorithms.split(",") if a.strip()] if args.algorithms else None
-    result = compare(sc, algorithms)
-    if args.format == "json":
-        return result.to_json()
-    if args.format == "md":
-        return result.to_markdown()
-    return result.to_text()
+    show_progress = not args.quiet and sys.stderr.isatty()
+    result = compare(sc, algorithms, progress=_print_progress if show_progress else None)
+    timing = not args.no_timing
+    text = {"json": result.to_json, "md": result.to_markdown, "csv": result.to_csv,
+            "text": result.to_text}[args.format](timing=timing)
+    if not result.complete:
+        if not result.rows:
+            raise KeyboardInterrupt
+        _write(text, args.output)
+        done, total = len(result.rows), len(result.rows) + len(result.missing)
+        raise _Interrupted(f"interrupted after {done} of {total} algorithms; "
+                           "the report shows those that finished")
+    if args.plot:
+        result.plot(args.plot)
+    return text
+
+
+def _print_progress(index: int, total: int, algorithm: str) -> None:
+    print(f"[{index}/{total}] {algorithm} \u2026", file=sys.stderr, flush=True)
+
+
+def _write(text: str, output: str | None) -> None:
+    if output:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
 
 
 def _cmd_list(args: argparse.Namespace) -> str:
@@ -125,16 +172,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         text = {"compare": _cmd_compare, "list": _cmd_list, "show": _cmd_show}[args.command](args)
-        if getattr(args, "output", None):
-            with open(args.output, "w", encoding="utf-8") as f:
-                f.write(text)
-        else:
-            sys.stdout.write(text)
+        _write(text, getattr(args, "output", None))
         return 0
     except (UsageError, ValueError, TypeError, KeyError, OSError) as e:
         message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"lbalgo: error: {message}", file=sys.stderr)
         return 2
+    except _Interrupted as e:
+        print(f"lbalgo: {e}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print("lbalgo: interrupted", file=sys.stderr)
         return 130

@@ -1,0 +1,336 @@
+"""The ``lbalgo`` command line and the comparison reports it renders.
+
+Golden files (tests/golden/) pin the reproducible formats byte for byte;
+regenerate them after an intended change with
+``LBALGO_REGEN_GOLDEN=1 .venv/bin/pytest -q tests/test_cli.py`` (see docs/developing.md).
+"""
+
+import csv
+import dataclasses
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import lbalgo
+from lbalgo import cli, scenario
+from lbalgo.report import Comparison, compare
+
+GOLDEN = Path(__file__).parent / "golden"
+SMALL = ["--connections", "20000", "--algorithms", "rr,wrr,random,sh,wlc", "--no-timing"]
+# Versions would change the golden files on every upgrade: pin them in the tests that compare bytes.
+FIXED_VERSIONS = {"lbalgo": "X", "numba": "X", "numpy": "X"}
+
+
+@pytest.fixture
+def fixed_versions(monkeypatch):
+    module = sys.modules["lbalgo.report.compare"]  # lbalgo.report.compare is the function
+    monkeypatch.setattr(module, "_versions", lambda: dict(FIXED_VERSIONS))
+
+
+@pytest.fixture(scope="module")
+def small():
+    sc = dataclasses.replace(scenario.default(), connections=3000)
+    return compare(sc, ["rr", "wrr", "sh"])
+
+
+def run(capsys, *argv):
+    try:
+        code = cli.main(list(argv))
+    except SystemExit as e:  # argparse's own errors (one line, see cli._Parser) and --help
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def check_golden(name: str, data: bytes) -> None:
+    """Compare ``data`` with tests/golden/``name``; rewrite the file when LBALGO_REGEN_GOLDEN=1."""
+    path = GOLDEN / name
+    if os.environ.get("LBALGO_REGEN_GOLDEN") == "1":
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(data)
+    assert path.exists(), f"{path} is missing: run with LBALGO_REGEN_GOLDEN=1 to create it"
+    assert data == path.read_bytes(), f"{name} differs from its golden file (LBALGO_REGEN_GOLDEN=1 rewrites)"
+
+
+# -- golden files and repeatability ------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["md", "json", "csv"])
+def test_golden_small_comparison(capsys, tmp_path, fixed_versions, fmt):
+    out = tmp_path / f"report.{fmt}"
+    code, stdout, err = run(capsys, "compare", *SMALL, "--format", fmt, "-o", str(out))
+    assert (code, stdout, err) == (0, "", "")
+    check_golden(f"compare_small.{fmt}", out.read_bytes())
+
+
+def test_no_timing_output_is_repeatable_and_has_no_rates(capsys):
+    argv = ["compare", "--connections", "5000", "--algorithms", "random,twos", "--no-timing", "--format"]
+    first = {f: run(capsys, *argv, f) for f in ("text", "md", "json", "csv")}
+    again = {f: run(capsys, *argv, f) for f in ("text", "md", "json", "csv")}
+    assert first == again
+    for code, out, err in first.values():
+        assert code == 0 and err == ""
+        assert "decisions" not in out and "Mdec/s" not in out
+
+
+def test_timing_is_in_every_format_by_default(small):
+    assert "Mdec/s" in small.to_text()
+    assert "Mdecisions/s" in small.to_markdown()
+    assert all("decisions_per_second" in r for r in small.to_dict()["results"])
+    assert small.to_csv().splitlines()[0].endswith(",decisions_per_second")
+
+
+# -- CSV -----------------------------------------------------------------------------------------
+
+def test_csv_layout_is_one_row_per_algorithm_and_backend(small):
+    rows = list(csv.DictReader(io.StringIO(small.to_csv(timing=False))))
+    n = len(small.scenario.weights)
+    assert list(rows[0]) == list(Comparison.CSV_COLUMNS[:-1])
+    assert len(rows) == n * len(small.rows)
+    for i, r in enumerate(small.rows):
+        mine = rows[i * n:(i + 1) * n]
+        assert {x["algorithm"] for x in mine} == {r.algorithm}
+        assert [int(x["backend"]) for x in mine] == list(range(n))
+        assert [int(x["weight"]) for x in mine] == list(small.scenario.weights)
+        assert [int(x["connections"]) for x in mine] == list(r.counts)
+        assert sum(float(x["share"]) for x in mine) == pytest.approx(1)
+        assert max(abs(float(x["relative_deviation"])) for x in mine) == pytest.approx(r.max_deviation)
+        assert {float(x["jain"]) for x in mine} == {round(r.jain, 12)}
+
+
+def test_csv_leaves_relative_deviation_empty_for_weight_zero():
+    sc = dataclasses.replace(scenario.default(), weights=(2, 0, 1), connections=300)
+    rows = list(csv.DictReader(io.StringIO(compare(sc, ["wrr"]).to_csv())))
+    assert [r["relative_deviation"] for r in rows][1] == ""
+    assert rows[1]["connections"] == "0"
+
+
+# -- Python API ----------------------------------------------------------------------------------
+
+def test_lbalgo_compare_is_the_lazy_api():
+    assert lbalgo.compare is compare
+    assert lbalgo.Comparison is Comparison
+    code = "import sys, lbalgo; print('lbalgo.report' in sys.modules, 'matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
+# -- progress, --quiet and Ctrl-C ----------------------------------------------------------------
+
+def test_progress_callback_sees_every_algorithm():
+    calls = []
+    sc = dataclasses.replace(scenario.default(), connections=500)
+    result = compare(sc, ["rr", "wrr", "sh"], progress=lambda *a: calls.append(a))
+    assert calls == [(1, 3, "rr"), (2, 3, "wrr"), (3, 3, "sh")]
+    assert result.complete and result.missing == ()
+
+
+def test_interrupt_returns_the_algorithms_that_finished():
+    def stop_at_third(index, total, name):
+        if index == 3:
+            raise KeyboardInterrupt
+
+    sc = dataclasses.replace(scenario.default(), connections=500)
+    result = compare(sc, ["rr", "wrr", "sh", "wlc"], progress=stop_at_third)
+    assert [r.algorithm for r in result.rows] == ["rr", "wrr"]
+    assert result.missing == ("sh", "wlc") and not result.complete
+    assert result.to_dict()["missing"] == ["sh", "wlc"]
+    for text in (result.to_text(), result.to_markdown()):
+        assert "interrupted: 2 of 4 algorithms ran; not run: sh, wlc" in text
+
+
+class _Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_lines_only_on_a_tty_and_not_quiet(monkeypatch, capsys):
+    args = ["compare", "--connections", "500", "--algorithms", "rr,wrr", "--no-timing"]
+    assert run(capsys, *args)[2] == ""  # captured stderr is not a TTY
+    tty = _Tty()
+    monkeypatch.setattr(sys, "stderr", tty)
+    assert cli.main(args) == 0
+    assert tty.getvalue() == "[1/2] rr \u2026\n[2/2] wrr \u2026\n"
+    tty = _Tty()
+    monkeypatch.setattr(sys, "stderr", tty)
+    assert cli.main(args + ["--quiet"]) == 0
+    assert tty.getvalue() == ""
+
+
+def test_ctrl_c_prints_the_finished_algorithms_and_exits_130(monkeypatch, capsys):
+    def interrupt_at_second(index, total, name):
+        if index == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_print_progress", interrupt_at_second)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, out, err = run(capsys, "compare", "--connections", "500", "--algorithms", "rr,wrr,sh",
+                         "--format", "json")
+    assert code == 130
+    assert [r["algorithm"] for r in json.loads(out)["results"]] == ["rr"]
+    assert err == "lbalgo: interrupted after 1 of 3 algorithms; the report shows those that finished\n"
+
+
+def test_ctrl_c_before_any_algorithm_prints_no_report(monkeypatch, capsys):
+    def interrupt(index, total, name):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_print_progress", interrupt)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, out, err = run(capsys, "compare", "--connections", "500", "--algorithms", "rr")
+    assert (code, out, err) == (130, "", "lbalgo: interrupted\n")
+
+
+# -- plot ----------------------------------------------------------------------------------------
+
+@pytest.fixture
+def no_matplotlib(monkeypatch):
+    for name in ("matplotlib", "matplotlib.figure"):
+        monkeypatch.setitem(sys.modules, name, None)  # makes ``import`` raise ImportError
+
+
+def test_plot_without_matplotlib_says_how_to_install(small, no_matplotlib, tmp_path):
+    with pytest.raises(RuntimeError, match=r"pip install lbalgo\[plot\]"):
+        small.plot(tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_cli_plot_without_matplotlib_exits_2_before_comparing(no_matplotlib, monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(sys.modules["lbalgo.report.compare"], "compare",
+                        lambda *a, **k: pytest.fail("compared although plotting cannot work"))
+    code, out, err = run(capsys, "compare", "--plot", str(tmp_path / "r.png"))
+    assert (code, out) == (2, "")
+    assert err == ("lbalgo: error: plotting needs matplotlib, which is not installed: "
+                   "pip install lbalgo[plot]\n")
+
+
+def test_plot_code_path_with_a_stand_in_matplotlib(small, monkeypatch, tmp_path):
+    """Runs every line of plot() against a recording stand-in (matplotlib itself is optional)."""
+    from unittest import mock
+
+    figure_module = mock.MagicMock()
+    fig = figure_module.Figure.return_value
+    axes = [mock.MagicMock() for _ in range(3)]
+    fig.subplots.return_value.ravel.return_value = axes
+    monkeypatch.setitem(sys.modules, "matplotlib", mock.MagicMock())
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", figure_module)
+    small.plot(tmp_path / "r.png")
+    fig.subplots.assert_called_once_with(1, 3, sharey=True, squeeze=False)
+    assert [a.bar.call_count for a in axes] == [1, 1, 1]
+    assert axes[1].set_title.call_args[0][0].startswith("wrr")
+    fig.savefig.assert_called_once_with(tmp_path / "r.png", format="png", dpi=100)
+
+
+def test_plot_with_matplotlib(small, tmp_path):
+    pytest.importorskip("matplotlib")
+    small.plot(tmp_path / "r.png")
+    assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- errors: exit code 2, one line on stderr, no traceback ---------------------------------------
+
+@pytest.fixture
+def toml(tmp_path):
+    def write(text):
+        path = tmp_path / "s.toml"
+        path.write_text(text, encoding="utf-8")
+        return str(path)
+    return write
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["compare", "--weights", "4,x"], "--weights must be comma-separated integers"),
+    (["compare", "--weights", "0,0"], "pool.weights must contain at least one weight > 0"),
+    (["compare", "--weights", "4,-1"], "pool.weights"),
+    (["compare", "--connections", "0"], "--connections must be a whole number >= 1"),
+    (["compare", "--connections", "lots"], "--connections must be a number"),
+    (["compare", "--algorithms", "rr,nope"], "no scheduler named 'nope'"),
+    (["compare", "/nonexistent/s.toml"], "cannot read scenario /nonexistent/s.toml"),
+    (["compare", "--format", "xml"], "argument --format: invalid choice: 'xml'"),
+    (["compare", "--bogus"], "unrecognized arguments: --bogus"),
+    (["compare", "--connections", "10", "-o", "/nonexistent/dir/r.txt"], "No such file or directory"),
+    (["show", "nope", "--weights", "1,2"], "no scheduler named 'nope'"),
+    (["show", "wrr"], "the following arguments are required: --weights"),
+    (["show", "wrr", "--weights", "a"], "--weights must be comma-separated integers"),
+    (["show", "wrr", "--weights", "1", "-n", "-1"], "-n must be >= 0"),
+    (["show", "sh", "--weights", "1,1"], "sh hashes a client address: give --keys"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ([], "the following arguments are required: command"),
+])
+def test_bad_input_exits_2_with_one_line(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert err.startswith("lbalgo: error: ") and err.endswith("\n") and err.count("\n") == 1
+    assert message in err
+
+
+@pytest.mark.parametrize("text, message", [
+    ("name = 'x'\n[pool\nweights = [1]\n", "not valid TOML"),
+    ("[pool]\nweights = [1, 2]\ncolour = 'red'\n", "unknown field pool.colour"),
+    ("speed = 3\n[pool]\nweights = [1]\n", "unknown field speed"),
+    ("[clients]\ncount = 10\n", "[pool] with weights = [...] is required"),
+    ("[pool]\nweights = [1]\n[clients]\ndistribution = 'pareto'\n", "clients.distribution must be one of"),
+    ("algorithms = ['rr', 'nope']\n[pool]\nweights = [1]\n", "no scheduler named 'nope'"),
+])
+def test_bad_scenario_file_exits_2_with_one_line(capsys, toml, text, message):
+    code, out, err = run(capsys, "compare", toml(text))
+    assert (code, out) == (2, "")
+    assert err.startswith("lbalgo: error: ") and err.count("\n") == 1
+    assert message in err
+
+
+def test_scenario_file_is_used(capsys, toml):
+    path = toml("name = 'mine'\nseed = 3\nconnections = 600\nalgorithms = ['wrr', 'rr']\n"
+                "[pool]\nweights = [2, 1]\n[clients]\ndistribution = 'uniform'\ncount = 100\n")
+    code, out, err = run(capsys, "compare", path, "--format", "json", "--seed", "4")
+    data = json.loads(out)
+    assert (code, err) == (0, "")
+    assert data["scenario"] == {"name": "mine", "seed": 4, "connections": 600, "weights": [2, 1],
+                                "clients": {"distribution": "uniform", "count": 100, "exponent": 1.1}}
+    assert [r["algorithm"] for r in data["results"]] == ["wrr", "rr"]
+    assert data["results"][0]["counts"] == [400, 200]
+    assert data["missing"] == []
+
+
+# -- list, show, help ----------------------------------------------------------------------------
+
+def test_list_names_every_algorithm_once(capsys):
+    code, out, err = run(capsys, "list")
+    assert (code, err) == (0, "")
+    assert [line.split()[0] for line in out.splitlines()] == lbalgo.names()
+    assert "WRR" in out and "[Linux IPVS ip_vs_wrr.c]" in out
+
+
+def test_show_prints_the_decision_sequence(capsys):
+    assert run(capsys, "show", "wrr", "--weights", "4,3,2", "-n", "9") == (0, "0 0 1 0 1 2 0 1 2\n", "")
+    code, out, err = run(capsys, "show", "sh", "--weights", "1,1,1", "-n", "4",
+                         "--keys", "10.0.0.1,10.0.0.2")
+    assert (code, err) == (0, "")
+    first = out.split()
+    assert len(first) == 4 and first[0] == first[2] and first[1] == first[3]
+
+
+def test_show_zero_decisions(capsys):
+    assert run(capsys, "show", "rr", "--weights", "1,1", "-n", "0") == (0, "\n", "")
+
+
+def test_output_file(capsys, tmp_path):
+    out = tmp_path / "r.txt"
+    assert run(capsys, "compare", "--connections", "200", "--algorithms", "rr", "-o", str(out)) == (0, "", "")
+    assert out.read_text(encoding="utf-8").startswith("scenario default: 200 connections")
+
+
+def test_python_dash_m_help():
+    r = subprocess.run([sys.executable, "-m", "lbalgo", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stderr == ""
+    for word in ("compare", "list", "show", "examples:"):
+        assert word in r.stdout
+    r = subprocess.run([sys.executable, "-m", "lbalgo", "compare", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0
+    for option in ("--format {text,json,md,csv}", "--no-timing", "--plot", "--quiet"):
+        assert option in r.stdout
