@@ -153,3 +153,22 @@ def collect_weighted(table, order, out):
             out[k] = backend
             k += 1
     return k
+
+
+@kernel(refcount=False)
+def gcd_and_max(table, order, column):
+    """Greatest common divisor of the positive values of ``column`` over the listed
+    backends (0 if none), and their maximum (0 if none): WRR's ``di`` / ``mw`` and
+    MH's ``last_weight`` scaling."""
+    g = 0
+    largest = 0
+    for p in range(1, order[0] + 1):
+        w = table[order[p], column]
+        if w > 0:
+            a, b = w, g
+            while b:
+                a, b = b, a % b
+            g = a
+            if w > largest:
+                largest = w
+    return g, largest

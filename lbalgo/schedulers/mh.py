@@ -47,7 +47,7 @@ import numpy as np
 from .. import addresses as _addresses
 from .._hash import M32, hsiphash32
 from .._jit import kernel
-from .._table import EV_ADD, F_OVERLOAD, FLAGS, LAST_WEIGHT, WEIGHT, bind
+from .._table import EV_ADD, F_OVERLOAD, FLAGS, LAST_WEIGHT, WEIGHT, bind, gcd_and_max
 from .base import schedule_one
 from .registry import register
 from .sh import HashScheduler, _flag
@@ -115,20 +115,7 @@ def mh_changed(table, order, state, event, pos):
     n = order[0]
     if n > m:
         return  # the kernel fails with EINVAL and keeps its table
-    g = 0
-    mw = 0
-    for p in range(1, n + 1):
-        lw = table[order[p], LAST_WEIGHT]
-        if lw > 0:
-            if g == 0:
-                g = lw
-            else:
-                a, b = lw, g
-                while b:
-                    a, b = b, a % b
-                g = a
-            if lw > mw:
-                mw = lw
+    g, mw = gcd_and_max(table, order, LAST_WEIGHT)
     meta[GCD] = g
     if g < 1:
         meta[RSHIFT] = 0

@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import kernel
-from .._table import EV_ADD, F_OVERLOAD, FLAGS, WEIGHT
+from .._table import EV_ADD, F_OVERLOAD, FLAGS, WEIGHT, gcd_and_max
 from .base import Scheduler, schedule_batch, schedule_one
 from .registry import register
 
@@ -94,20 +94,7 @@ def wrr_pick(table, order, state, key, now):
 @kernel
 def wrr_changed(table, order, state, event, pos):
     """IPVS ``ip_vs_wrr_dest_changed``: the same reset for add, delete and edit."""
-    gcd = 0
-    max_weight = 0
-    for p in range(1, order[0] + 1):
-        w = table[order[p], WEIGHT]
-        if w > 0:
-            if gcd == 0:
-                gcd = w
-            else:
-                a, b = w, gcd
-                while b:
-                    a, b = b, a % b
-                gcd = a
-        if w > max_weight:
-            max_weight = w
+    gcd, max_weight = gcd_and_max(table, order, WEIGHT)
     di = gcd if gcd > 0 else 1
     mw = max_weight - (di - 1)
     state[CURSOR] = 0
