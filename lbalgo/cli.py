@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import NoReturn, Sequence
+from typing import Any, NoReturn, Sequence
 
 EXAMPLES = """examples:
   lbalgo compare                                  built-in default scenario, all algorithms
-  lbalgo compare --algorithms rr,wrr,random --connections 200000
-  lbalgo compare scenario.toml --format json -o report.json
+  lbalgo compare --algorithms rr,wrr,wlc,sh --weights 4,2,1,1 --connections 2e6 \\
+                 --clients zipf:50000:1.1 --lifetime lognormal:2:1 --seed 7
+  lbalgo compare scenario.toml --format md -o report.md --plot report.png
   lbalgo compare --format csv --no-timing -o report.csv   reproducible, byte for byte
-  lbalgo compare --plot report.png                needs matplotlib: pip install lbalgo[plot]
+  lbalgo compare --service infinite --arrivals poisson:5000   IPVS counters = open connections
   lbalgo list                                     algorithms with one-line descriptions
   lbalgo show wrr --weights 4,3,2 -n 18           the decision sequence, for teaching
 """
@@ -49,13 +50,24 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--algorithms", help="comma-separated names (default: all registered)")
     c.add_argument("--weights", help="comma-separated backend weights, e.g. 4,2,1,1")
     c.add_argument("--connections", help="number of new connections, e.g. 1e6")
-    c.add_argument("--seed", type=int, help="seed for clients and random schedulers")
+    c.add_argument("--seed", type=int, help="seed of the workload and the random schedulers")
+    c.add_argument("--arrivals", metavar="MODEL:...",
+                   help="poisson:RATE, constant:RATE or onoff:RATE:MEAN_ON:MEAN_OFF (per second)")
+    c.add_argument("--load", type=float, help="offered load instead of a rate: a share of the pool's capacity "
+                   "(queued service models)")
+    c.add_argument("--lifetime", metavar="MODEL:...", help="exponential:MEAN, lognormal:MEAN:SIGMA, "
+                   "pareto:ALPHA:MEAN or constant:VALUE (seconds; work at speed 1 when queued)")
+    c.add_argument("--clients", metavar="MODEL:...", help="zipf:COUNT[:EXPONENT[:NETWORK]] or "
+                   "uniform:COUNT[:NETWORK]")
+    c.add_argument("--service", choices=["infinite", "fifo", "ps"], help="service model (see docs/scenarios.md)")
+    c.add_argument("--no-events", action="store_true", help="leave out the scenario's pool events")
     c.add_argument("--format", choices=["text", "json", "md", "csv"], default="text",
                    help="report format (default: text)")
     c.add_argument("-o", "--output", help="write the report to this file instead of stdout")
     c.add_argument("--no-timing", action="store_true",
                    help="leave out decisions/s, so the report is the same byte for byte on every run")
-    c.add_argument("--plot", metavar="PNG", help="also write a bar chart of the shares (needs matplotlib)")
+    c.add_argument("--plot", metavar="PNG", help="also write the plots: shares, open connections over time, "
+                   "latency CDF, disruption (needs matplotlib)")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
 
     sub.add_parser("list", help="list the algorithms")
@@ -106,11 +118,31 @@ def _cmd_compare(args: argparse.Namespace) -> str:
         changes["connections"] = _count(args.connections, "--connections")
     if args.seed is not None:
         changes["seed"] = args.seed
+    for option, section in ((args.arrivals, "arrivals"), (args.lifetime, "lifetimes"), (args.clients, "clients")):
+        if option:
+            changes[section] = scenario_mod.parse_model(option, section)
+    if args.arrivals:
+        changes["load"] = None  # a rate given on the command line replaces the file's load
+    if args.load is not None:
+        changes["load"] = args.load
+    if args.service:
+        changes["service"] = dataclasses.replace(sc.service, model=args.service)
+        if args.service == "infinite" and args.load is None and not args.arrivals and sc.load is not None:
+            # the file's load means nothing without queues: keep its arrival rate
+            changes["load"] = None
+            changes["arrivals"] = sc.arrivals_with_rate()
+    if args.no_events:
+        changes["events"] = ()
     if changes:
         sc = dataclasses.replace(sc, **changes)
     algorithms = [a.strip() for a in args.algorithms.split(",") if a.strip()] if args.algorithms else None
     show_progress = not args.quiet and sys.stderr.isatty()
-    result = compare(sc, algorithms, progress=_print_progress if show_progress else None)
+    bar = _ProgressBar(sys.stderr) if show_progress else None
+    try:
+        result = compare(sc, algorithms, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     timing = not args.no_timing
     text = {"json": result.to_json, "md": result.to_markdown, "csv": result.to_csv,
             "text": result.to_text}[args.format](timing=timing)
@@ -126,8 +158,26 @@ def _cmd_compare(args: argparse.Namespace) -> str:
     return text
 
 
-def _print_progress(index: int, total: int, algorithm: str) -> None:
-    print(f"[{index}/{total}] {algorithm} \u2026", file=sys.stderr, flush=True)
+class _ProgressBar:
+    """``[######------]  3/17  wlc`` on one terminal line, redrawn before each algorithm."""
+
+    WIDTH = 24
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.drawn = False
+
+    def __call__(self, index: int, total: int, algorithm: str) -> None:
+        done = (index - 1) * self.WIDTH // max(total, 1)
+        line = f"[{'#' * done}{'-' * (self.WIDTH - done)}] {index}/{total} {algorithm}"
+        self.stream.write("\r" + line.ljust(60)[:79])
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\r" + " " * 79 + "\r")
+            self.stream.flush()
 
 
 def _write(text: str, output: str | None) -> None:

@@ -1,51 +1,206 @@
 """Scenarios: what ``lbalgo compare`` runs, read from TOML and validated field by field.
 
-A scenario names a pool (weights), a number of new connections, a client
-population and a seed. The built-in default lives in
-``lbalgo/scenarios/default.toml``::
+A scenario is a pool, a workload (arrivals, connection lifetimes, client and
+destination addresses), a service model, pool events, the algorithms to run
+(with options) and a seed. Every field has a default except the pool's
+weights. The built-in scenario is ``lbalgo/scenarios/default.toml``; the
+schema, with every field, is in ``docs/scenarios.md``. In short::
 
-    name = "default"
-    seed = 20261127
+    name = "mine"
+    seed = 7
     connections = 1_000_000
+    algorithms = ["rr", "wlc", { name = "wrr", incremental = true, label = "wrr-inc" }]
+
     [pool]
-    weights = [8, 4, 4, 2, 2, 1, 1, 1]
-    [clients]
-    distribution = "zipf"      # or "uniform"
+    weights = [4, 2, 1, 1]
+
+    [arrivals]                   # poisson | constant | onoff
+    model = "poisson"
+    load = 0.8                   # or rate = 2000.0 (per second)
+
+    [lifetimes]                  # exponential | lognormal | pareto | constant
+    model = "lognormal"
+    mean = 0.05
+    sigma = 1.0
+
+    [clients]                    # zipf | uniform
+    model = "zipf"
     count = 50_000
-    exponent = 1.1             # zipf only
+    exponent = 1.1
+
+    [service]                    # infinite | fifo | ps
+    model = "fifo"
+    servers = "weight"
+
+    [[events]]
+    at = "40%"                   # seconds, or a share of the arrival span
+    action = "fail"              # add remove weight quiesce fail recover thresholds
+    backend = 1
+
+Errors are :class:`ScenarioError` and name the field and the bad value
+(``arrivals.rate must be a number > 0, got -1``).
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import Any, Mapping
 
 from . import _validate
 
-CLIENT_DISTRIBUTIONS = ("zipf", "uniform")
+__all__ = ["Scenario", "Model", "Event", "AlgorithmSpec", "ScenarioError", "load", "default", "from_dict",
+           "parse_model", "ARRIVALS", "LIFETIMES", "POPULATIONS", "SERVICES", "ACTIONS"]
 
 
 class ScenarioError(ValueError):
     """A scenario file or field is malformed; the message names the field."""
 
 
+# -- the models a scenario can name -------------------------------------------------
+# model -> (required parameters, optional parameters with defaults); positional
+# order is the order of the "model:a:b" shorthand of the command line.
+ARRIVALS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+    "poisson": (("rate",), {}),
+    "constant": (("rate",), {}),
+    "onoff": (("rate", "mean_on", "mean_off"), {}),
+}
+LIFETIMES: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+    "exponential": (("mean",), {}),
+    "lognormal": (("mean", "sigma"), {}),
+    "pareto": (("alpha", "mean"), {}),
+    "constant": (("value",), {}),
+}
+POPULATIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+    "zipf": (("count",), {"exponent": 1.0, "network": "10.0.0.0/8"}),
+    "uniform": (("count",), {"network": "10.0.0.0/8"}),
+}
+SERVICES = ("infinite", "fifo", "ps")
+LIFECYCLES = ("simple", "tcp")
+#: Pool-event actions and the fields each needs besides ``at``.
+ACTIONS: dict[str, tuple[str, ...]] = {
+    "add": ("weight",), "remove": ("backend",), "weight": ("backend", "weight"),
+    "quiesce": ("backend",), "fail": ("backend",), "recover": ("backend",),
+    "thresholds": ("backend", "upper", "lower"),
+}
+
+
+@dataclass(frozen=True)
+class Model:
+    """One named model with its parameters, e.g. ``Model("lognormal", (("mean", 2.0), ("sigma", 1.0)))``."""
+
+    kind: str
+    params: tuple[tuple[str, Any], ...] = ()
+
+    def __getitem__(self, name: str) -> Any:
+        return dict(self.params)[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return dict(self.params).get(name, default)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"model": kind, **params}``, as in the TOML file."""
+        return {"model": self.kind, **dict(self.params)}
+
+    def __str__(self) -> str:
+        return ":".join([self.kind] + [_fmt(v) for _, v in self.params])
+
+
+@dataclass(frozen=True)
+class Event:
+    """A pool event: at ``at`` seconds (or ``at_share`` of the arrival span), do ``action``."""
+
+    action: str
+    at: float | None = None
+    at_share: float | None = None
+    backend: int | None = None
+    weight: int | None = None
+    upper: int = 0
+    lower: int = 0
+
+    def time(self, span: float) -> float:
+        """The event time in seconds, given the expected arrival span."""
+        return float(self.at) if self.at is not None else float(self.at_share) * span
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"at": self.at if self.at is not None else f"{_fmt(100 * self.at_share)}%",
+                               "action": self.action}
+        for name in ACTIONS[self.action]:
+            out[name] = getattr(self, name)
+        return out
+
+
+@dataclass(frozen=True)
+class AlgorithmSpec:
+    """A registered scheduler name, the label reports show, constructor options and an optional seed."""
+
+    name: str
+    label: str = ""
+    options: tuple[tuple[str, Any], ...] = ()
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            label = self.name + ("(" + ",".join(f"{k}={_fmt(v)}" for k, v in self.options) + ")"
+                                 if self.options else "")
+            object.__setattr__(self, "label", label)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "label": self.label, **dict(self.options)}
+        if self.seed is not None:
+            out["seed"] = self.seed
+        return out
+
+
+DEFAULT_ARRIVALS = Model("poisson", (("rate", 2000.0),))
+DEFAULT_LIFETIMES = Model("exponential", (("mean", 1.0),))
+DEFAULT_CLIENTS = Model("zipf", (("count", 50_000), ("exponent", 1.1), ("network", "10.0.0.0/8")))
+DEFAULT_DESTINATIONS = Model("zipf", (("count", 10_000), ("exponent", 1.0), ("network", "172.16.0.0/12")))
+
+
+@dataclass(frozen=True)
+class Service:
+    """How backends serve connections (:func:`lbalgo.simulate`'s ``service`` and friends)."""
+
+    model: str = "infinite"
+    servers: Any = 1  # int, "weight" or a tuple per backend (FIFO)
+    speeds: Any = 1.0  # float, "weight" or a tuple per backend (FIFO, PS)
+    lifecycle: str = "simple"
+    establish: float = 0.0
+    linger: float = 120.0
+    samples: int = 200  # counter samples over the run (for the active-connections plot)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "servers": _listy(self.servers), "speeds": _listy(self.speeds),
+                "lifecycle": self.lifecycle, "establish": self.establish, "linger": self.linger,
+                "samples": self.samples}
+
+
 @dataclass(frozen=True)
 class Scenario:
-    """One comparison setting. See the module docstring for the file format."""
+    """One comparison setting; see the module docstring and ``docs/scenarios.md``.
+
+    Construct from TOML with :func:`load` / :func:`from_dict`, or directly;
+    :func:`dataclasses.replace` re-validates (the command line uses it for
+    ``--weights``, ``--connections`` and friends).
+    """
 
     weights: tuple[int, ...]
     connections: int = 1_000_000
-    client_distribution: str = "zipf"
-    client_count: int = 50_000
-    client_exponent: float = 1.1
     seed: int = 0
     name: str = "custom"
-    algorithms: tuple[str, ...] = field(default=())
+    arrivals: Model = DEFAULT_ARRIVALS
+    load: float | None = None  # when set, the arrival rate is load * capacity / mean lifetime
+    lifetimes: Model = DEFAULT_LIFETIMES
+    clients: Model = DEFAULT_CLIENTS
+    destinations: Model = DEFAULT_DESTINATIONS
+    service: Service = field(default_factory=Service)
+    events: tuple[Event, ...] = ()
+    algorithms: tuple[AlgorithmSpec, ...] = ()
 
     def __post_init__(self) -> None:
         try:
@@ -54,72 +209,429 @@ class Scenario:
             raise ScenarioError(str(e)) from None
         if len(w) == 0 or not w.any():
             raise ScenarioError("pool.weights must contain at least one weight > 0")
-        _check(self.connections, int, "connections", lambda v: v >= 1, ">= 1")
-        if self.client_distribution not in CLIENT_DISTRIBUTIONS:
-            raise ScenarioError(f"clients.distribution must be one of {CLIENT_DISTRIBUTIONS}, "
-                                f"got {self.client_distribution!r}")
-        _check(self.client_count, int, "clients.count", lambda v: 1 <= v <= 2**24, "in 1..16777216")
-        _check(self.client_exponent, (int, float), "clients.exponent", lambda v: 0 < v <= 10, "in (0, 10]")
-        _check(self.seed, int, "seed", lambda v: v >= 0, ">= 0")
+        _integer(self.connections, "connections", 1, 10**9)
+        _integer(self.seed, "seed", 0, 2**63 - 1)
+        if self.load is not None:
+            _number(self.load, "arrivals.load", low=0.0, high=None)
+            if self.service.model == "infinite":
+                raise ScenarioError("arrivals.load needs a queued service model (service.model = 'fifo' "
+                                    "or 'ps'); with the infinite server give arrivals.rate")
+        _check_service(self.service, len(w))
+        if self.service.lifecycle == "tcp" and self.service.model != "infinite":
+            raise ScenarioError("service.lifecycle = 'tcp' is modelled with service.model = 'infinite' only")
+        for label in _duplicates([a.label for a in self.algorithms]):
+            raise ScenarioError(f"algorithms: the label {label!r} is used twice (give each a distinct label)")
 
-    def client_keys(self) -> np.ndarray:
-        """One client IPv4 address per connection (uint32), reproducible from ``seed``.
+    # -- derived quantities -------------------------------------------------------------
+    @property
+    def mean_lifetime(self) -> float:
+        """Mean of the lifetime model (seconds, or work at speed 1)."""
+        m = self.lifetimes
+        return float(m["value"] if m.kind == "constant" else m["mean"])
 
-        Client ``k`` (rank 1 = heaviest under Zipf) is drawn with probability
-        proportional to ``1 / k**exponent``; its address is a fixed
-        pseudo-random IPv4 address derived from the seed.
+    def capacity(self) -> float:
+        """Work the pool serves per second (queued models): sum of servers × speed per backend."""
+        n = len(self.weights)
+        servers = _per_backend(self.service.servers, self.weights, n)
+        speeds = _per_backend(self.service.speeds, self.weights, n)
+        if self.service.model == "ps":
+            servers = [1.0] * n
+        return float(sum(s * v for s, v, w in zip(servers, speeds, self.weights)))
+
+    @property
+    def rate(self) -> float:
+        """Long-run arrivals per second (from ``load`` when given)."""
+        if self.load is not None:
+            return self.load * self.capacity() / self.mean_lifetime
+        a = self.arrivals
+        if a.kind == "onoff":
+            return a["rate"] * a["mean_on"] / (a["mean_on"] + a["mean_off"])
+        return float(a["rate"])
+
+    @property
+    def span(self) -> float:
+        """Expected time of the last arrival (``connections / rate``): what ``at = "40%"`` refers to."""
+        return self.connections / self.rate
+
+    def arrivals_with_rate(self) -> Model:
+        """The arrival model with its ``rate`` spelled out (derived from ``load`` when that is given).
+
+        For ``onoff`` the rate is the rate while on, so that the long-run rate is :attr:`rate`.
         """
-        rng = np.random.default_rng(self.seed)
-        n = self.client_count
-        if self.client_distribution == "zipf":
-            p = 1.0 / np.arange(1, n + 1, dtype=np.float64) ** self.client_exponent
-            cdf = np.cumsum(p / p.sum())
-            ranks = np.searchsorted(cdf, rng.random(self.connections), side="right")
-            ranks = np.minimum(ranks, n - 1)
-        else:
-            ranks = rng.integers(0, n, size=self.connections)
-        # Distinct addresses in 10.0.0.0/8 .. 11.255.255.255, scattered so that
-        # heavy clients are not neighbours (hashing schedulers would notice).
-        addresses = (0x0A000000 + rng.choice(2**25, size=n, replace=False)).astype(np.uint32)
-        return addresses[ranks]
+        a = self.arrivals
+        if self.load is None:
+            return a
+        rate = self.rate
+        if a.kind == "onoff":
+            rate = rate * (a["mean_on"] + a["mean_off"]) / a["mean_on"]
+        return Model(a.kind, (("rate", rate),) + tuple((k, v) for k, v in a.params if k != "rate"))
+
+    def workload(self) -> Any:
+        """The :class:`lbalgo.workloads.Workload` of this scenario (seeded by :attr:`seed`)."""
+        from . import workloads
+
+        a = self.arrivals_with_rate()
+        arrivals = {"poisson": lambda: workloads.poisson(a["rate"]),
+                    "constant": lambda: workloads.constant_rate(a["rate"]),
+                    "onoff": lambda: workloads.onoff(a["rate"], a["mean_on"], a["mean_off"])}[a.kind]()
+        life = self.lifetimes
+        lifetimes = {"exponential": lambda: workloads.exponential(life["mean"]),
+                     "lognormal": lambda: workloads.lognormal(life["mean"], life["sigma"]),
+                     "pareto": lambda: workloads.pareto(life["alpha"], life["mean"]),
+                     "constant": lambda: workloads.constant(life["value"])}[life.kind]()
+        return workloads.Workload(arrivals=arrivals, n=self.connections, lifetimes=lifetimes,
+                                  clients=_population(self.clients), destinations=_population(self.destinations),
+                                  seed=self.seed)
+
+    def sim_events(self, n_backends: int | None = None) -> list[Any]:
+        """The pool events as :mod:`lbalgo.sim.events` objects, in seconds."""
+        from .sim import events as ev
+
+        span = self.span
+        out = []
+        for e in self.events:
+            t = e.time(span)
+            out.append({"add": lambda: ev.Add(t, e.weight),
+                        "remove": lambda: ev.Remove(t, e.backend),
+                        "weight": lambda: ev.SetWeight(t, e.backend, e.weight),
+                        "quiesce": lambda: ev.Quiesce(t, e.backend),
+                        "fail": lambda: ev.Fail(t, e.backend),
+                        "recover": lambda: ev.Recover(t, e.backend),
+                        "thresholds": lambda: ev.SetThresholds(t, e.backend, e.upper, e.lower)}[e.action]())
+        return out
+
+    def describe(self) -> str:
+        """One line: connections, arrivals, lifetimes, clients, service."""
+        svc = self.service.model + (f" ({self.service.lifecycle} life cycle)" if self.service.lifecycle != "simple"
+                                    else "")
+        load = f", load {_fmt(self.load)}" if self.load is not None else ""
+        return (f"{self.connections:,} connections, {self.arrivals.kind} arrivals at {self.rate:,.1f}/s{load}, "
+                f"{self.lifetimes} lifetimes, {self.clients.kind} clients ({self.clients['count']:,}), "
+                f"service {svc}, {len(self.events)} pool event{'s' if len(self.events) != 1 else ''}, "
+                f"seed {self.seed}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole scenario as plain data (the TOML fields, defaults filled in)."""
+        arrivals = self.arrivals.to_dict()
+        if self.load is not None:
+            arrivals.pop("rate", None)
+            arrivals["load"] = self.load
+        return {"name": self.name, "seed": self.seed, "connections": self.connections,
+                "pool": {"weights": list(self.weights)}, "arrivals": arrivals,
+                "lifetimes": self.lifetimes.to_dict(), "clients": self.clients.to_dict(),
+                "destinations": self.destinations.to_dict(), "service": self.service.to_dict(),
+                "events": [e.to_dict() for e in self.events],
+                "algorithms": [a.to_dict() for a in self.algorithms]}
+
+    def with_algorithms(self, names: list[Any]) -> "Scenario":
+        """A copy running these algorithms: registered names, or tables as in the file's ``algorithms``."""
+        return replace(self, algorithms=tuple(_algorithm(n, f"algorithms[{i}]") for i, n in enumerate(names)))
 
 
-def _check(value: Any, types: Any, name: str, ok: Any, expect: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, types):
-        raise ScenarioError(f"{name} must be a number {expect}, got {value!r}")
-    if not ok(value):
-        raise ScenarioError(f"{name} must be {expect}, got {value!r}")
+# -- field checks ----------------------------------------------------------------------
+def _fmt(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return str(int(v)) if not isinstance(v, bool) else str(v)
+    return str(v)
 
 
-def from_dict(data: dict[str, Any], source: str = "scenario") -> Scenario:
-    """Build a :class:`Scenario` from parsed TOML, rejecting unknown keys."""
-    known = {"name", "seed", "connections", "pool", "clients", "algorithms"}
-    _no_unknown(data, known, "")
+def _listy(v: Any) -> Any:
+    return list(v) if isinstance(v, tuple) else v
+
+
+def _duplicates(items: list[str]) -> list[str]:
+    seen: set[str] = set()
+    return [x for x in items if x in seen or seen.add(x)]  # type: ignore[func-returns-value]
+
+
+def _integer(value: Any, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ScenarioError(f"{name} must be a whole number in {low}..{high}, got {value!r}")
+    if not low <= int(value) <= high:
+        raise ScenarioError(f"{name} must be in {low}..{high}, got {value!r}")
+    return int(value)
+
+
+def _number(value: Any, name: str, low: float = 0.0, high: float | None = None, *, inclusive: bool = False) -> float:
+    """A finite real number > low (>= low when ``inclusive``), <= high when given."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+        raise ScenarioError(f"{name} must be a finite number, got {value!r}")
+    v = float(value)
+    if (v < low) if inclusive else (v <= low):
+        raise ScenarioError(f"{name} must be a number {'>=' if inclusive else '>'} {_fmt(low)}, got {value!r}")
+    if high is not None and v > high:
+        raise ScenarioError(f"{name} must be <= {_fmt(high)}, got {value!r}")
+    return v
+
+
+def _per_backend(value: Any, weights: tuple[int, ...], n: int) -> list[float]:
+    if value == "weight":
+        return [max(1.0, float(w)) for w in weights]
+    if isinstance(value, tuple):
+        return [float(v) for v in value[:n]]
+    return [float(value)] * n
+
+
+def _check_service(s: Service, n: int) -> None:
+    if s.model not in SERVICES:
+        raise ScenarioError(f"service.model must be one of {', '.join(SERVICES)}, got {s.model!r}")
+    if s.lifecycle not in LIFECYCLES:
+        raise ScenarioError(f"service.lifecycle must be one of {', '.join(LIFECYCLES)}, got {s.lifecycle!r}")
+    for name, value, whole in (("servers", s.servers, True), ("speeds", s.speeds, False)):
+        if value == "weight":
+            continue
+        values = value if isinstance(value, tuple) else (value,)
+        if isinstance(value, tuple) and len(value) < n:
+            raise ScenarioError(f"service.{name} must have one entry per backend ({n}), got {len(value)}")
+        for i, v in enumerate(values):
+            where = f"service.{name}" + (f"[{i}]" if isinstance(value, tuple) else "")
+            if whole:
+                _integer(v, where, 1, 10**6)
+            else:
+                _number(v, where)
+    if not (isinstance(s.establish, float) and s.establish == math.inf):  # inf models UDP
+        _number(s.establish, "service.establish", 0.0, inclusive=True)
+    _number(s.linger, "service.linger", 0.0, inclusive=True)
+    _integer(s.samples, "service.samples", 2, 100_000)
+
+
+# -- parsing -----------------------------------------------------------------------------
+def _model(table: Any, section: str, models: dict[str, tuple[tuple[str, ...], dict[str, Any]]],
+           extra: tuple[str, ...] = ()) -> tuple[Model, dict[str, Any]]:
+    """Parse ``[section]`` (``model = ...`` plus parameters); return the model and the ``extra`` fields."""
+    if not isinstance(table, dict):
+        raise ScenarioError(f"[{section}] must be a table, got {table!r}")
+    kind = table.get("model")
+    if kind not in models:
+        raise ScenarioError(f"{section}.model must be one of {', '.join(models)}, got {kind!r}")
+    required, optional = models[kind]
+    known = {"model", *required, *optional, *extra}
+    _no_unknown(table, known, f"{section}.", f" for model {kind!r}")
+    params: list[tuple[str, Any]] = []
+    for name in required:
+        if name not in table:
+            if name == "rate" and "load" in extra:
+                if "load" in table:
+                    continue
+                raise ScenarioError(_RATE_OR_LOAD)
+            raise ScenarioError(f"{section}.{name} is required for model {kind!r}")
+        params.append((name, _param(table[name], f"{section}.{name}", name)))
+    for name, default in optional.items():
+        params.append((name, _param(table.get(name, default), f"{section}.{name}", name)))
+    return Model(kind, tuple(params)), {k: table[k] for k in extra if k in table}
+
+
+def _param(value: Any, where: str, name: str) -> Any:
+    if name == "count":
+        return _integer(value, where, 1, 2**24)
+    if name == "network":
+        import ipaddress
+
+        if not isinstance(value, str):
+            raise ScenarioError(f"{where} must be a network such as '10.0.0.0/8', got {value!r}")
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ScenarioError(f"{where} must be a network such as '10.0.0.0/8', got {value!r}") from None
+        return value
+    if name == "exponent":
+        return _number(value, where, 0.0, 10.0, inclusive=True)
+    if name == "value":
+        return _number(value, where, 0.0, inclusive=True)
+    if name == "alpha":
+        return _number(value, where, 1.0)
+    return _number(value, where)
+
+
+def _population(m: Model) -> Any:
+    from . import workloads
+
+    if m.kind == "zipf":
+        return workloads.zipf(m["count"], m["exponent"], network=m["network"])
+    return workloads.uniform(m["count"], network=m["network"])
+
+
+def _check_population(m: Model, section: str) -> None:
+    try:
+        _population(m)
+    except (TypeError, ValueError) as e:
+        raise ScenarioError(f"{section}: {e}") from None
+
+
+def _service(table: Any) -> Service:
+    if not isinstance(table, dict):
+        raise ScenarioError(f"[service] must be a table, got {table!r}")
+    known = {"model", "servers", "speeds", "lifecycle", "establish", "linger", "samples"}
+    _no_unknown(table, known, "service.")
+    kw = dict(table)
+    for name in ("servers", "speeds"):
+        if isinstance(kw.get(name), list):
+            kw[name] = tuple(kw[name])
+        elif isinstance(kw.get(name), str) and kw[name] != "weight":
+            raise ScenarioError(f"service.{name} must be a number, a list or \"weight\", got {kw[name]!r}")
+    if isinstance(kw.get("establish"), str) and kw["establish"] == "inf":
+        kw["establish"] = math.inf  # UDP: never established
+    return Service(**kw)
+
+
+def _event(table: Any, i: int) -> Event:
+    where = f"events[{i}]"
+    if not isinstance(table, dict):
+        raise ScenarioError(f"{where} must be a table ([[events]]), got {table!r}")
+    action = table.get("action")
+    if action not in ACTIONS:
+        raise ScenarioError(f"{where}.action must be one of {', '.join(ACTIONS)}, got {action!r}")
+    needed = ACTIONS[action]
+    _no_unknown(table, {"at", "action", *needed}, f"{where}.", f" for action {action!r}")
+    if "at" not in table:
+        raise ScenarioError(f"{where}.at is required (seconds, or a share of the arrival span such as \"40%\")")
+    at, at_share = table["at"], None
+    if isinstance(at, str):
+        text = at.strip()
+        try:
+            share = float(text[:-1]) / 100 if text.endswith("%") else math.nan
+        except ValueError:
+            share = math.nan
+        if not (0 <= share <= 10):
+            raise ScenarioError(f"{where}.at must be seconds >= 0 or a percentage such as \"40%\", got {at!r}")
+        at, at_share = None, share
+    else:
+        at = _number(at, f"{where}.at", 0.0, inclusive=True)
+    kw: dict[str, Any] = {}
+    for name in needed:
+        if name not in table and name not in ("upper", "lower"):
+            raise ScenarioError(f"{where}.{name} is required for action {action!r}")
+        value = table.get(name, 0)
+        try:
+            if name == "weight":
+                value = _validate.weight(value, f"{where}.weight")
+            else:
+                value = _integer(value, f"{where}.{name}", 0, 2**31 - 1)
+        except (TypeError, ValueError) as e:
+            raise ScenarioError(str(e)) from None
+        kw[name] = value
+    return Event(action=action, at=at, at_share=at_share, **kw)
+
+
+def _algorithm(item: Any, where: str) -> AlgorithmSpec:
+    from .schedulers.registry import SCHEDULERS, get
+
+    if isinstance(item, str):
+        item = {"name": item}
+    if not isinstance(item, dict):
+        raise ScenarioError(f"{where} must be a scheduler name or a table with name = ..., got {item!r}")
+    name = item.get("name")
+    if not isinstance(name, str):
+        raise ScenarioError(f"{where}.name must be a scheduler name, got {name!r}")
+    try:
+        cls = get(name)
+    except KeyError:
+        raise ScenarioError(f"{where}.name: unknown algorithm {name!r} (known: {', '.join(SCHEDULERS)})") from None
+    label = item.get("label", "")
+    if not isinstance(label, str):
+        raise ScenarioError(f"{where}.label must be a string, got {label!r}")
+    seed = item.get("seed")
+    if seed is not None:
+        _integer(seed, f"{where}.seed", 0, 2**63 - 1)
+    options = tuple(sorted((k, v) for k, v in item.items() if k not in ("name", "label", "seed")))
+    try:  # options are constructor keywords: try them once, so a typo fails here, not mid-comparison
+        cls(weights=[1, 1], **dict(options))
+    except (TypeError, ValueError) as e:
+        raise ScenarioError(f"{where} ({cls.name}): {e}") from None
+    return AlgorithmSpec(cls.name, label, options, seed)
+
+
+def _no_unknown(table: dict[str, Any], known: set[str], prefix: str, suffix: str = "") -> None:
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ScenarioError(f"unknown field {prefix}{unknown[0]}{suffix} (known: {', '.join(sorted(known))})")
+
+
+_RATE_OR_LOAD = ("arrivals: give exactly one of rate (per second) and load "
+                 "(offered load, a share of the pool's capacity)")
+TOP_LEVEL = {"name", "seed", "connections", "pool", "arrivals", "lifetimes", "clients", "destinations",
+             "service", "events", "algorithms"}
+
+
+def from_dict(data: Mapping[str, Any], source: str = "scenario") -> Scenario:
+    """Build a :class:`Scenario` from parsed TOML, rejecting unknown keys and bad values."""
+    data = dict(data)
+    _no_unknown(data, TOP_LEVEL, "")
     pool = data.get("pool", {})
-    clients = data.get("clients", {})
     if isinstance(pool, dict) and "endpointslices" in pool:  # a pool read from EndpointSlices (lbalgo.kube)
         pool = {"weights": _kube_weights(pool, source)}
     if not isinstance(pool, dict) or "weights" not in pool:
         raise ScenarioError(f"{source}: [pool] with weights = [...] is required")
-    if not isinstance(clients, dict):
-        raise ScenarioError(f"{source}: [clients] must be a table")
     _no_unknown(pool, {"weights"}, "pool.")
-    _no_unknown(clients, {"distribution", "count", "exponent"}, "clients.")
-    algorithms = data.get("algorithms", [])
-    if not isinstance(algorithms, list) or not all(isinstance(a, str) for a in algorithms):
-        raise ScenarioError(f"algorithms must be a list of scheduler names, got {algorithms!r}")
     if not isinstance(pool["weights"], list):
         raise ScenarioError(f"pool.weights must be a list of integers, got {pool['weights']!r}")
-    return Scenario(
-        weights=tuple(pool["weights"]),
-        connections=data.get("connections", 1_000_000),
-        client_distribution=clients.get("distribution", "zipf"),
-        client_count=clients.get("count", 50_000),
-        client_exponent=clients.get("exponent", 1.1),
-        seed=data.get("seed", 0),
-        name=str(data.get("name", source)),
-        algorithms=tuple(algorithms),
-    )
+    kw: dict[str, Any] = {"weights": tuple(pool["weights"])}
+    if "name" in data:
+        kw["name"] = str(data["name"])
+    else:
+        kw["name"] = Path(source).stem if source != "scenario" else "custom"
+    for name in ("connections", "seed"):
+        if name in data:
+            kw[name] = data[name]
+    if "service" in data:
+        kw["service"] = _service(data["service"])
+    if "arrivals" in data:
+        kw["arrivals"], extra = _model(data["arrivals"], "arrivals", ARRIVALS, extra=("load",))
+        if ("load" in extra) == ("rate" in dict(kw["arrivals"].params)):
+            raise ScenarioError(_RATE_OR_LOAD)
+        if "load" in extra:
+            kw["load"] = extra["load"]
+            if not isinstance(kw["load"], (int, float)) or isinstance(kw["load"], bool):
+                raise ScenarioError(f"arrivals.load must be a number > 0, got {kw['load']!r}")
+    if "lifetimes" in data:
+        kw["lifetimes"], _ = _model(data["lifetimes"], "lifetimes", LIFETIMES)
+    for section in ("clients", "destinations"):
+        if section in data:
+            kw[section], _ = _model(data[section], section, POPULATIONS)
+            _check_population(kw[section], section)
+    events = data.get("events", [])
+    if not isinstance(events, list):
+        raise ScenarioError(f"events must be a list of tables ([[events]]), got {events!r}")
+    kw["events"] = tuple(_event(e, i) for i, e in enumerate(events))
+    algorithms = data.get("algorithms", [])
+    if not isinstance(algorithms, list):
+        raise ScenarioError(f"algorithms must be a list of names or tables, got {algorithms!r}")
+    kw["algorithms"] = tuple(_algorithm(a, f"algorithms[{i}]") for i, a in enumerate(algorithms))
+    return Scenario(**kw)
+
+
+def parse_model(text: str, section: str) -> Model:
+    """Parse the command line's ``model:a:b`` shorthand, e.g. ``zipf:50000:1.1`` or ``lognormal:2:1``.
+
+    ``section`` is ``"arrivals"``, ``"lifetimes"``, ``"clients"`` or
+    ``"destinations"``; positional values fill the model's parameters in the
+    order of the schema (``docs/scenarios.md``).
+    """
+    models = {"arrivals": ARRIVALS, "lifetimes": LIFETIMES, "clients": POPULATIONS,
+              "destinations": POPULATIONS}[section]
+    kind = text.split(":", 1)[0]
+    if kind not in models:
+        raise ScenarioError(f"{section}: model must be one of {', '.join(models)}, got {kind!r} in {text!r}")
+    required, optional = models[kind]
+    order = list(required) + list(optional)
+    values = text.split(":", len(order))[1:]  # the last value keeps its colons (an IPv6 network)
+    if not len(required) <= len(values) <= len(order):
+        raise ScenarioError(f"{section}: {kind} takes {':'.join([kind] + order)} "
+                            f"({len(required)} to {len(order)} values), got {text!r}")
+    table: dict[str, Any] = {"model": kind}
+    for name, raw in zip(order, values):
+        if name == "network":
+            table[name] = raw
+            continue
+        try:
+            number = float(raw)
+        except ValueError:
+            raise ScenarioError(f"{section}.{name} must be a number, got {raw!r} in {text!r}") from None
+        table[name] = int(number) if name == "count" and number.is_integer() else number
+    model, _ = _model(table, section, models)
+    if section in ("clients", "destinations"):
+        _check_population(model, section)
+    return model
 
 
 def _kube_weights(pool: dict[str, Any], source: str) -> list[int]:
@@ -131,12 +643,6 @@ def _kube_weights(pool: dict[str, Any], source: str) -> list[int]:
         return list(scenario_weights(pool, base))
     except (ValueError, TypeError, KeyError) as e:
         raise ScenarioError(f"{source}: [pool]: {e}") from None
-
-
-def _no_unknown(table: dict[str, Any], known: set[str], prefix: str) -> None:
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise ScenarioError(f"unknown field {prefix}{unknown[0]} (known: {', '.join(sorted(known))})")
 
 
 def load(path: str | Path) -> Scenario:
@@ -154,6 +660,6 @@ def load(path: str | Path) -> Scenario:
 
 
 def default() -> Scenario:
-    """The built-in default scenario shipped with lbalgo."""
+    """The built-in default scenario shipped with lbalgo (``lbalgo/scenarios/default.toml``)."""
     text = resources.files("lbalgo").joinpath("scenarios/default.toml").read_text(encoding="utf-8")
     return from_dict(tomllib.loads(text), "default")

@@ -74,39 +74,40 @@ def test_no_timing_output_is_repeatable_and_has_no_rates(capsys):
     assert first == again
     for code, out, err in first.values():
         assert code == 0 and err == ""
-        assert "decisions" not in out and "Mdec/s" not in out
+        assert "connections_per_second" not in out and "Mconn/s" not in out
 
 
 def test_timing_is_in_every_format_by_default(small):
-    assert "Mdec/s" in small.to_text()
-    assert "Mdecisions/s" in small.to_markdown()
-    assert all("decisions_per_second" in r for r in small.to_dict()["results"])
-    assert small.to_csv().splitlines()[0].endswith(",decisions_per_second")
+    assert "Mconn/s" in small.to_text()
+    assert "Mconn/s" in small.to_markdown()
+    assert all("connections_per_second" in r for r in small.to_dict()["results"])
+    assert small.to_csv().splitlines()[0].endswith(",connections_per_second")
 
 
 # -- CSV -----------------------------------------------------------------------------------------
 
 def test_csv_layout_is_one_row_per_algorithm_and_backend(small):
     rows = list(csv.DictReader(io.StringIO(small.to_csv(timing=False))))
-    n = len(small.scenario.weights)
+    n = small.n_backends
     assert list(rows[0]) == list(Comparison.CSV_COLUMNS[:-1])
     assert len(rows) == n * len(small.rows)
     for i, r in enumerate(small.rows):
         mine = rows[i * n:(i + 1) * n]
         assert {x["algorithm"] for x in mine} == {r.algorithm}
         assert [int(x["backend"]) for x in mine] == list(range(n))
-        assert [int(x["weight"]) for x in mine] == list(small.scenario.weights)
         assert [int(x["connections"]) for x in mine] == list(r.counts)
         assert sum(float(x["share"]) for x in mine) == pytest.approx(1)
+        assert sum(float(x["target_share"]) for x in mine) == pytest.approx(1)
         assert max(abs(float(x["relative_deviation"])) for x in mine) == pytest.approx(r.max_deviation)
-        assert {float(x["jain"]) for x in mine} == {round(r.jain, 12)}
+        assert {float(x["jain"]) for x in mine} == {float(f"{r.jain:.12g}")}
+        assert {float(x["latency_p99"]) for x in mine} == {float(f"{r.latency['p99']:.12g}")}
 
 
-def test_csv_leaves_relative_deviation_empty_for_weight_zero():
-    sc = dataclasses.replace(scenario.default(), weights=(2, 0, 1), connections=300)
+def test_csv_leaves_relative_deviation_empty_for_a_zero_target():
+    sc = dataclasses.replace(scenario.default(), weights=(2, 0, 1), connections=300, events=())
     rows = list(csv.DictReader(io.StringIO(compare(sc, ["wrr"]).to_csv())))
     assert [r["relative_deviation"] for r in rows][1] == ""
-    assert rows[1]["connections"] == "0"
+    assert rows[1]["connections"] == "0" and rows[1]["moved"] == ""
 
 
 # -- Python API ----------------------------------------------------------------------------------
@@ -148,25 +149,41 @@ class _Tty(io.StringIO):
         return True
 
 
-def test_progress_lines_only_on_a_tty_and_not_quiet(monkeypatch, capsys):
+def test_progress_bar_only_on_a_tty_and_not_quiet(monkeypatch, capsys):
     args = ["compare", "--connections", "500", "--algorithms", "rr,wrr", "--no-timing"]
     assert run(capsys, *args)[2] == ""  # captured stderr is not a TTY
     tty = _Tty()
     monkeypatch.setattr(sys, "stderr", tty)
     assert cli.main(args) == 0
-    assert tty.getvalue() == "[1/2] rr \u2026\n[2/2] wrr \u2026\n"
+    drawn = tty.getvalue().split("\r")
+    assert drawn[1].startswith("[" + "-" * 24 + "] 1/2 rr")
+    assert drawn[2].startswith("[" + "#" * 12 + "-" * 12 + "] 2/2 wrr")
+    assert drawn[-1] == "" and drawn[-2].strip() == ""  # the bar is wiped at the end
     tty = _Tty()
     monkeypatch.setattr(sys, "stderr", tty)
     assert cli.main(args + ["--quiet"]) == 0
     assert tty.getvalue() == ""
 
 
-def test_ctrl_c_prints_the_finished_algorithms_and_exits_130(monkeypatch, capsys):
-    def interrupt_at_second(index, total, name):
-        if index == 2:
-            raise KeyboardInterrupt
+class _InterruptingBar:
+    def __init__(self, at):
+        self.at = at
 
-    monkeypatch.setattr(cli, "_print_progress", interrupt_at_second)
+    def __call__(self, stream):
+        at = self.at
+
+        class Bar:
+            def __call__(self, index, total, name):
+                if index == at:
+                    raise KeyboardInterrupt
+
+            def close(self):
+                pass
+        return Bar()
+
+
+def test_ctrl_c_prints_the_finished_algorithms_and_exits_130(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "_ProgressBar", _InterruptingBar(2))
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     code, out, err = run(capsys, "compare", "--connections", "500", "--algorithms", "rr,wrr,sh",
                          "--format", "json")
@@ -176,10 +193,7 @@ def test_ctrl_c_prints_the_finished_algorithms_and_exits_130(monkeypatch, capsys
 
 
 def test_ctrl_c_before_any_algorithm_prints_no_report(monkeypatch, capsys):
-    def interrupt(index, total, name):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(cli, "_print_progress", interrupt)
+    monkeypatch.setattr(cli, "_ProgressBar", _InterruptingBar(1))
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     code, out, err = run(capsys, "compare", "--connections", "500", "--algorithms", "rr")
     assert (code, out, err) == (130, "", "lbalgo: interrupted\n")
@@ -208,27 +222,12 @@ def test_cli_plot_without_matplotlib_exits_2_before_comparing(no_matplotlib, mon
                    "pip install lbalgo[plot]\n")
 
 
-def test_plot_code_path_with_a_stand_in_matplotlib(small, monkeypatch, tmp_path):
-    """Runs every line of plot() against a recording stand-in (matplotlib itself is optional)."""
-    from unittest import mock
-
-    figure_module = mock.MagicMock()
-    fig = figure_module.Figure.return_value
-    axes = [mock.MagicMock() for _ in range(3)]
-    fig.subplots.return_value.ravel.return_value = axes
-    monkeypatch.setitem(sys.modules, "matplotlib", mock.MagicMock())
-    monkeypatch.setitem(sys.modules, "matplotlib.figure", figure_module)
-    small.plot(tmp_path / "r.png")
-    fig.subplots.assert_called_once_with(1, 3, sharey=True, squeeze=False)
-    assert [a.bar.call_count for a in axes] == [1, 1, 1]
-    assert axes[1].set_title.call_args[0][0].startswith("wrr")
-    fig.savefig.assert_called_once_with(tmp_path / "r.png", format="png", dpi=100)
-
-
-def test_plot_with_matplotlib(small, tmp_path):
-    pytest.importorskip("matplotlib")
-    small.plot(tmp_path / "r.png")
-    assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+def test_cli_writes_the_plot(capsys, tmp_path):
+    png = tmp_path / "r.png"
+    code, out, err = run(capsys, "compare", "--connections", "2000", "--algorithms", "rr,mh", "--no-timing",
+                         "--plot", str(png), "-o", str(tmp_path / "r.txt"))
+    assert (code, out, err) == (0, "", "")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 # -- errors: exit code 2, one line on stderr, no traceback ---------------------------------------
@@ -248,11 +247,17 @@ def toml(tmp_path):
     (["compare", "--weights", "4,-1"], "pool.weights"),
     (["compare", "--connections", "0"], "--connections must be a whole number >= 1"),
     (["compare", "--connections", "lots"], "--connections must be a number"),
-    (["compare", "--algorithms", "rr,nope"], "no scheduler named 'nope'"),
+    (["compare", "--algorithms", "rr,nope"], "unknown algorithm 'nope'"),
     (["compare", "/nonexistent/s.toml"], "cannot read scenario /nonexistent/s.toml"),
     (["compare", "--format", "xml"], "argument --format: invalid choice: 'xml'"),
     (["compare", "--bogus"], "unrecognized arguments: --bogus"),
     (["compare", "--connections", "10", "-o", "/nonexistent/dir/r.txt"], "No such file or directory"),
+    (["compare", "--clients", "zipf:x"], "clients.count must be a number, got 'x'"),
+    (["compare", "--lifetime", "gauss:1"], "lifetimes: model must be one of"),
+    (["compare", "--arrivals", "poisson:0"], "arrivals.rate must be a number > 0"),
+    (["compare", "--load", "0.5", "--service", "infinite"], "arrivals.load needs a queued service"),
+    (["compare", "--service", "lifo"], "argument --service: invalid choice"),
+    (["compare", "--weights", "1", "--connections", "100"], "events[0]"),
     (["show", "nope", "--weights", "1,2"], "no scheduler named 'nope'"),
     (["show", "wrr"], "the following arguments are required: --weights"),
     (["show", "wrr", "--weights", "a"], "--weights must be comma-separated integers"),
@@ -272,10 +277,9 @@ def test_bad_input_exits_2_with_one_line(capsys, argv, message):
 @pytest.mark.parametrize("text, message", [
     ("name = 'x'\n[pool\nweights = [1]\n", "not valid TOML"),
     ("[pool]\nweights = [1, 2]\ncolour = 'red'\n", "unknown field pool.colour"),
-    ("speed = 3\n[pool]\nweights = [1]\n", "unknown field speed"),
-    ("[clients]\ncount = 10\n", "[pool] with weights = [...] is required"),
-    ("[pool]\nweights = [1]\n[clients]\ndistribution = 'pareto'\n", "clients.distribution must be one of"),
-    ("algorithms = ['rr', 'nope']\n[pool]\nweights = [1]\n", "no scheduler named 'nope'"),
+    ("[pool]\nweights = [1]\n[clients]\nmodel = 'pareto'\n", "clients.model must be one of"),
+    ("algorithms = ['rr', 'nope']\n[pool]\nweights = [1]\n", "unknown algorithm 'nope'"),
+    ("[pool]\nweights = [1]\n[[events]]\nat = 5\naction = 'remove'\nbackend = 3\n", "events[0]"),
 ])
 def test_bad_scenario_file_exits_2_with_one_line(capsys, toml, text, message):
     code, out, err = run(capsys, "compare", toml(text))
@@ -286,15 +290,44 @@ def test_bad_scenario_file_exits_2_with_one_line(capsys, toml, text, message):
 
 def test_scenario_file_is_used(capsys, toml):
     path = toml("name = 'mine'\nseed = 3\nconnections = 600\nalgorithms = ['wrr', 'rr']\n"
-                "[pool]\nweights = [2, 1]\n[clients]\ndistribution = 'uniform'\ncount = 100\n")
+                "[pool]\nweights = [2, 1]\n[clients]\nmodel = 'uniform'\ncount = 100\n")
     code, out, err = run(capsys, "compare", path, "--format", "json", "--seed", "4")
     data = json.loads(out)
     assert (code, err) == (0, "")
-    assert data["scenario"] == {"name": "mine", "seed": 4, "connections": 600, "weights": [2, 1],
-                                "clients": {"distribution": "uniform", "count": 100, "exponent": 1.1}}
+    assert data["scenario"]["name"] == "mine" and data["scenario"]["seed"] == 4
+    assert data["scenario"]["clients"] == {"model": "uniform", "count": 100, "network": "10.0.0.0/8"}
     assert [r["algorithm"] for r in data["results"]] == ["wrr", "rr"]
     assert data["results"][0]["counts"] == [400, 200]
-    assert data["missing"] == []
+    assert data["missing"] == [] and data["events"] == []
+    assert data["results"][0]["latency"] is None  # the infinite server queues nothing
+
+
+def test_workload_options_replace_the_scenario(capsys):
+    code, out, err = run(capsys, "compare", "--algorithms", "rr", "--connections", "1000", "--weights", "4,2,1,1",
+                         "--clients", "zipf:500:1.2", "--lifetime", "lognormal:2:1", "--arrivals", "poisson:100",
+                         "--service", "infinite", "--no-events", "--seed", "7", "--format", "json", "--no-timing")
+    assert (code, err) == (0, "")
+    sc = json.loads(out)["scenario"]
+    assert sc["pool"]["weights"] == [4, 2, 1, 1] and sc["seed"] == 7 and sc["events"] == []
+    assert sc["clients"] == {"model": "zipf", "count": 500, "exponent": 1.2, "network": "10.0.0.0/8"}
+    assert sc["lifetimes"] == {"model": "lognormal", "mean": 2.0, "sigma": 1.0}
+    assert sc["arrivals"] == {"model": "poisson", "rate": 100.0}
+    assert sc["service"]["model"] == "infinite"
+
+
+def test_service_infinite_keeps_the_default_rate(capsys):
+    code, out, err = run(capsys, "compare", "--algorithms", "wlc", "--connections", "1000", "--service", "infinite",
+                         "--format", "json", "--no-timing")
+    assert (code, err) == (0, "")
+    sc = json.loads(out)["scenario"]
+    assert sc["arrivals"] == {"model": "poisson", "rate": pytest.approx(368.0)}
+
+
+def test_load_option(capsys):
+    code, out, err = run(capsys, "compare", "--algorithms", "wrr", "--connections", "1000", "--load", "0.5",
+                         "--format", "json", "--no-timing")
+    assert (code, err) == (0, "")
+    assert json.loads(out)["scenario"]["arrivals"] == {"model": "poisson", "load": 0.5}
 
 
 # -- list, show, help ----------------------------------------------------------------------------
@@ -322,7 +355,7 @@ def test_show_zero_decisions(capsys):
 def test_output_file(capsys, tmp_path):
     out = tmp_path / "r.txt"
     assert run(capsys, "compare", "--connections", "200", "--algorithms", "rr", "-o", str(out)) == (0, "", "")
-    assert out.read_text(encoding="utf-8").startswith("scenario default: 200 connections")
+    assert out.read_text(encoding="utf-8").startswith("scenario default: weights [8, 4, 4, 2, 2, 1, 1, 1]; 200 ")
 
 
 def test_python_dash_m_help():
@@ -332,5 +365,6 @@ def test_python_dash_m_help():
         assert word in r.stdout
     r = subprocess.run([sys.executable, "-m", "lbalgo", "compare", "--help"], capture_output=True, text=True)
     assert r.returncode == 0
-    for option in ("--format {text,json,md,csv}", "--no-timing", "--plot", "--quiet"):
+    for option in ("--format {text,json,md,csv}", "--no-timing", "--plot", "--quiet", "--clients", "--lifetime",
+                   "--arrivals", "--load", "--service", "--no-events"):
         assert option in r.stdout

@@ -1,12 +1,12 @@
 """Metrics: pure functions of arrays, usable without the simulator."""
 
 from .fairness import counts, jain_index, max_relative_deviation, shares, weight_shares
-from .disruption import Disruption, disruption
+from .disruption import Disruption, EventDisruption, disruption, event_disruption
 from .affinity import affinity_hit_ratio
 from .latency import latency_percentiles
 from .series import active_over_time, imbalance_over_time
 from .stats import chi_square_test, coefficient_of_variation, g_test, max_over_mean
 
-__all__ = ["counts", "jain_index", "max_relative_deviation", "shares", "weight_shares", "Disruption", "disruption",
+__all__ = ["counts", "jain_index", "max_relative_deviation", "shares", "weight_shares", "Disruption", "disruption", "EventDisruption", "event_disruption",
            "affinity_hit_ratio", "latency_percentiles", "active_over_time", "imbalance_over_time",
            "chi_square_test", "coefficient_of_variation", "g_test", "max_over_mean"]

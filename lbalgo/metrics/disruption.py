@@ -158,3 +158,53 @@ def _check(s: Any, what: str) -> None:
     if not getattr(s, "keyed", False):
         raise TypeError(f"{what} ({type(s).__name__}) does not schedule by key: "
                         "disruption needs a keyed scheduler")
+
+
+@dataclass(frozen=True)
+class EventDisruption:
+    """How one pool event moved returning clients (see :func:`event_disruption`)."""
+
+    time: float
+    clients: int  # clients seen in both windows
+    moved: float  # share of them whose first backend after differs from their last before
+    must_move: float  # share whose last backend before could not take them after (weight 0 / removed)
+
+    @property
+    def avoidable(self) -> float:
+        """``moved - must_move``: moves a perfectly sticky scheduler would not make."""
+        return self.moved - self.must_move
+
+
+def event_disruption(arrival: Any, client: Any, backend: Any, time: float, window: int,
+                     unavailable: Any = ()) -> EventDisruption:
+    """Clients moved by a pool change at ``time``, measured on a simulated trace.
+
+    Looks at the ``window`` scheduled connections just before ``time`` and the
+    ``window`` just after (dropped connections, backend -1, are skipped). Of
+    the clients present in both, ``moved`` is the share whose first backend
+    after differs from their last backend before; ``must_move`` the share
+    whose last backend before is in ``unavailable`` (the backends the change
+    left with weight 0 or removed). NaN shares when no client is in both.
+    """
+    a = np.asarray(arrival, dtype=np.float64)
+    c = np.asarray(client)
+    b = np.asarray(backend)
+    if not (a.shape == c.shape == b.shape) or a.ndim != 1:
+        raise ValueError("arrival, client and backend must be 1-D arrays of one length")
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
+        raise ValueError(f"window must be a whole number of connections >= 1, got {window!r}")
+    ok = np.flatnonzero(b >= 0)
+    split = int(np.searchsorted(a[ok], time, side="left"))
+    before = ok[max(0, split - window):split][::-1]  # newest first: np.unique keeps the first = last before
+    after = ok[split:split + window]
+    cb, first_b = np.unique(c[before], return_index=True)
+    ca, first_a = np.unique(c[after], return_index=True)
+    _, ib, ia = np.intersect1d(cb, ca, assume_unique=True, return_indices=True)
+    n = ib.size
+    if n == 0:
+        return EventDisruption(float(time), 0, float("nan"), float("nan"))
+    last_before = b[before[first_b[ib]]]
+    first_after = b[after[first_a[ia]]]
+    moved = float(np.mean(last_before != first_after))
+    gone = np.isin(last_before, np.asarray(list(unavailable), dtype=np.int64))
+    return EventDisruption(float(time), int(n), moved, float(np.mean(gone)))

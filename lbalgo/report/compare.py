@@ -1,16 +1,27 @@
 """Run several schedulers on the same scenario and collect comparable rows.
 
-Every scheduler sees the same pool weights and the same client keys (same
-seed). Connections are scheduled one after another and never end (the
-simulator, :func:`lbalgo.simulate`, replays lifetimes). Each row holds the
-connections per backend, the share deviation against the weight share,
-Jain's index of the weight-normalised load and the measured decisions per
-second of the compiled batch (measured after a warm-up, so compilation is
-not counted). The renderings and their columns are described in docs/cli.md.
+Every algorithm replays the same connections (same arrivals, lifetimes,
+client and destination addresses, from the scenario's seed) through
+:func:`lbalgo.simulate`, with the scenario's service model and pool events,
+so connections end and counters move as in the real system. A row holds, per
+algorithm (columns defined in ``docs/cli.md``):
 
-Every rendering takes ``timing``: with ``timing=False`` the decisions per
-second are left out, and the output is byte-identical for the same scenario,
-seed and install (the ``versions`` are those of the installed packages).
+- connections per backend, against the *target*: the share a perfectly
+  weight-proportional scheduler would give each backend, following the
+  weights through the pool events (``max_deviation``, ``jain``);
+- ``load_max_over_mean``: time-averaged open connections per unit of
+  time-averaged weight, busiest backend over the mean (1 = every backend as
+  loaded as its weight);
+- ``sticky``: the share of a client's repeat connections that reach the
+  backend of its previous one (:func:`lbalgo.metrics.affinity_hit_ratio`);
+- ``disruption`` per pool event (:func:`lbalgo.metrics.event_disruption`);
+- ``latency`` percentiles of the time in the system (queued service models);
+- ``dropped`` connections and, when timed, connections replayed per second
+  of the compiled event loop (after a warm-up, so compilation is not counted).
+
+Every rendering takes ``timing``: with ``timing=False`` the speed is left
+out and the output is byte-identical for the same scenario, seed and install
+(``versions`` records lbalgo, NumPy and Numba).
 
 ``compare(progress=...)`` calls ``progress(index, total, algorithm)`` before
 each algorithm (index counts from 1). A ``KeyboardInterrupt`` raised while
@@ -24,44 +35,82 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .. import metrics, scenario as scenario_mod
 from ..schedulers.registry import get, names
 
+#: Probabilities at which each row keeps its latency quantiles (for the CDF plot).
+CDF_PROBABILITIES = np.concatenate((np.linspace(0.0, 0.99, 397), 1.0 - np.logspace(-2, -4, 60)[1:], [1.0]))
+#: Connections looked at on each side of a pool event for its disruption.
+DISRUPTION_WINDOW_SHARE = 0.02
+LATENCY_KEYS = ("mean", "p50", "p90", "p99", "p99.9")
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False)
 class Row:
-    """Results of one scheduler."""
+    """Results of one algorithm (a label, a scheduler name and its options)."""
 
     algorithm: str
+    scheduler: str
     counts: tuple[int, ...]
+    target: tuple[float, ...]
     dropped: int
     max_deviation: float
     jain: float
+    load_max_over_mean: float
+    sticky: float
+    disruption: tuple[metrics.EventDisruption, ...]
+    latency: dict[str, float] | None
     seconds: float
+    # Kept for the plots (not rendered in the tables):
+    sample_times: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    samples_active: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)), repr=False)
+    latency_quantiles: np.ndarray | None = field(default=None, repr=False)
 
     @property
-    def decisions_per_second(self) -> float:
-        """New connections scheduled per second of compiled batch time."""
-        total = sum(self.counts) + self.dropped
-        return total / self.seconds if self.seconds > 0 else float("inf")
+    def connections(self) -> int:
+        """Connections offered (scheduled + dropped)."""
+        return sum(self.counts) + self.dropped
+
+    @property
+    def connections_per_second(self) -> float:
+        """Connections replayed per second of compiled event-loop time."""
+        return self.connections / self.seconds if self.seconds > 0 else float("inf")
+
+    @property
+    def shares(self) -> np.ndarray:
+        """Each backend's share of the scheduled connections."""
+        return metrics.shares(self.counts)
+
+    @property
+    def target_shares(self) -> np.ndarray:
+        """Each backend's share under a perfectly weight-proportional scheduler."""
+        return metrics.shares(self.target)
+
+    @property
+    def moved(self) -> float:
+        """Mean share of returning clients moved by the pool events (NaN without events)."""
+        values = [d.moved for d in self.disruption if not math.isnan(d.moved)]
+        return float(np.mean(values)) if values else float("nan")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Comparison:
-    """A scenario and one :class:`Row` per scheduler."""
+    """A scenario and one :class:`Row` per algorithm."""
 
     scenario: scenario_mod.Scenario
     rows: tuple[Row, ...]
     versions: dict[str, str] = field(default_factory=dict)
     #: Algorithms that were asked for but did not run (the comparison was interrupted).
     missing: tuple[str, ...] = ()
+    #: Pool events as run: (time in seconds, action, backend) per event.
+    event_times: tuple[tuple[float, str, int | None], ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -69,167 +118,223 @@ class Comparison:
         return not self.missing
 
     @property
-    def weight_shares(self) -> np.ndarray:
-        """Each backend's share of the total weight."""
-        return metrics.weight_shares(self.scenario.weights)
+    def queued(self) -> bool:
+        """Whether the service model queues (latency is then reported)."""
+        return self.scenario.service.model != "infinite"
 
-    def shares(self, row: Row) -> np.ndarray:
-        """A row's share of connections per backend."""
-        return metrics.shares(row.counts)
+    @property
+    def n_backends(self) -> int:
+        """Backend ids in the results (the pool's, plus those added by events)."""
+        return len(self.rows[0].counts) if self.rows else len(self.scenario.weights)
+
+    # -- tables --------------------------------------------------------------------------
+    def _summary(self, timing: bool, markdown: bool) -> tuple[list[str], list[list[str]]]:
+        """Header and cells of the summary table; ``*`` marks the best printed value per column."""
+        cols: list[tuple[str, Callable[[Row], float], Callable[[float], str], str]] = [
+            ("max dev", lambda r: r.max_deviation, _percent, "min"),
+            ("Jain", lambda r: r.jain, lambda v: f"{v:.4f}", "max"),
+            ("load max/mean", lambda r: r.load_max_over_mean, lambda v: f"{v:.3f}", "min"),
+            ("sticky", lambda r: r.sticky, _percent, "max"),
+        ]
+        if self.scenario.events:
+            cols.append(("moved", lambda r: r.moved, _percent, "min"))
+        if self.queued:
+            cols += [("p50", lambda r: r.latency["p50"], _duration, "min"),  # type: ignore[index]
+                     ("p99", lambda r: r.latency["p99"], _duration, "min")]  # type: ignore[index]
+        cols.append(("dropped", lambda r: r.dropped / max(r.connections, 1), _percent, "min"))
+        if timing:
+            cols.append(("Mconn/s", lambda r: r.connections_per_second / 1e6, lambda v: f"{v:.2f}", "max"))
+        head = ["algorithm"] + [c[0] for c in cols]
+        body = [[f"`{r.algorithm}`" if markdown else r.algorithm] for r in self.rows]
+        for _, value, fmt, best in cols:
+            values = [value(r) for r in self.rows]
+            printed = [fmt(v) for v in values]
+            finite = [(v, p) for v, p in zip(values, printed) if not math.isnan(v)]
+            # "Best" compares the values as printed, so rows that look equal are all marked.
+            top = (min if best == "min" else max)(finite, key=lambda vp: vp[0])[1] if finite else None
+            for cells, p in zip(body, printed):
+                cells.append(p + ("*" if p == top and len(self.rows) > 1 else (" " if not markdown else "")))
+        return head, body
+
+    def _shares_table(self, markdown: bool) -> tuple[list[str], list[list[str]]]:
+        n = self.n_backends
+        head = ["algorithm"] + [f"b{i}" for i in range(n)]
+        target = self.rows[0].target_shares if self.rows else metrics.weight_shares(self.scenario.weights)
+        body = [["*target*" if markdown else "target"] + [f"{100 * x:.2f}" for x in target]]
+        for r in self.rows:
+            body.append([f"`{r.algorithm}`" if markdown else r.algorithm] + [f"{100 * x:.2f}" for x in r.shares])
+        return head, body
+
+    def _title(self) -> str:
+        sc = self.scenario
+        return f"scenario {sc.name}: weights {list(sc.weights)}; {sc.describe()}"
+
+    def _events_line(self) -> str:
+        if not self.event_times:
+            return ""
+        return "pool events: " + ", ".join(f"{a} b{b} at {t:,.1f} s" if b is not None else f"{a} at {t:,.1f} s"
+                                           for t, a, b in self.event_times)
 
     def to_text(self, timing: bool = True) -> str:
-        """A terminal table; ``*`` marks the best value of each summary column.
+        """Terminal tables: a summary (``*`` = best value per column), then shares per backend (%).
 
-        ``timing=False`` leaves out the ``Mdec/s`` column (decisions per second).
+        ``timing=False`` leaves out the ``Mconn/s`` column (connections replayed per second).
         """
-        n = len(self.scenario.weights)
-        # "Best" compares the values as printed, so rows that look equal are all marked.
-        # (Percentages are compared as numbers: "10.00%" < "9.00%" as strings.)
-        best_dev = min((round(100 * r.max_deviation, 2) for r in self.rows), default=None)
-        best_jain = max((f"{r.jain:.5f}" for r in self.rows), default=None)
-        best_rate = max((r.decisions_per_second for r in self.rows), default=None)
-        head = ["algorithm"] + [f"b{i}" for i in range(n)] + ["max dev", "Jain", "dropped"]
-        head += ["Mdec/s"] if timing else []
-        lines = [["weight %"] + [f"{100 * x:.2f}" for x in self.weight_shares] + [""] * (len(head) - n - 1)]
-        for r in self.rows:
-            lines.append(
-                [r.algorithm]
-                + [f"{100 * x:.2f}" for x in self.shares(r)]
-                + [_mark(f"{100 * r.max_deviation:.2f}%", round(100 * r.max_deviation, 2) == best_dev),
-                   _mark(f"{r.jain:.5f}", f"{r.jain:.5f}" == best_jain),
-                   f"{r.dropped}"]
-                + ([_mark(f"{r.decisions_per_second / 1e6:.1f}", r.decisions_per_second == best_rate)]
-                   if timing else [])
-            )
-        widths = [max(len(c) for c in col) for col in zip(head, *lines)]
-        fmt = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
-        sc = self.scenario
-        title = (f"scenario {sc.name}: {sc.connections:,} connections, {sc.client_count:,} "
-                 f"{sc.client_distribution} clients, seed {sc.seed}; share of connections per backend (%)")
-        out = [title, fmt(head), fmt(["-" * w for w in widths])] + [fmt(line) for line in lines]
-        out.append("max dev: largest |share/weight share - 1|; Jain: fairness of load per unit weight "
-                   "(1 = proportional); * = best")
-        out.append("Connections are scheduled and never end here, so counters only grow: lc/wlc/sed/nq balance "
-                   "totals and ovf fills up;\nreplay lifetimes with lbalgo.simulate to compare them under churn.")
+        out = [self._title()]
+        if self.event_times:
+            out.append(self._events_line())
+        out += ["", *_aligned(*self._summary(timing, False)), "", "share of connections per backend (%):",
+                *_aligned(*self._shares_table(False)), "",
+                "max dev: largest |share/target - 1|; Jain: fairness of connections per unit of target (1 = ideal);",
+                "load max/mean: busiest backend's time-averaged open connections per weight over the mean;",
+                "sticky: repeat connections that reached the client's previous backend"
+                + ("; moved: returning clients sent elsewhere after a pool event" if self.scenario.events else "")
+                + (";\np50/p99: time in the system (queue + service)" if self.queued else "")
+                + "; * = best. Columns: docs/cli.md"]
         if self.missing:
             out.append(_interrupted_note(self))
         return "\n".join(out) + "\n"
 
     def to_markdown(self, timing: bool = True) -> str:
-        """A Markdown table with the same content as :meth:`to_text` (``timing`` as there)."""
-        n = len(self.scenario.weights)
-        head = ["algorithm"] + [f"b{i} %" for i in range(n)] + ["max dev %", "Jain", "dropped"]
-        head += ["Mdecisions/s"] if timing else []
-        rows = [["*weight share*"] + [f"{100 * x:.2f}" for x in self.weight_shares] + [""] * (len(head) - n - 1)]
-        for r in self.rows:
-            rows.append([f"`{r.algorithm}`"] + [f"{100 * x:.2f}" for x in self.shares(r)]
-                        + [f"{100 * r.max_deviation:.2f}", f"{r.jain:.5f}", str(r.dropped)]
-                        + ([f"{r.decisions_per_second / 1e6:.1f}"] if timing else []))
+        """Markdown: the same two tables as :meth:`to_text` (``timing`` as there)."""
         sc = self.scenario
-        lines = [f"### Scenario `{sc.name}`", "",
-                 f"{sc.connections:,} connections from {sc.client_count:,} {sc.client_distribution} clients, "
-                 f"weights {list(sc.weights)}, seed {sc.seed}.", "",
-                 "| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        lines = [f"### Scenario `{sc.name}`", "", f"Weights {list(sc.weights)}; {sc.describe()}."]
+        if self.event_times:
+            lines[-1] += " " + self._events_line()[0].upper() + self._events_line()[1:] + "."
+        lines += ["", *_markdown(*self._summary(timing, True)), "", "Share of connections per backend (%):", "",
+                  *_markdown(*self._shares_table(True))]
         if self.missing:
             lines += ["", _interrupted_note(self)]
         return "\n".join(lines) + "\n"
 
+    # -- data ----------------------------------------------------------------------------
     def to_dict(self, timing: bool = True) -> dict:
-        """Plain data with stable keys (timings optional, since they vary run to run).
+        """Plain data with stable keys (documented in docs/cli.md; speed only with ``timing``).
 
-        Keys: ``scenario`` (``name``, ``seed``, ``connections``, ``weights``,
-        ``clients``: ``distribution``, ``count``, ``exponent``), ``versions``,
-        ``missing`` (algorithms not run after an interruption; normally ``[]``)
-        and ``results``: one entry per algorithm with ``algorithm``, ``counts``
-        (connections per backend), ``dropped``, ``max_deviation``, ``jain`` and,
-        when ``timing``, ``decisions_per_second``.
+        Keys: ``scenario`` (the whole scenario, defaults filled in),
+        ``versions``, ``missing`` (algorithms not run after an interruption),
+        ``events`` (``time`` in seconds, ``action``, ``backend``) and
+        ``results``: per algorithm ``algorithm``, ``scheduler``, ``counts``,
+        ``target_shares``, ``dropped``, ``max_deviation``, ``jain``,
+        ``load_max_over_mean``, ``sticky``, ``disruption`` (per event:
+        ``time``, ``clients``, ``moved``, ``must_move``), ``latency`` (``mean``,
+        ``p50``, ``p90``, ``p99``, ``p99.9`` in seconds, or ``null``) and,
+        with ``timing``, ``connections_per_second``. Floats are rounded to 12
+        significant digits; NaN is written as ``null``.
         """
-        sc = self.scenario
-        return {
-            "scenario": {"name": sc.name, "seed": sc.seed, "connections": sc.connections,
-                         "weights": list(sc.weights),
-                         "clients": {"distribution": sc.client_distribution, "count": sc.client_count,
-                                     "exponent": sc.client_exponent}},
-            "versions": self.versions,
-            "missing": list(self.missing),
-            "results": [
-                {"algorithm": r.algorithm, "counts": list(r.counts), "dropped": r.dropped,
-                 "max_deviation": round(r.max_deviation, 12), "jain": round(r.jain, 12),
-                 **({"decisions_per_second": round(r.decisions_per_second)} if timing else {})}
-                for r in self.rows
-            ],
-        }
+        results = []
+        for r in self.rows:
+            item: dict[str, Any] = {
+                "algorithm": r.algorithm, "scheduler": r.scheduler, "counts": list(r.counts),
+                "target_shares": [_round(x) for x in r.target_shares], "dropped": r.dropped,
+                "max_deviation": _round(r.max_deviation), "jain": _round(r.jain),
+                "load_max_over_mean": _round(r.load_max_over_mean), "sticky": _round(r.sticky),
+                "disruption": [{"time": _round(d.time), "clients": d.clients, "moved": _round(d.moved),
+                                "must_move": _round(d.must_move)} for d in r.disruption],
+                "latency": None if r.latency is None else {k: _round(r.latency[k]) for k in LATENCY_KEYS},
+            }
+            if timing:
+                item["connections_per_second"] = round(r.connections_per_second)
+            results.append(item)
+        return {"scenario": self.scenario.to_dict(), "versions": dict(self.versions), "missing": list(self.missing),
+                "events": [{"time": _round(t), "action": a, "backend": b} for t, a, b in self.event_times],
+                "results": results}
 
     def to_json(self, timing: bool = True) -> str:
-        """JSON of :meth:`to_dict`."""
-        return json.dumps(self.to_dict(timing), indent=2, sort_keys=True) + "\n"
+        """JSON of :meth:`to_dict` (keys sorted, two-space indent)."""
+        return json.dumps(self.to_dict(timing), indent=2, sort_keys=True, allow_nan=False) + "\n"
 
-    #: Columns of :meth:`to_csv`, in order (``decisions_per_second`` only with ``timing``).
-    CSV_COLUMNS = ("algorithm", "backend", "weight", "weight_share", "connections", "share",
-                   "relative_deviation", "dropped", "max_deviation", "jain", "decisions_per_second")
+    #: Columns of :meth:`to_csv`, in order (``connections_per_second`` only with ``timing``).
+    CSV_COLUMNS = ("algorithm", "scheduler", "backend", "connections", "share", "target_share",
+                   "relative_deviation", "dropped", "max_deviation", "jain", "load_max_over_mean", "sticky",
+                   "moved", "latency_p50", "latency_p99", "connections_per_second")
 
     def to_csv(self, timing: bool = True) -> str:
-        """CSV in long form: a header, then one row per algorithm and backend.
+        """CSV in long form: a header, then one row per algorithm and backend (see :attr:`CSV_COLUMNS`).
 
-        The columns are fixed whatever the number of backends (see
-        :attr:`CSV_COLUMNS`): ``algorithm``; ``backend`` (index 0..n-1);
-        ``weight``; ``weight_share`` (fraction of the total weight);
-        ``connections`` (scheduled to that backend); ``share`` (fraction of the
-        algorithm's connections); ``relative_deviation`` (``share /
-        weight_share - 1``, empty for weight 0); then the algorithm's summary,
-        repeated on each of its rows: ``dropped``, ``max_deviation``, ``jain``
-        and, only when ``timing``, ``decisions_per_second``. Fractions are
-        rounded to 12 digits, as in :meth:`to_json`. Rows follow the order of
-        the algorithms, then of the backends; lines end with ``\\n``.
+        ``backend`` is the backend id; ``connections`` those sent to it;
+        ``share`` their fraction of the algorithm's scheduled connections;
+        ``target_share`` the weight-proportional fraction;
+        ``relative_deviation`` is ``share / target_share - 1`` (empty for a
+        target of 0). The algorithm's summary repeats on each of its rows:
+        ``dropped``, ``max_deviation``, ``jain``, ``load_max_over_mean``,
+        ``sticky``, ``moved`` (mean over pool events; empty without events),
+        ``latency_p50`` / ``latency_p99`` in seconds (empty for the infinite
+        server) and, only when ``timing``, ``connections_per_second``.
+        Floats have 12 significant digits; lines end with ``\\n``.
         """
         columns = self.CSV_COLUMNS if timing else self.CSV_COLUMNS[:-1]
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(columns)
-        weights = self.scenario.weights
-        targets = self.weight_shares
         for r in self.rows:
-            summary = [r.dropped, _num(r.max_deviation), _num(r.jain)]
-            summary += [round(r.decisions_per_second)] if timing else []
-            cells = zip(weights, targets, r.counts, self.shares(r))
-            for b, (weight, target, count, share) in enumerate(cells):
+            lat = r.latency or {}
+            summary = [r.dropped, _num(r.max_deviation), _num(r.jain), _num(r.load_max_over_mean), _num(r.sticky),
+                       _num(r.moved), _num(lat.get("p50", math.nan)), _num(lat.get("p99", math.nan))]
+            summary += [round(r.connections_per_second)] if timing else []
+            for b, (count, share, target) in enumerate(zip(r.counts, r.shares, r.target_shares)):
                 deviation = _num(share / target - 1.0) if target > 0 else ""
-                w.writerow([r.algorithm, b, weight, _num(target), count, _num(share), deviation] + summary)
+                w.writerow([r.algorithm, r.scheduler, b, count, _num(share), _num(target), deviation] + summary)
         return buf.getvalue()
 
-    def plot(self, path: str | Path) -> None:
-        """Write a PNG bar chart: per algorithm, each backend's share of connections.
+    def plot(self, path: str | Path, kinds: Sequence[str] | None = None) -> list[str]:
+        """Write a PNG report; return the sections drawn (see :mod:`lbalgo.report.plots`).
 
-        One panel per algorithm; bars are the backends' shares of connections
-        and black ticks their weight shares (where a proportional scheduler
-        would land). Needs matplotlib (``pip install lbalgo[plot]``); raises
-        :class:`RuntimeError` saying so when it is missing. Uses no pyplot
-        state, so it is safe in notebooks and threads.
+        Sections: ``shares`` (per backend, against the target), ``active``
+        (open connections over time), ``latency`` (CDF; queued models only)
+        and ``disruption`` (per pool event; only with events). Needs
+        matplotlib (``pip install lbalgo[plot]``); raises :class:`RuntimeError`
+        saying so when it is missing.
         """
-        Figure = require_matplotlib()
-        n_alg = max(len(self.rows), 1)
-        ncols = min(4, n_alg)
-        nrows = -(-n_alg // ncols)
-        fig = Figure(figsize=(3.2 * ncols, 2.4 * nrows + 0.6), layout="constrained")
-        axes = fig.subplots(nrows, ncols, sharey=True, squeeze=False).ravel()
-        x = np.arange(len(self.scenario.weights))
-        targets = 100 * self.weight_shares
-        for ax, r in zip(axes, self.rows):
-            ax.bar(x, 100 * self.shares(r), color="tab:blue", label="share of connections")
-            ax.scatter(x, targets, marker="_", s=300, color="black", zorder=3, label="weight share")
-            ax.set_title(f"{r.algorithm}  (max dev {100 * r.max_deviation:.1f}%)", fontsize=9)
-            ax.set_xticks(x, [f"b{i}" for i in x], fontsize=7)
-        for ax in axes[len(self.rows):]:
-            ax.set_visible(False)
-        for ax in axes[::ncols]:
-            ax.set_ylabel("%")
-        if self.rows:
-            axes[0].legend(fontsize=7)
-        sc = self.scenario
-        fig.suptitle(f"scenario {sc.name}: {sc.connections:,} connections, weights {list(sc.weights)}, "
-                     f"seed {sc.seed}", fontsize=10)
-        fig.savefig(path, format="png", dpi=100)
+        from .plots import plot_comparison
+
+        return plot_comparison(self, path, kinds)
+
+
+# -- formatting helpers -------------------------------------------------------------------
+def _percent(v: float) -> str:
+    return "-" if math.isnan(v) else f"{100 * v:.2f}%"
+
+
+def _duration(v: float) -> str:
+    if math.isnan(v):
+        return "-"
+    if abs(v) >= 100:
+        return f"{v:.0f} s"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if abs(v) >= scale or unit == "us":
+            return f"{v / scale:.3g} {unit}"
+    raise AssertionError  # pragma: no cover
+
+
+def _round(x: float) -> float | None:
+    """12 significant digits (stable across platforms' last-bit differences); NaN -> None."""
+    x = float(x)
+    return None if math.isnan(x) else float(f"{x:.12g}")
+
+
+def _num(x: float) -> str:
+    x = float(x)
+    return "" if math.isnan(x) else repr(float(f"{x:.12g}"))
+
+
+def _aligned(head: list[str], body: list[list[str]]) -> list[str]:
+    widths = [max(len(c) for c in col) for col in zip(head, *body)]
+
+    def fmt(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    return [fmt(head), fmt(["-" * w for w in widths])] + [fmt(cells) for cells in body]
+
+
+def _markdown(head: list[str], body: list[list[str]]) -> list[str]:
+    return (["| " + " | ".join(head) + " |", "|" + "|".join(":---" if i == 0 else "---:" for i in range(len(head))) + "|"]
+            + ["| " + " | ".join(c.strip() for c in cells) + " |" for cells in body])
+
+
+def _interrupted_note(c: Comparison) -> str:
+    return (f"interrupted: {len(c.rows)} of {len(c.rows) + len(c.missing)} algorithms ran; "
+            f"not run: {', '.join(c.missing)}")
 
 
 PLOT_MISSING = "plotting needs matplotlib, which is not installed: pip install lbalgo[plot]"
@@ -244,60 +349,161 @@ def require_matplotlib() -> type:
     return Figure
 
 
-def _num(x: float) -> str:
-    return repr(round(float(x), 12))
-
-
-def _interrupted_note(c: Comparison) -> str:
-    return (f"interrupted: {len(c.rows)} of {len(c.rows) + len(c.missing)} algorithms ran; "
-            f"not run: {', '.join(c.missing)}")
-
-
-def _mark(text: str, best: bool) -> str:
-    return text + ("*" if best else " ")
-
-
-def compare(scenario: scenario_mod.Scenario | None = None, algorithms: Sequence[str] | None = None,
+# -- running -----------------------------------------------------------------------------
+def compare(scenario: scenario_mod.Scenario | None = None, algorithms: Sequence[str | dict] | None = None,
             progress: Callable[[int, int, str], None] | None = None) -> Comparison:
     """Run ``algorithms`` (default: the scenario's, else every registered one) on ``scenario``.
 
-    ``progress(index, total, algorithm)``, if given, is called before each
-    algorithm runs (``index`` from 1). A ``KeyboardInterrupt`` while the
-    algorithms run returns the rows that finished, with the rest listed in
-    :attr:`Comparison.missing`, instead of propagating.
+    ``algorithms`` are registered names, or dicts as the scenario file's
+    ``algorithms`` tables (``{"name": "wrr", "incremental": True, "label": "wrr-inc"}``). ``progress(index, total, algorithm)``, if given,
+    is called before each algorithm runs (``index`` from 1). A
+    ``KeyboardInterrupt`` while the algorithms run returns the rows that
+    finished, with the rest listed in :attr:`Comparison.missing`, instead of
+    propagating.
     """
     sc = scenario or scenario_mod.default()
-    chosen = list(algorithms or sc.algorithms or names())
-    classes = [get(a) for a in chosen]  # fails early on an unknown name
-    keys = sc.client_keys()
+    if algorithms:
+        sc = sc.with_algorithms(list(algorithms))  # fails early on an unknown name
+    elif not sc.algorithms:
+        sc = sc.with_algorithms(names())
+    specs = sc.algorithms
+    events = sc.sim_events()
+    timeline = _WeightTimeline(sc.weights, events)  # also validates the events against the pool
+    generated = sc.workload().generate()
     rows: list[Row] = []
     try:
-        for i, cls in enumerate(classes, 1):
+        for i, spec in enumerate(specs, 1):
             if progress is not None:
-                progress(i, len(classes), cls.name)
-            rows.append(_run(cls, sc, keys))
+                progress(i, len(specs), spec.label)
+            rows.append(_run(spec, sc, generated, events, timeline))
     except KeyboardInterrupt:
         pass
-    missing = tuple(cls.name for cls in classes[len(rows):])
-    return Comparison(sc, tuple(rows), _versions(), missing)
+    missing = tuple(spec.label for spec in specs[len(rows):])
+    event_times = tuple((float(ev.time), action, getattr(ev, "backend", None))
+                        for ev, action in zip(events, (e.action for e in sc.events)))
+    return Comparison(sc, tuple(rows), _versions(), missing, tuple(sorted(event_times, key=lambda e: e[0])))
 
 
-def _run(cls: type, sc: scenario_mod.Scenario, keys: np.ndarray) -> Row:
-    """Warm up (compile or load the cache), then time one batch of ``keys``."""
-    cls(weights=list(sc.weights), seed=sc.seed).pick_many(keys[:1000])  # compile / load the cache
-    s = cls(weights=list(sc.weights), seed=sc.seed)
-    t0 = time.perf_counter()
-    ids = s.pick_many(keys)
-    seconds = time.perf_counter() - t0
-    counts = metrics.counts(ids, len(sc.weights))
+class _WeightTimeline:
+    """The pool's weights between pool events, to compute each backend's target share."""
+
+    def __init__(self, weights: tuple[int, ...], events: list[Any]) -> None:
+        from ..pool import Pool
+        from ..sim.engine import K_ADD, K_REMOVE, K_WEIGHT
+        from ..sim.events import compile_events
+
+        try:
+            compiled = compile_events(Pool(list(weights)), events)
+        except (TypeError, ValueError, LookupError) as e:
+            raise scenario_mod.ScenarioError(str(e)) from None
+        n = len(weights) + len(compiled.added)
+        current = np.zeros(n, dtype=np.float64)
+        current[: len(weights)] = weights
+        self.times = compiled.time
+        self.segments = [current.copy()]
+        self.unavailable: list[tuple[int, ...]] = []
+        added = iter(compiled.added)
+        for kind, b, a in zip(compiled.kind, compiled.backend, compiled.a):
+            if kind == K_ADD:
+                current[next(added)[0]] = a
+            elif kind in (K_REMOVE, K_WEIGHT):
+                current[b] = 0 if kind == K_REMOVE else a
+            self.segments.append(current.copy())
+            self.unavailable.append(tuple(int(x) for x in np.flatnonzero(current == 0)))
+        self.n = n
+
+    def mean_weights(self, horizon: float) -> np.ndarray:
+        """Each backend's weight averaged over ``[0, horizon]`` (the reference for open connections)."""
+        edges = np.clip(np.concatenate(([0.0], self.times, [horizon])), 0.0, horizon)
+        out = np.zeros(self.n)
+        for duration, w in zip(np.diff(edges), self.segments):
+            out += duration * w
+        return out / horizon if horizon > 0 else self.segments[0].copy()
+
+    def target(self, arrival: np.ndarray) -> np.ndarray:
+        """Expected connections per backend if each arrival went weight-proportionally."""
+        bounds = np.searchsorted(arrival, self.times, side="left")
+        per_segment = np.diff(np.concatenate(([0], bounds, [len(arrival)])))
+        out = np.zeros(self.n)
+        for count, w in zip(per_segment, self.segments):
+            if w.sum() > 0:
+                out += count * w / w.sum()
+        return out
+
+
+def _simulate(spec: scenario_mod.AlgorithmSpec, sc: scenario_mod.Scenario, generated: Any, events: list[Any],
+              sample_every: float | None) -> Any:
+    from ..sim import simulate
+
+    cls = get(spec.name)
+    kw: dict[str, Any] = dict(spec.options)
+    if sc.service.lifecycle == "tcp":
+        kw.setdefault("new_conns", "inactive")
+    s = cls(weights=list(sc.weights), seed=sc.seed if spec.seed is None else spec.seed, **kw)
+    svc = sc.service
+    return simulate(s, generated, events=events, service=svc.model, servers=_arg(svc.servers),
+                    speeds=_arg(svc.speeds), lifecycle=svc.lifecycle, establish=svc.establish, linger=svc.linger,
+                    sample_every=sample_every)
+
+
+def _arg(value: Any) -> Any:
+    """A per-backend scenario value as simulate takes it (extra backends from Add events default to 1)."""
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _run(spec: scenario_mod.AlgorithmSpec, sc: scenario_mod.Scenario, generated: Any, events: list[Any],
+         timeline: _WeightTimeline) -> Row:
+    """Warm up (compile or load the cache) on a slice, then replay the whole workload."""
+    from ..workloads import Generated
+
+    k = min(1000, len(generated))
+    head = Generated(generated.arrival[:k].copy(), generated.lifetime[:k].copy(), generated.client[:k].copy(),
+                     None if generated.destination is None else generated.destination[:k].copy())
+    if sc.events and any(e.action == "add" for e in sc.events):
+        events_warm = events  # per-backend arguments must cover added backends
+    else:
+        events_warm = []
+    _simulate(spec, sc, head, events_warm, None)
+    span = float(generated.arrival[-1]) if len(generated) else 1.0
+    sim = _simulate(spec, sc, generated, events, span / sc.service.samples if span > 0 else None)
+
+    tr = sim.trace
+    counts = np.zeros(timeline.n, dtype=np.int64)
+    c = sim.counts()
+    counts[: len(c)] = c
+    target = timeline.target(tr.arrival)
+    ok = tr.backend >= 0
+    horizon = float(np.nanmax(tr.end[ok])) if ok.any() else 0.0
+    mean_open = np.zeros(timeline.n)
+    mean_open[: sim.n_backends] = sim.mean_open()
+    load = metrics.max_over_mean(mean_open, timeline.mean_weights(horizon)) if horizon > 0 else float("nan")
+    window = max(100, int(DISRUPTION_WINDOW_SHARE * len(tr)))
+    disruption = tuple(metrics.event_disruption(tr.arrival, tr.client, tr.backend, t, window, gone)
+                       for t, gone in zip(timeline.times, timeline.unavailable))
+    latency = quantiles = None
+    if sc.service.model != "infinite":
+        sojourn = tr.sojourn[tr.backend >= 0]
+        latency = metrics.latency_percentiles(sojourn)
+        quantiles = np.quantile(sojourn, CDF_PROBABILITIES) if sojourn.size else None
+    scheduled = counts.sum()
     return Row(
-        algorithm=cls.name,
-        counts=tuple(int(c) for c in counts),
-        dropped=int((ids < 0).sum()),
-        max_deviation=metrics.max_relative_deviation(counts, sc.weights),
-        jain=metrics.jain_index(counts, sc.weights),
-        seconds=seconds,
+        algorithm=spec.label, scheduler=spec.name, counts=tuple(int(x) for x in counts),
+        target=tuple(float(x) for x in target), dropped=int(sim.drops),
+        max_deviation=metrics.max_relative_deviation(counts, target) if scheduled else float("nan"),
+        jain=metrics.jain_index(counts, target) if scheduled else float("nan"),
+        load_max_over_mean=load, sticky=metrics.affinity_hit_ratio(tr.client, tr.backend),
+        disruption=disruption, latency=latency, seconds=sim.seconds,
+        sample_times=sim.sample_times, samples_active=_pad(sim.samples_active, timeline.n),
+        latency_quantiles=quantiles,
     )
+
+
+def _pad(samples: np.ndarray | None, n: int) -> np.ndarray:
+    if samples is None:
+        return np.zeros((0, n), dtype=np.int64)
+    out = np.zeros((samples.shape[0], n), dtype=samples.dtype)
+    out[:, : samples.shape[1]] = samples
+    return out
 
 
 def _versions() -> dict[str, str]:
@@ -305,3 +511,6 @@ def _versions() -> dict[str, str]:
 
     from .. import __version__
     return {"lbalgo": __version__, "numpy": np.__version__, "numba": numba.__version__}
+
+
+__all__ = ["Comparison", "Row", "compare", "require_matplotlib", "PLOT_MISSING"]
