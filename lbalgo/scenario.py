@@ -401,7 +401,9 @@ def _model(table: Any, section: str, models: dict[str, tuple[tuple[str, ...], di
     """Parse ``[section]`` (``model = ...`` plus parameters); return the model and the ``extra`` fields."""
     if not isinstance(table, dict):
         raise ScenarioError(f"[{section}] must be a table, got {table!r}")
-    kind = table.get("model")
+    if "model" not in table:
+        raise ScenarioError(f"{section}.model is required: one of {', '.join(models)}")
+    kind = table["model"]
     if kind not in models:
         raise ScenarioError(f"{section}.model must be one of {', '.join(models)}, got {kind!r}")
     required, optional = models[kind]

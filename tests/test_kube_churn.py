@@ -3,6 +3,8 @@
 from pathlib import Path
 
 import numpy as np
+import json
+
 import pytest
 
 from lbalgo.kube import Node, Service, load_endpointslices
@@ -121,5 +123,6 @@ def test_cli_compare_with_endpointslice_scenario(capsys):
     from lbalgo.cli import main
 
     assert main(["compare", str(DATA / "kube_scenario.toml"), "--format", "json"]) == 0
-    out = capsys.readouterr().out
-    assert '"weights": [\n      1,\n      1\n    ]' in out and '"algorithm": "iptables"' in out
+    data = json.loads(capsys.readouterr().out)
+    assert data["scenario"]["pool"]["weights"] == [1, 1]
+    assert [r["algorithm"] for r in data["results"]] == ["iptables", "nftables", "rr"]
