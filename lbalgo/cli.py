@@ -70,9 +70,15 @@ def _parser() -> argparse.ArgumentParser:
                    "latency CDF, disruption (needs matplotlib)")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
 
-    sub.add_parser("list", help="list the algorithms")
+    sub.add_parser("list", help="list the algorithms", formatter_class=argparse.RawDescriptionHelpFormatter,
+                   epilog="examples:\n  lbalgo list                  name, class, summary and source system\n"
+                          "  lbalgo list | grep IPVS      the IPVS schedulers\n")
 
-    s = sub.add_parser("show", help="print the first decisions of one algorithm")
+    s = sub.add_parser("show", help="print the first decisions of one algorithm",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="examples:\n  lbalgo show wrr --weights 4,3,2 -n 9      prints 0 0 1 0 1 2 0 1 2\n"
+                              "  lbalgo show random --weights 1,1 --seed 7\n"
+                              "  lbalgo show sh --weights 1,1,1 --keys 10.0.0.1,10.0.0.2 -n 4\n")
     s.add_argument("algorithm")
     s.add_argument("--weights", required=True, help="comma-separated weights, e.g. 4,3,2")
     s.add_argument("-n", type=int, default=18, help="number of decisions (default 18)")

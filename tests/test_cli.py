@@ -368,3 +368,17 @@ def test_python_dash_m_help():
     for option in ("--format {text,json,md,csv}", "--no-timing", "--plot", "--quiet", "--clients", "--lifetime",
                    "--arrivals", "--load", "--service", "--no-events"):
         assert option in r.stdout
+
+
+@pytest.mark.parametrize("command", ["compare", "list", "show"])
+def test_every_command_has_help_with_examples(capsys, command):
+    code, out, err = run(capsys, command, "--help")
+    assert (code, err) == (0, "")
+    assert "examples:" in out and f"lbalgo {command}" in out
+
+
+def test_text_and_markdown_record_versions_and_seed(small):
+    for text in (small.to_text(timing=False), small.to_markdown(timing=False)):
+        assert "seed 20261127" in text
+        for name, version in small.versions.items():
+            assert f"{name} {version}" in text

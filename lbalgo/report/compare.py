@@ -169,6 +169,9 @@ class Comparison:
         sc = self.scenario
         return f"scenario {sc.name}: weights {list(sc.weights)}; {sc.describe()}"
 
+    def _versions_line(self) -> str:
+        return ", ".join(f"{k} {v}" for k, v in sorted(self.versions.items()))
+
     def _events_line(self) -> str:
         if not self.event_times:
             return ""
@@ -183,6 +186,8 @@ class Comparison:
         out = [self._title()]
         if self.event_times:
             out.append(self._events_line())
+        if self.versions:
+            out.append(self._versions_line())
         out += ["", *_aligned(*self._summary(timing, False)), "", "share of connections per backend (%):",
                 *_aligned(*self._shares_table(False)), "",
                 "max dev: largest |share/target - 1|; Jain: fairness of connections per unit of target (1 = ideal);",
@@ -201,6 +206,8 @@ class Comparison:
         lines = [f"### Scenario `{sc.name}`", "", f"Weights {list(sc.weights)}; {sc.describe()}."]
         if self.event_times:
             lines[-1] += " " + self._events_line()[0].upper() + self._events_line()[1:] + "."
+        if self.versions:
+            lines[-1] += f" Run with {self._versions_line()}."
         lines += ["", *_markdown(*self._summary(timing, True)), "", "Share of connections per backend (%):", "",
                   *_markdown(*self._shares_table(True))]
         if self.missing:
