@@ -209,7 +209,7 @@ class Scenario:
             raise ScenarioError(str(e)) from None
         if len(w) == 0 or not w.any():
             raise ScenarioError("pool.weights must contain at least one weight > 0")
-        _integer(self.connections, "connections", 1, 10**9)
+        _integer(self.connections, "connections", 1, 100_000_000)
         _integer(self.seed, "seed", 0, 2**63 - 1)
         if self.load is not None:
             _number(self.load, "arrivals.load", low=0.0, high=None)

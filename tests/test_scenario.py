@@ -133,7 +133,7 @@ def test_the_workload_is_seeded():
     ("[pool]\nweights = []\n", "pool.weights must contain at least one weight > 0"),
     ("[pool]\nweights = [1, -2]\n", "pool.weights[1] must be >= 0"),
     ("[pool]\nweights = [1.5]\n", "pool.weights[0] must be an integer"),
-    ("connections = 0\n[pool]\nweights = [1]\n", "connections must be in 1..1000000000, got 0"),
+    ("connections = 0\n[pool]\nweights = [1]\n", "connections must be in 1..100000000, got 0"),
     ("connections = 1.5\n[pool]\nweights = [1]\n", "connections must be a whole number"),
     ("seed = -1\n[pool]\nweights = [1]\n", "seed must be in 0.."),
     ("[pool]\nweights = [1]\n[clients]\nmodel = 'pareto'\ncount = 5\n", "clients.model must be one of zipf, uniform"),
