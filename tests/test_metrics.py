@@ -82,6 +82,16 @@ def test_affinity_hit_ratio():
     assert math.isnan(affinity_hit_ratio([1, 2], [0, 0]))
 
 
+def test_affinity_hit_ratio_with_a_precomputed_order():
+    rng = np.random.default_rng(3)
+    clients = rng.integers(0, 50, 2000)
+    backends = rng.integers(-1, 3, 2000)  # -1: dropped
+    order = np.argsort(clients, kind="stable")
+    assert affinity_hit_ratio(clients, backends, order) == affinity_hit_ratio(clients, backends)
+    with pytest.raises(ValueError, match="order must be a permutation"):
+        affinity_hit_ratio(clients, backends, order[:10])
+
+
 loads = st.lists(st.floats(min_value=0, max_value=1e6, allow_nan=False), min_size=1, max_size=30)
 
 

@@ -13,16 +13,23 @@ from __future__ import annotations
 import numpy as np
 
 
-def affinity_hit_ratio(clients, backends) -> float:
-    """Fraction of repeat connections that reached the client's previous backend (NaN: none)."""
+def affinity_hit_ratio(clients, backends, order=None) -> float:
+    """Fraction of repeat connections that reached the client's previous backend (NaN: none).
+
+    ``order``, optional, is ``np.argsort(clients, kind="stable")``: pass it when
+    scoring several schedulers on the same clients, so the sort is done once.
+    """
     c = np.asarray(clients)
     b = np.asarray(backends)
     if c.ndim != 1 or c.shape != b.shape:
         raise ValueError("clients and backends must be 1-D arrays of one length")
-    ok = b >= 0
-    c, b = c[ok], b[ok]
-    order = np.argsort(c, kind="stable")  # per client, still in arrival order
+    if order is None:
+        order = np.argsort(c, kind="stable")  # per client, still in arrival order
+    elif np.shape(order) != c.shape:
+        raise ValueError("order must be a permutation of the connections (np.argsort of clients)")
     cs, bs = c[order], b[order]
+    keep = bs >= 0  # dropped connections are skipped; filtering keeps each client's arrival order
+    cs, bs = cs[keep], bs[keep]
     repeat = cs[1:] == cs[:-1]
     n = int(repeat.sum())
     if n == 0:

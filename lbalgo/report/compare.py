@@ -377,12 +377,13 @@ def compare(scenario: scenario_mod.Scenario | None = None, algorithms: Sequence[
     events = sc.sim_events()
     timeline = _WeightTimeline(sc.weights, events)  # also validates the events against the pool
     generated = sc.workload().generate()
+    by_client = np.argsort(generated.client, kind="stable")  # shared by every row's stickiness
     rows: list[Row] = []
     try:
         for i, spec in enumerate(specs, 1):
             if progress is not None:
                 progress(i, len(specs), spec.label)
-            rows.append(_run(spec, sc, generated, events, timeline))
+            rows.append(_run(spec, sc, generated, events, timeline, by_client))
     except KeyboardInterrupt:
         pass
     missing = tuple(spec.label for spec in specs[len(rows):])
@@ -459,7 +460,7 @@ def _arg(value: Any) -> Any:
 
 
 def _run(spec: scenario_mod.AlgorithmSpec, sc: scenario_mod.Scenario, generated: Any, events: list[Any],
-         timeline: _WeightTimeline) -> Row:
+         timeline: _WeightTimeline, by_client: np.ndarray) -> Row:
     """Warm up (compile or load the cache) on a slice, then replay the whole workload."""
     from ..workloads import Generated
 
@@ -498,7 +499,7 @@ def _run(spec: scenario_mod.AlgorithmSpec, sc: scenario_mod.Scenario, generated:
         target=tuple(float(x) for x in target), dropped=int(sim.drops),
         max_deviation=metrics.max_relative_deviation(counts, target) if scheduled else float("nan"),
         jain=metrics.jain_index(counts, target) if scheduled else float("nan"),
-        load_max_over_mean=load, sticky=metrics.affinity_hit_ratio(tr.client, tr.backend),
+        load_max_over_mean=load, sticky=metrics.affinity_hit_ratio(tr.client, tr.backend, by_client),
         disruption=disruption, latency=latency, seconds=sim.seconds,
         sample_times=sim.sample_times, samples_active=_pad(sim.samples_active, timeline.n),
         latency_quantiles=quantiles,
