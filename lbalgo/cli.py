@@ -52,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--connections", help="number of new connections, e.g. 1e6")
     c.add_argument("--seed", type=int, help="seed of the workload and the random schedulers")
     c.add_argument("--arrivals", metavar="MODEL:...",
-                   help="poisson:RATE, constant:RATE or onoff:RATE:MEAN_ON:MEAN_OFF (per second)")
+                   help="poisson:RATE, constant:RATE or onoff:RATE:MEAN_ON:MEAN_OFF (per second); "
+                        "with --load leave the rate out (poisson, onoff:MEAN_ON:MEAN_OFF)")
     c.add_argument("--load", type=float, help="offered load instead of a rate: a share of the pool's capacity "
                    "(queued service models)")
     c.add_argument("--lifetime", metavar="MODEL:...", help="exponential:MEAN, lognormal:MEAN:SIGMA, "
@@ -126,7 +127,7 @@ def _cmd_compare(args: argparse.Namespace) -> str:
         changes["seed"] = args.seed
     for option, section in ((args.arrivals, "arrivals"), (args.lifetime, "lifetimes"), (args.clients, "clients")):
         if option:
-            changes[section] = scenario_mod.parse_model(option, section)
+            changes[section] = scenario_mod.parse_model(option, section, with_load=args.load is not None)
     if args.arrivals:
         changes["load"] = None  # a rate given on the command line replaces the file's load
     if args.load is not None:

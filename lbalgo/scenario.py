@@ -79,6 +79,10 @@ POPULATIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "zipf": (("count",), {"exponent": 1.0, "network": "10.0.0.0/8"}),
     "uniform": (("count",), {"network": "10.0.0.0/8"}),
 }
+#: Where a section's defaults differ from the model's (clients are Zipf 1.1 by default,
+#: destinations live in 172.16.0.0/12, apart from the clients).
+SECTION_DEFAULTS: dict[str, dict[str, Any]] = {"clients": {"exponent": 1.1},
+                                               "destinations": {"network": "172.16.0.0/12"}}
 SERVICES = ("infinite", "fifo", "ps")
 LIFECYCLES = ("simple", "tcp")
 #: Pool-event actions and the fields each needs besides ``at``.
@@ -216,7 +220,11 @@ class Scenario:
             if self.service.model == "infinite":
                 raise ScenarioError("arrivals.load needs a queued service model (service.model = 'fifo' "
                                     "or 'ps'); with the infinite server give arrivals.rate")
-        _check_service(self.service, len(w))
+            if self.mean_lifetime <= 0:
+                raise ScenarioError("arrivals.load needs lifetimes with a mean > 0 (the work each connection "
+                                    "brings); give arrivals.rate instead")
+        added = sum(1 for e in self.events if e.action == "add")
+        _check_service(self.service, len(w), added)
         if self.service.lifecycle == "tcp" and self.service.model != "infinite":
             raise ScenarioError("service.lifecycle = 'tcp' is modelled with service.model = 'infinite' only")
         for label in _duplicates([a.label for a in self.algorithms]):
@@ -325,7 +333,8 @@ class Scenario:
 
     def with_algorithms(self, names: list[Any]) -> "Scenario":
         """A copy running these algorithms: registered names, or tables as in the file's ``algorithms``."""
-        return replace(self, algorithms=tuple(_algorithm(n, f"algorithms[{i}]") for i, n in enumerate(names)))
+        return replace(self, algorithms=tuple(_algorithm(n, f"algorithms[{i}]", self.weights)
+                                              for i, n in enumerate(names)))
 
 
 # -- field checks ----------------------------------------------------------------------
@@ -372,7 +381,7 @@ def _per_backend(value: Any, weights: tuple[int, ...], n: int) -> list[float]:
     return [float(value)] * n
 
 
-def _check_service(s: Service, n: int) -> None:
+def _check_service(s: Service, n: int, added: int = 0) -> None:
     if s.model not in SERVICES:
         raise ScenarioError(f"service.model must be one of {', '.join(SERVICES)}, got {s.model!r}")
     if s.lifecycle not in LIFECYCLES:
@@ -381,8 +390,10 @@ def _check_service(s: Service, n: int) -> None:
         if value == "weight":
             continue
         values = value if isinstance(value, tuple) else (value,)
-        if isinstance(value, tuple) and len(value) < n:
-            raise ScenarioError(f"service.{name} must have one entry per backend ({n}), got {len(value)}")
+        if isinstance(value, tuple) and len(value) != n + added:
+            more = f", counting the {added} added by events" if added else ""
+            raise ScenarioError(f"service.{name} must have one entry per backend ({n + added}{more}), "
+                                f"got {len(value)}")
         for i, v in enumerate(values):
             where = f"service.{name}" + (f"[{i}]" if isinstance(value, tuple) else "")
             if whole:
@@ -419,6 +430,7 @@ def _model(table: Any, section: str, models: dict[str, tuple[tuple[str, ...], di
             raise ScenarioError(f"{section}.{name} is required for model {kind!r}")
         params.append((name, _param(table[name], f"{section}.{name}", name)))
     for name, default in optional.items():
+        default = SECTION_DEFAULTS.get(section, {}).get(name, default)
         params.append((name, _param(table.get(name, default), f"{section}.{name}", name)))
     return Model(kind, tuple(params)), {k: table[k] for k in extra if k in table}
 
@@ -515,7 +527,7 @@ def _event(table: Any, i: int) -> Event:
     return Event(action=action, at=at, at_share=at_share, **kw)
 
 
-def _algorithm(item: Any, where: str) -> AlgorithmSpec:
+def _algorithm(item: Any, where: str, weights: Any = (1, 1)) -> AlgorithmSpec:
     from .schedulers.registry import SCHEDULERS, get
 
     if isinstance(item, str):
@@ -536,9 +548,14 @@ def _algorithm(item: Any, where: str) -> AlgorithmSpec:
     if seed is not None:
         _integer(seed, f"{where}.seed", 0, 2**63 - 1)
     options = tuple(sorted((k, v) for k, v in item.items() if k not in ("name", "label", "seed")))
-    try:  # options are constructor keywords: try them once, so a typo fails here, not mid-comparison
-        cls(weights=[1, 1], **dict(options))
-    except (TypeError, ValueError) as e:
+    try:  # options are constructor keywords: try them once on the pool, so a typo fails here, not mid-run
+        cls(weights=list(weights), **dict(options))
+    except TypeError as e:
+        message = str(e)
+        if "unexpected keyword argument" in message:
+            message = f"unknown option {message.rsplit(' ', 1)[-1]} (see help(lbalgo.{cls.__name__}))"
+        raise ScenarioError(f"{where} ({cls.name}): {message}") from None
+    except ValueError as e:
         raise ScenarioError(f"{where} ({cls.name}): {e}") from None
     return AlgorithmSpec(cls.name, label, options, seed)
 
@@ -598,11 +615,11 @@ def from_dict(data: Mapping[str, Any], source: str = "scenario") -> Scenario:
     algorithms = data.get("algorithms", [])
     if not isinstance(algorithms, list):
         raise ScenarioError(f"algorithms must be a list of names or tables, got {algorithms!r}")
-    kw["algorithms"] = tuple(_algorithm(a, f"algorithms[{i}]") for i, a in enumerate(algorithms))
+    kw["algorithms"] = tuple(_algorithm(a, f"algorithms[{i}]", kw["weights"]) for i, a in enumerate(algorithms))
     return Scenario(**kw)
 
 
-def parse_model(text: str, section: str) -> Model:
+def parse_model(text: str, section: str, *, with_load: bool = False) -> Model:
     """Parse the command line's ``model:a:b`` shorthand, e.g. ``zipf:50000:1.1`` or ``lognormal:2:1``.
 
     ``section`` is ``"arrivals"``, ``"lifetimes"``, ``"clients"`` or
@@ -616,10 +633,14 @@ def parse_model(text: str, section: str) -> Model:
         raise ScenarioError(f"{section}: model must be one of {', '.join(models)}, got {kind!r} in {text!r}")
     required, optional = models[kind]
     order = list(required) + list(optional)
+    if with_load and "rate" in order:  # the rate comes from --load: onoff:MEAN_ON:MEAN_OFF
+        required = tuple(n for n in required if n != "rate")
+        order.remove("rate")
     values = text.split(":", len(order))[1:]  # the last value keeps its colons (an IPv6 network)
     if not len(required) <= len(values) <= len(order):
         raise ScenarioError(f"{section}: {kind} takes {':'.join([kind] + order)} "
-                            f"({len(required)} to {len(order)} values), got {text!r}")
+                            f"({len(required)} to {len(order)} values{', the rate comes from --load' if with_load else ''}"
+                            f"), got {text!r}")
     table: dict[str, Any] = {"model": kind}
     for name, raw in zip(order, values):
         if name == "network":
@@ -630,7 +651,9 @@ def parse_model(text: str, section: str) -> Model:
         except ValueError:
             raise ScenarioError(f"{section}.{name} must be a number, got {raw!r} in {text!r}") from None
         table[name] = int(number) if name == "count" and number.is_integer() else number
-    model, _ = _model(table, section, models)
+    if with_load and section == "arrivals":
+        table["load"] = 1.0  # a placeholder that satisfies "rate or load"; the caller sets the real load
+    model, _ = _model(table, section, models, extra=("load",) if section == "arrivals" else ())
     if section in ("clients", "destinations"):
         _check_population(model, section)
     return model

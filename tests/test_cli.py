@@ -323,6 +323,13 @@ def test_service_infinite_keeps_the_default_rate(capsys):
     assert sc["arrivals"] == {"model": "poisson", "rate": pytest.approx(368.0)}
 
 
+def test_load_with_an_arrival_model_without_rate(capsys):
+    code, out, err = run(capsys, "compare", "--algorithms", "wrr", "--connections", "1000", "--load", "0.5",
+                         "--arrivals", "onoff:1:3", "--format", "json", "--no-timing")
+    assert (code, err) == (0, "")
+    assert json.loads(out)["scenario"]["arrivals"] == {"model": "onoff", "load": 0.5, "mean_on": 1.0, "mean_off": 3.0}
+
+
 def test_load_option(capsys):
     code, out, err = run(capsys, "compare", "--algorithms", "wrr", "--connections", "1000", "--load", "0.5",
                          "--format", "json", "--no-timing")

@@ -65,7 +65,7 @@ model = "zipf"
 count = 20
 [service]
 model = "ps"
-speeds = [3.0, 2.0, 1.0]
+speeds = [3.0, 2.0, 1.0, 2.0]
 samples = 50
 [[events]]
 at = 10.5
@@ -83,7 +83,7 @@ lower = 5
     assert sc.rate == pytest.approx(100 * 2 / 3)
     assert sc.lifetimes == Model("pareto", (("alpha", 2.5), ("mean", 0.2)))
     assert sc.clients["network"] == "192.168.0.0/16" and sc.destinations["exponent"] == 1.0
-    assert sc.service.model == "ps" and sc.service.speeds == (3.0, 2.0, 1.0) and sc.service.samples == 50
+    assert sc.service.model == "ps" and sc.service.speeds == (3.0, 2.0, 1.0, 2.0) and sc.service.samples == 50
     assert sc.sim_events() == [ev.Add(10.5, 2), ev.SetThresholds(0.5 * sc.span, 0, 10, 5)]
     assert [(a.name, a.label, a.options, a.seed) for a in sc.algorithms] == [
         ("rr", "rr", (), None), ("wrr", "wrr-inc", (("incremental", True),), None), ("random", "random", (), 3)]
@@ -225,3 +225,38 @@ def test_documented_example_scenarios_load():
     for path in examples:
         sc = scenario.load(path)
         assert sc.name and math.isfinite(sc.rate)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[pool]\nweights = [1]\n[service]\nmodel = 'fifo'\n[arrivals]\nmodel = 'poisson'\nload = 0.5\n"
+     "[lifetimes]\nmodel = 'constant'\nvalue = 0\n", "arrivals.load needs lifetimes with a mean > 0"),
+    ("[pool]\nweights = [2, 1]\n[service]\nmodel = 'fifo'\nservers = [2, 1]\n[[events]]\nat = 1\naction = 'add'\n"
+     "weight = 1\n", "service.servers must have one entry per backend (3, counting the 1 added by events), got 2"),
+    ("[pool]\nweights = [2, 1]\n[service]\nmodel = 'fifo'\nspeeds = [2.0, 1.0, 1.0]\n",
+     "service.speeds must have one entry per backend (2), got 3"),
+    ("algorithms = [{ name = 'wrr', bogus = 1 }]\n[pool]\nweights = [1]\n",
+     "algorithms[0] (wrr): unknown option 'bogus' (see help(lbalgo.WRR))"),
+])
+def test_more_bad_fields_are_named(text, message):
+    with pytest.raises(ScenarioError) as info:
+        parse(text)
+    assert message in str(info.value)
+
+
+def test_algorithm_options_are_checked_against_the_real_pool():
+    sc = parse("algorithms = [{ name = 'wlc', u_thresholds = [5, 5, 5, 5] }]\n[pool]\nweights = [1, 1, 1, 1]\n")
+    assert sc.algorithms[0].options == (("u_thresholds", [5, 5, 5, 5]),)
+
+
+def test_section_defaults_apply_inside_a_table():
+    sc = parse("[pool]\nweights = [1]\n[clients]\nmodel = 'zipf'\ncount = 10\n"
+               "[destinations]\nmodel = 'uniform'\ncount = 10\n")
+    assert sc.clients["exponent"] == 1.1 and sc.destinations["network"] == "172.16.0.0/12"
+    assert parse_model("zipf:50", "clients")["exponent"] == 1.1
+
+
+def test_arrivals_shorthand_without_a_rate_under_load():
+    m = parse_model("onoff:1:3", "arrivals", with_load=True)
+    assert m.kind == "onoff" and m["mean_on"] == 1.0 and "rate" not in dict(m.params)
+    with pytest.raises(ScenarioError):
+        parse_model("onoff:1:3", "arrivals")

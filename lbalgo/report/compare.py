@@ -455,7 +455,7 @@ def _simulate(spec: scenario_mod.AlgorithmSpec, sc: scenario_mod.Scenario, gener
 
 
 def _arg(value: Any) -> Any:
-    """A per-backend scenario value as simulate takes it (extra backends from Add events default to 1)."""
+    """A per-backend scenario value as simulate takes it (a tuple covers the backends added by events too)."""
     return list(value) if isinstance(value, tuple) else value
 
 

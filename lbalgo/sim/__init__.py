@@ -251,7 +251,7 @@ def simulate(
         (for added backends, at their add); later weight changes do not
         change capacity.
     speeds : float, sequence or "weight"
-        Service speed per backend (FIFO). "weight": ``max(1, weight)``.
+        Service speed per backend (FIFO and PS). "weight": ``max(1, weight)``.
     lifecycle : {"simple", "tcp"}
         "simple": a connection joins the counter the pool's ``new_conns``
         names and leaves it when it ends. "tcp" (IPVS, ``spec/ipvs.md`` §0.3;
