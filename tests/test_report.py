@@ -195,3 +195,18 @@ def test_golden_default_report(monkeypatch):
     check_golden("compare_default.json", c.to_json(timing=False).encode())
     data = json.loads(c.to_json(timing=False))
     assert data["versions"] == FIXED_VERSIONS and data["scenario"]["connections"] == 1_000_000
+
+
+def test_added_backends_get_rows_targets_and_named_events():
+    sc = dataclasses.replace(scenario.load(Path(__file__).parent.parent / "docs/scenarios/rolling-update.toml"),
+                             connections=20_000)
+    c = compare(sc, ["rr", "mh"])
+    assert [(a, b) for _, a, b in c.event_times] == [("remove", 2), ("add", 6), ("remove", 4), ("add", 7)]
+    assert c.n_backends == 8
+    for r in c.rows:
+        assert len(r.counts) == len(r.target) == 8 and r.samples_active.shape[1] == 8
+        assert r.counts[2] > 0 and r.counts[6] > 0  # b2 served until removed, b6 from its add on
+        assert [d.must_move for d in r.disruption][1] == 0  # an add forces nobody to move
+    data = json.loads(c.to_json(timing=False))
+    assert [e["backend"] for e in data["events"]] == [2, 6, 4, 7]
+    assert row(c, "rr").max_deviation < 0.02  # rr follows the changing pool exactly

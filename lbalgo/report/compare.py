@@ -109,7 +109,7 @@ class Comparison:
     versions: dict[str, str] = field(default_factory=dict)
     #: Algorithms that were asked for but did not run (the comparison was interrupted).
     missing: tuple[str, ...] = ()
-    #: Pool events as run: (time in seconds, action, backend) per event.
+    #: Pool events as run, in time order: (time in seconds, action, backend id; for "add" the new id).
     event_times: tuple[tuple[float, str, int | None], ...] = ()
 
     @property
@@ -220,7 +220,8 @@ class Comparison:
 
         Keys: ``scenario`` (the whole scenario, defaults filled in),
         ``versions``, ``missing`` (algorithms not run after an interruption),
-        ``events`` (``time`` in seconds, ``action``, ``backend``) and
+        ``events`` (``time`` in seconds, ``action``, ``backend``: for ``add``
+        the id it creates) and
         ``results``: per algorithm ``algorithm``, ``scheduler``, ``counts``,
         ``target_shares``, ``dropped``, ``max_deviation``, ``jain``,
         ``load_max_over_mean``, ``sticky``, ``disruption`` (per event:
@@ -387,9 +388,11 @@ def compare(scenario: scenario_mod.Scenario | None = None, algorithms: Sequence[
     except KeyboardInterrupt:
         pass
     missing = tuple(spec.label for spec in specs[len(rows):])
-    event_times = tuple((float(ev.time), action, getattr(ev, "backend", None))
-                        for ev, action in zip(events, (e.action for e in sc.events)))
-    return Comparison(sc, tuple(rows), _versions(), missing, tuple(sorted(event_times, key=lambda e: e[0])))
+    ordered = sorted(zip(events, (e.action for e in sc.events)), key=lambda pair: float(pair[0].time))
+    new_ids = iter(timeline.added_ids)  # an add event names the backend id it creates
+    event_times = tuple((float(ev.time), action, next(new_ids) if action == "add" else getattr(ev, "backend", None))
+                        for ev, action in ordered)
+    return Comparison(sc, tuple(rows), _versions(), missing, event_times)
 
 
 class _WeightTimeline:
@@ -419,6 +422,7 @@ class _WeightTimeline:
             self.segments.append(current.copy())
             self.unavailable.append(tuple(int(x) for x in np.flatnonzero(current == 0)))
         self.n = n
+        self.added_ids = [b for b, _, _, _ in compiled.added]  # ids the add events create, in time order
 
     def mean_weights(self, horizon: float) -> np.ndarray:
         """Each backend's weight averaged over ``[0, horizon]`` (the reference for open connections)."""
