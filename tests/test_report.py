@@ -210,3 +210,9 @@ def test_added_backends_get_rows_targets_and_named_events():
     data = json.loads(c.to_json(timing=False))
     assert [e["backend"] for e in data["events"]] == [2, 6, 4, 7]
     assert row(c, "rr").max_deviation < 0.02  # rr follows the changing pool exactly
+
+
+def test_chi_square_accepts_random_and_rejects_rr(stable_infinite, default_small):
+    assert row(stable_infinite, "random").chi2_pvalue > 1e-4  # weighted random: counts fit the weights
+    assert row(default_small, "rr").chi2_pvalue < 1e-12  # rr ignores weights
+    assert row(stable_infinite, "wrr").cov < 1e-3 < row(default_small, "rr").cov

@@ -63,6 +63,8 @@ class Row:
     dropped: int
     max_deviation: float
     jain: float
+    cov: float
+    chi2_pvalue: float
     load_max_over_mean: float
     sticky: float
     disruption: tuple[metrics.EventDisruption, ...]
@@ -223,8 +225,8 @@ class Comparison:
         ``events`` (``time`` in seconds, ``action``, ``backend``: for ``add``
         the id it creates) and
         ``results``: per algorithm ``algorithm``, ``scheduler``, ``counts``,
-        ``target_shares``, ``dropped``, ``max_deviation``, ``jain``,
-        ``load_max_over_mean``, ``sticky``, ``disruption`` (per event:
+        ``target_shares``, ``dropped``, ``max_deviation``, ``jain``, ``cov``,
+        ``chi2_pvalue``, ``load_max_over_mean``, ``sticky``, ``disruption`` (per event:
         ``time``, ``clients``, ``moved``, ``must_move``), ``latency`` (``mean``,
         ``p50``, ``p90``, ``p99``, ``p99.9`` in seconds, or ``null``) and,
         with ``timing``, ``connections_per_second``. Floats are rounded to 12
@@ -235,7 +237,8 @@ class Comparison:
             item: dict[str, Any] = {
                 "algorithm": r.algorithm, "scheduler": r.scheduler, "counts": list(r.counts),
                 "target_shares": [_round(x) for x in r.target_shares], "dropped": r.dropped,
-                "max_deviation": _round(r.max_deviation), "jain": _round(r.jain),
+                "max_deviation": _round(r.max_deviation), "jain": _round(r.jain), "cov": _round(r.cov),
+                "chi2_pvalue": _round(r.chi2_pvalue),
                 "load_max_over_mean": _round(r.load_max_over_mean), "sticky": _round(r.sticky),
                 "disruption": [{"time": _round(d.time), "clients": d.clients, "moved": _round(d.moved),
                                 "must_move": _round(d.must_move)} for d in r.disruption],
@@ -254,8 +257,8 @@ class Comparison:
 
     #: Columns of :meth:`to_csv`, in order (``connections_per_second`` only with ``timing``).
     CSV_COLUMNS = ("algorithm", "scheduler", "backend", "connections", "share", "target_share",
-                   "relative_deviation", "dropped", "max_deviation", "jain", "load_max_over_mean", "sticky",
-                   "moved", "latency_p50", "latency_p99", "connections_per_second")
+                   "relative_deviation", "dropped", "max_deviation", "jain", "cov", "chi2_pvalue",
+                   "load_max_over_mean", "sticky", "moved", "latency_p50", "latency_p99", "connections_per_second")
 
     def to_csv(self, timing: bool = True) -> str:
         """CSV in long form: a header, then one row per algorithm and backend (see :attr:`CSV_COLUMNS`).
@@ -265,8 +268,8 @@ class Comparison:
         ``target_share`` the weight-proportional fraction;
         ``relative_deviation`` is ``share / target_share - 1`` (empty for a
         target of 0). The algorithm's summary repeats on each of its rows:
-        ``dropped``, ``max_deviation``, ``jain``, ``load_max_over_mean``,
-        ``sticky``, ``moved`` (mean over pool events; empty without events),
+        ``dropped``, ``max_deviation``, ``jain``, ``cov``, ``chi2_pvalue``,
+        ``load_max_over_mean``, ``sticky``, ``moved`` (mean over pool events; empty without events),
         ``latency_p50`` / ``latency_p99`` in seconds (empty for the infinite
         server) and, only when ``timing``, ``connections_per_second``.
         Floats have 12 significant digits; lines end with ``\\n``.
@@ -277,7 +280,8 @@ class Comparison:
         w.writerow(columns)
         for r in self.rows:
             lat = r.latency or {}
-            summary = [r.dropped, _num(r.max_deviation), _num(r.jain), _num(r.load_max_over_mean), _num(r.sticky),
+            summary = [r.dropped, _num(r.max_deviation), _num(r.jain), _num(r.cov), _num(r.chi2_pvalue),
+                       _num(r.load_max_over_mean), _num(r.sticky),
                        _num(r.moved), _num(lat.get("p50", math.nan)), _num(lat.get("p99", math.nan))]
             summary += [round(r.connections_per_second)] if timing else []
             for b, (count, share, target) in enumerate(zip(r.counts, r.shares, r.target_shares)):
@@ -503,6 +507,8 @@ def _run(spec: scenario_mod.AlgorithmSpec, sc: scenario_mod.Scenario, generated:
         target=tuple(float(x) for x in target), dropped=int(sim.drops),
         max_deviation=metrics.max_relative_deviation(counts, target) if scheduled else float("nan"),
         jain=metrics.jain_index(counts, target) if scheduled else float("nan"),
+        cov=metrics.coefficient_of_variation(counts, target) if scheduled else float("nan"),
+        chi2_pvalue=metrics.chi_square_test(counts, target)[1] if scheduled else float("nan"),
         load_max_over_mean=load, sticky=metrics.affinity_hit_ratio(tr.client, tr.backend, by_client),
         disruption=disruption, latency=latency, seconds=sim.seconds,
         sample_times=sim.sample_times, samples_active=_pad(sim.samples_active, timeline.n),
