@@ -216,3 +216,23 @@ def test_chi_square_accepts_random_and_rejects_rr(stable_infinite, default_small
     assert row(stable_infinite, "random").chi2_pvalue > 1e-4  # weighted random: counts fit the weights
     assert row(default_small, "rr").chi2_pvalue < 1e-12  # rr ignores weights
     assert row(stable_infinite, "wrr").cov < 1e-3 < row(default_small, "rr").cov
+
+
+# -- parallel compilation of cold event loops -------------------------------------------------------
+
+def test_prewarm_compiles_cold_event_loops_in_child_processes(tmp_path):
+    """In a fresh generated-module cache, prewarm compiles two loops; afterwards both are cached."""
+    code = ("from lbalgo.sim.prewarm import cold, prewarm;"
+            "specs = [('rr', {}), ('wrr', {'incremental': True})];"
+            "before = cold(specs); n = prewarm(specs, workers=2); print(len(before), n, len(cold(specs)))")
+    env = dict(os.environ, LBALGO_CACHE_DIR=str(tmp_path))
+    env.pop("NUMBA_CACHE_DIR", None)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    assert out.split() == ["2", "2", "0"]
+
+
+def test_prewarm_does_nothing_when_the_cache_cannot_be_inspected(monkeypatch):
+    from lbalgo.sim import prewarm
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", "/somewhere/else")
+    assert prewarm.cold([("rr", {})]) == [] and prewarm.prewarm([("rr", {}), ("wrr", {})]) == 0

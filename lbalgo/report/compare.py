@@ -363,7 +363,8 @@ def require_matplotlib() -> type:
 
 # -- running -----------------------------------------------------------------------------
 def compare(scenario: scenario_mod.Scenario | None = None, algorithms: Sequence[str | dict] | None = None,
-            progress: Callable[[int, int, str], None] | None = None) -> Comparison:
+            progress: Callable[[int, int, str], None] | None = None, *,
+            parallel_compile: bool = True) -> Comparison:
     """Run ``algorithms`` (default: the scenario's, else every registered one) on ``scenario``.
 
     ``algorithms`` are registered names, or dicts as the scenario file's
@@ -372,6 +373,10 @@ def compare(scenario: scenario_mod.Scenario | None = None, algorithms: Sequence[
     ``KeyboardInterrupt`` while the algorithms run returns the rows that
     finished, with the rest listed in :attr:`Comparison.missing`, instead of
     propagating.
+
+    With ``parallel_compile`` (the default), event loops that are not in
+    Numba's disk cache yet are first compiled in parallel child processes
+    (:mod:`lbalgo.sim.prewarm`); results do not depend on it.
     """
     sc = scenario or scenario_mod.default()
     if algorithms:
@@ -381,6 +386,10 @@ def compare(scenario: scenario_mod.Scenario | None = None, algorithms: Sequence[
     specs = sc.algorithms
     events = sc.sim_events()
     timeline = _WeightTimeline(sc.weights, events)  # also validates the events against the pool
+    if parallel_compile:
+        from ..sim.prewarm import prewarm
+
+        prewarm([(spec.name, dict(spec.options)) for spec in specs])
     generated = sc.workload().generate()
     by_client = np.argsort(generated.client, kind="stable")  # shared by every row's stickiness
     rows: list[Row] = []
