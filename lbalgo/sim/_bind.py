@@ -35,13 +35,18 @@ def simulate_run({args}):
 '''
 
 
-def runner(pick: Any, changed: Any, touch: Any) -> Any:
-    """Return a callable ``f(table, order, state, ...)`` running the engine with these kernels."""
+def runner_module(pick: Any, changed: Any, touch: Any) -> Any:
+    """The generated wrapper module for these kernels (raises ``OSError`` if none can be written)."""
     pf = pick.py_func
     fields = {"module": pf.__module__, "pick": pf.__name__, "changed": changed.py_func.__name__,
               "touch": touch.py_func.__name__, "args": _ARGS}
+    return bound_module("sim", _TEMPLATE, {"_pick": pick, "_changed": changed, "_touch": touch}, **fields)
+
+
+def runner(pick: Any, changed: Any, touch: Any) -> Any:
+    """Return a callable ``f(table, order, state, ...)`` running the engine with these kernels."""
     try:
-        module = bound_module("sim", _TEMPLATE, {"_pick": pick, "_changed": changed, "_touch": touch}, **fields)
+        module = runner_module(pick, changed, touch)
     except OSError:
         return _direct(pick, changed, touch)
     return module.simulate_run.compiled

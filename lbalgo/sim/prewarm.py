@@ -36,15 +36,10 @@ def _build(name: str, options: dict[str, Any]) -> Any:
 
 def runner_is_cached(scheduler: Any) -> bool:
     """Whether the event loop of ``scheduler`` is in Numba's on-disk cache (see the module docstring)."""
-    from .._bound import bound_module
-    from ._bind import _TEMPLATE, _ARGS
+    from ._bind import runner_module
 
-    pf = scheduler._pick.py_func
-    fields = {"module": pf.__module__, "pick": pf.__name__, "changed": scheduler._changed.py_func.__name__,
-              "touch": scheduler._touch.py_func.__name__, "args": _ARGS}
     try:
-        module = bound_module("sim", _TEMPLATE, {"_pick": scheduler._pick, "_changed": scheduler._changed,
-                                                 "_touch": scheduler._touch}, **fields)
+        module = runner_module(scheduler._pick, scheduler._changed, scheduler._touch)
     except OSError:
         return True  # nowhere to cache: nothing to gain from other processes
     source = Path(module.__file__)
