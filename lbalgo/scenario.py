@@ -93,6 +93,12 @@ ACTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Class names in lbalgo.workloads (lifetime models share their names) and lbalgo.sim.events.
+_ARRIVAL_CLASSES = {"poisson": "poisson", "constant": "constant_rate", "onoff": "onoff"}
+_EVENT_CLASSES = {"add": "Add", "remove": "Remove", "weight": "SetWeight", "quiesce": "Quiesce", "fail": "Fail",
+                  "recover": "Recover", "thresholds": "SetThresholds"}
+
+
 @dataclass(frozen=True)
 class Model:
     """One named model with its parameters, e.g. ``Model("lognormal", (("mean", 2.0), ("sigma", 1.0)))``."""
@@ -278,35 +284,22 @@ class Scenario:
         """The :class:`lbalgo.workloads.Workload` of this scenario (seeded by :attr:`seed`)."""
         from . import workloads
 
-        a = self.arrivals_with_rate()
-        arrivals = {"poisson": lambda: workloads.poisson(a["rate"]),
-                    "constant": lambda: workloads.constant_rate(a["rate"]),
-                    "onoff": lambda: workloads.onoff(a["rate"], a["mean_on"], a["mean_off"])}[a.kind]()
-        life = self.lifetimes
-        lifetimes = {"exponential": lambda: workloads.exponential(life["mean"]),
-                     "lognormal": lambda: workloads.lognormal(life["mean"], life["sigma"]),
-                     "pareto": lambda: workloads.pareto(life["alpha"], life["mean"]),
-                     "constant": lambda: workloads.constant(life["value"])}[life.kind]()
+        # The models' required parameters are in the order their workloads classes take them.
+        a, life = self.arrivals_with_rate(), self.lifetimes
+        arrivals = getattr(workloads, _ARRIVAL_CLASSES[a.kind])(*(a[p] for p in ARRIVALS[a.kind][0]))
+        lifetimes = getattr(workloads, life.kind)(*(life[p] for p in LIFETIMES[life.kind][0]))
         return workloads.Workload(arrivals=arrivals, n=self.connections, lifetimes=lifetimes,
                                   clients=_population(self.clients), destinations=_population(self.destinations),
                                   seed=self.seed)
 
-    def sim_events(self, n_backends: int | None = None) -> list[Any]:
+    def sim_events(self) -> list[Any]:
         """The pool events as :mod:`lbalgo.sim.events` objects, in seconds."""
         from .sim import events as ev
 
+        # ACTIONS lists each action's fields in the order the event classes take them after the time.
         span = self.span
-        out = []
-        for e in self.events:
-            t = e.time(span)
-            out.append({"add": lambda: ev.Add(t, e.weight),
-                        "remove": lambda: ev.Remove(t, e.backend),
-                        "weight": lambda: ev.SetWeight(t, e.backend, e.weight),
-                        "quiesce": lambda: ev.Quiesce(t, e.backend),
-                        "fail": lambda: ev.Fail(t, e.backend),
-                        "recover": lambda: ev.Recover(t, e.backend),
-                        "thresholds": lambda: ev.SetThresholds(t, e.backend, e.upper, e.lower)}[e.action]())
-        return out
+        return [getattr(ev, _EVENT_CLASSES[e.action])(e.time(span), *(getattr(e, f) for f in ACTIONS[e.action]))
+                for e in self.events]
 
     def describe(self) -> str:
         """One line: connections, arrivals, lifetimes, clients, service."""
