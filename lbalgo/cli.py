@@ -145,17 +145,8 @@ def _cmd_compare(args: argparse.Namespace) -> str:
     algorithms = [a.strip() for a in args.algorithms.split(",") if a.strip()] if args.algorithms else None
     show_progress = not args.quiet and sys.stderr.isatty()
     bar = _ProgressBar(sys.stderr) if show_progress else None
-    if bar is not None:
-        from .sim.prewarm import cold
-
-        specs = sc.with_algorithms(algorithms).algorithms if algorithms else sc.algorithms
-        if not specs:
-            specs = sc.with_algorithms(_all_names()).algorithms
-        n_cold = len(cold([(s.name, dict(s.options)) for s in specs]))
-        if n_cold > 1:
-            bar.message(f"compiling {n_cold} event loops in parallel (first run only, about 10 s each per core)")
     try:
-        result = compare(sc, algorithms, progress=bar)
+        result = compare(sc, algorithms, progress=bar, compiling=bar.compiling if bar is not None else None)
     finally:
         if bar is not None:
             bar.close()
@@ -174,12 +165,6 @@ def _cmd_compare(args: argparse.Namespace) -> str:
     return text
 
 
-def _all_names() -> list[str]:
-    from .schedulers.registry import names
-
-    return names()
-
-
 class _ProgressBar:
     """``[######------]  3/17  wlc`` on one terminal line, redrawn before each algorithm."""
 
@@ -195,6 +180,9 @@ class _ProgressBar:
         self.stream.write("\r" + line.ljust(60)[:79])
         self.stream.flush()
         self.drawn = True
+
+    def compiling(self, n: int) -> None:
+        self.message(f"compiling {n} event loops in parallel (first run only, about 10 s each per core)")
 
     def message(self, text: str) -> None:
         self.stream.write("\r" + text.ljust(79)[:79])

@@ -177,6 +177,9 @@ class _InterruptingBar:
                 if index == at:
                     raise KeyboardInterrupt
 
+            def compiling(self, n):
+                pass
+
             def close(self):
                 pass
         return Bar()
@@ -395,7 +398,7 @@ def test_progress_says_when_event_loops_compile_first(monkeypatch):
     from lbalgo.sim import prewarm
 
     monkeypatch.setattr(prewarm, "cold", lambda specs: list(specs))  # pretend nothing is cached
-    monkeypatch.setattr(prewarm, "prewarm", lambda specs, workers=None: 0)
+    monkeypatch.setattr(prewarm, "compile_parallel", lambda todo, workers=None: 0)
     tty = _Tty()
     monkeypatch.setattr(sys, "stderr", tty)
     assert cli.main(["compare", "--connections", "500", "--algorithms", "rr,wrr", "--no-timing", "-o", os.devnull]) == 0

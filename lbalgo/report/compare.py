@@ -364,7 +364,7 @@ def require_matplotlib() -> type:
 # -- running -----------------------------------------------------------------------------
 def compare(scenario: scenario_mod.Scenario | None = None, algorithms: Sequence[str | dict] | None = None,
             progress: Callable[[int, int, str], None] | None = None, *,
-            parallel_compile: bool = True) -> Comparison:
+            parallel_compile: bool = True, compiling: Callable[[int], None] | None = None) -> Comparison:
     """Run ``algorithms`` (default: the scenario's, else every registered one) on ``scenario``.
 
     ``algorithms`` are registered names, or dicts as the scenario file's
@@ -376,7 +376,8 @@ def compare(scenario: scenario_mod.Scenario | None = None, algorithms: Sequence[
 
     With ``parallel_compile`` (the default), event loops that are not in
     Numba's disk cache yet are first compiled in parallel child processes
-    (:mod:`lbalgo.sim.prewarm`); results do not depend on it.
+    (:mod:`lbalgo.sim.prewarm`); results do not depend on it. ``compiling(n)``,
+    if given, is called first when ``n`` >= 2 loops are to be compiled that way.
     """
     sc = scenario or scenario_mod.default()
     if algorithms:
@@ -387,9 +388,12 @@ def compare(scenario: scenario_mod.Scenario | None = None, algorithms: Sequence[
     events = sc.sim_events()
     timeline = _WeightTimeline(sc.weights, events)  # also validates the events against the pool
     if parallel_compile:
-        from ..sim.prewarm import prewarm
+        from ..sim import prewarm
 
-        prewarm([(spec.name, dict(spec.options)) for spec in specs])
+        todo = prewarm.cold([(spec.name, dict(spec.options)) for spec in specs])
+        if compiling is not None and len(todo) > 1:
+            compiling(len(todo))
+        prewarm.compile_parallel(todo)
     generated = sc.workload().generate()
     by_client = np.argsort(generated.client, kind="stable")  # shared by every row's stickiness
     rows: list[Row] = []

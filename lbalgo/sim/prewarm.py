@@ -69,19 +69,23 @@ def cold(specs: Sequence[Spec]) -> list[Spec]:
 
 
 def prewarm(specs: Sequence[Spec], workers: int | None = None) -> int:
-    """Compile the cold event loops of ``specs`` in up to ``workers`` processes; return how many.
+    """Compile the cold event loops of ``specs`` in up to ``workers`` processes; return how many."""
+    return compile_parallel(cold(specs), workers)
+
+
+def compile_parallel(todo: Sequence[Spec], workers: int | None = None) -> int:
+    """Compile these event loops (as :func:`cold` lists them) in up to ``workers`` processes; return how many.
 
     ``workers`` defaults to the number of CPUs this process may use. With one
-    worker or one cold loop nothing is started (compiling in-process costs the same).
+    worker or one loop nothing is started (compiling in-process costs the same).
     A child that fails is ignored: the caller then compiles that loop itself.
     """
-    todo = cold(specs)
     if workers is None:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     workers = min(workers, len(todo))
     if workers < 2:
         return 0
-    shares = [todo[i::workers] for i in range(workers)]
+    shares = [list(todo[i::workers]) for i in range(workers)]
     children = [subprocess.Popen([sys.executable, "-m", "lbalgo.sim.prewarm", json.dumps(share)],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for share in shares]
     try:
