@@ -15,29 +15,7 @@ from typing import Any
 
 from .errors import LbalgoError, NoBackendAvailable, UnknownBackend
 from .pool import Pool
-from .schedulers import (
-    DH,
-    FO,
-    LBLC,
-    LBLCR,
-    LC,
-    MH,
-    NQ,
-    OVF,
-    RR,
-    SCHEDULERS,
-    SED,
-    SH,
-    TWOS,
-    WLC,
-    WRR,
-    IptablesCascade,
-    NftNumgen,
-    Random,
-    Scheduler,
-    get,
-    names,
-)
+from .schedulers import LC, RR, SCHEDULERS, WLC, WRR, Scheduler, get, names
 
 __version__ = "0.1.0"
 

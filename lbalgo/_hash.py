@@ -206,9 +206,7 @@ def endpoint_key(key: Any, what: str = "key") -> int:
     if isinstance(key, str):
         text = key.strip()
         if text.startswith("[") or text.count(":") == 1:
-            from .pool import parse_endpoint
-
-            addr, port = parse_endpoint(text, what)
+            addr, port = addresses.parse_endpoint(text, what)
             return port << 32 | addresses.fold32(addr)
     return addresses.fold32(addresses.parse(key, what))
 
@@ -222,7 +220,7 @@ def endpoint_keys(keys: Any, ports: Any = None) -> np.ndarray:
     ``ports``, if given, holds one client port per key and replaces the
     port part of every key.
     """
-    from .schedulers.base import key_array
+    from .addresses import key_array
 
     if not isinstance(keys, np.ndarray) and not isinstance(keys, (str, bytes)):
         seq = list(keys)

@@ -1,19 +1,25 @@
 """The one place that sets lbalgo's Numba policy.
 
-Every kernel in lbalgo is declared with :func:`kernel`. Numba itself is imported,
-and a kernel compiled, only when a kernel is first called: ``import lbalgo``
-stays fast (importing numba alone costs about 0.3 s), and compiled code is
-cached on disk (``cache=True``) so later processes load it instead of
-recompiling.
+Every compiled function in lbalgo is declared with :func:`kernel`. Numba itself
+is imported, and a kernel compiled, only when a kernel is first called:
+``import lbalgo`` stays fast, and compiled code is cached on disk (see
+:mod:`lbalgo._cache` for where, and how the cache stays fresh and safe).
 
 A kernel that calls another kernel refers to it by its module-global name.
 When the caller is compiled, those names are rebound to the callees' Numba
 dispatchers first, so Numba sees ordinary compiled functions. With
 ``NUMBA_DISABLE_JIT=1`` the same code runs as plain Python.
+
+Kernels that other compiled code receives as *values* (every scheduler's
+``schedule`` and ``changed``) are declared with one of the uniform
+signatures of :data:`SIGNATURES`. Numba then compiles the receiving code (the
+event loop, the persistence layer) once, with a function-pointer argument of
+that signature, for every scheduler; see ``docs/developing.md``.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any, Callable
 
@@ -22,7 +28,43 @@ from typing import Any, Callable
 #: never divide by a value they have not checked.
 JIT_OPTIONS: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy"}
 
+#: ``NUMBA_DISABLE_JIT=1``: kernels run as the plain Python functions they are.
+DISABLED = os.environ.get("NUMBA_DISABLE_JIT", "0").strip() not in ("", "0")
+
 _lock = threading.RLock()
+
+
+def _signature(name: str) -> Any:
+    """The Numba signature called ``name`` (built on first use: it needs numba)."""
+    from numba import types
+
+    table = types.int64[:, ::1]
+    ints = types.int64[::1]
+    floats = types.float64[::1]
+    i64 = types.int64
+    if name == "schedule":
+        # schedule(table, state, fstate, keys, times, out, first, last, mode) -> last backend
+        return i64(table, ints, floats, ints, floats, ints, i64, i64, i64)
+    if name == "changed":
+        # changed(table, state, fstate, event, where)
+        return types.none(table, ints, floats, i64, i64)
+    raise KeyError(name)
+
+
+#: Names of the uniform kernel signatures (see :func:`_signature` and docs/developing.md).
+SIGNATURES = ("schedule", "changed")
+
+_function_types: dict[str, Any] = {}
+
+
+def function_type(name: str) -> Any:
+    """``numba.types.FunctionType`` of the uniform signature ``name``: the type of a kernel passed as a value."""
+    ft = _function_types.get(name)
+    if ft is None:
+        from numba import types
+
+        ft = _function_types[name] = types.FunctionType(_signature(name))
+    return ft
 
 
 class Kernel:
@@ -33,13 +75,16 @@ class Kernel:
     instance the simulator's event loop) or calling without the extra hop.
     """
 
-    def __init__(self, py_func: Callable[..., Any], options: dict[str, Any]) -> None:
+    def __init__(self, py_func: Callable[..., Any], options: dict[str, Any], signature: str | None) -> None:
         self.py_func = py_func
         self.options = options
+        self.signature = signature
         self._dispatcher: Any = None
+        self._entry: Any = None
         self.__wrapped__ = py_func
         self.__doc__ = py_func.__doc__
         self.__name__ = py_func.__name__
+        self.__module__ = py_func.__module__
 
     @property
     def compiled(self) -> Any:
@@ -47,15 +92,48 @@ class Kernel:
         if self._dispatcher is None:
             with _lock:
                 if self._dispatcher is None:
-                    import numba
-
-                    namespace = self.py_func.__globals__
-                    for name in self.py_func.__code__.co_names:
-                        callee = namespace.get(name)
-                        if isinstance(callee, Kernel):
-                            namespace[name] = callee.compiled
-                    self._dispatcher = numba.njit(**self.options)(self.py_func)
+                    self._dispatcher = self._build()
         return self._dispatcher
+
+    def _build(self) -> Any:
+        namespace = self.py_func.__globals__
+        for name in self.py_func.__code__.co_names:
+            callee = namespace.get(name)
+            if isinstance(callee, Kernel):
+                namespace[name] = callee.compiled
+        if DISABLED:
+            return self.py_func
+        import numba
+
+        from ._cache import make_cache
+
+        options = dict(self.options)
+        cache = options.pop("cache", False)
+        dispatcher = numba.njit(**options)(self.py_func)
+        if cache:
+            store = make_cache(self.py_func)
+            if store is not None:
+                dispatcher._cache = store  # Numba has no public hook for a cache of our own
+        if self.signature is not None:
+            dispatcher.compile(_signature(self.signature))
+            dispatcher.disable_compile()
+        return dispatcher
+
+    @property
+    def entry(self) -> Any:
+        """The compiled entry point of a kernel with a uniform signature (skips Numba's type dispatch).
+
+        Calling it from Python costs about half as much as calling the
+        dispatcher; the caller must pass exactly the signature's types
+        (lbalgo owns the arrays it passes, so it does).
+        """
+        if self._entry is None:
+            d = self.compiled
+            if DISABLED or self.signature is None:
+                self._entry = d
+            else:
+                self._entry = d.overloads[d.signatures[0]].entry_point
+        return self._entry
 
     def __call__(self, *args: Any) -> Any:
         return self.compiled(*args)
@@ -65,41 +143,31 @@ class Kernel:
         return f"<lbalgo kernel {self.py_func.__module__}.{self.__name__} ({state})>"
 
 
-def kernel(func: Callable[..., Any] | None = None, *, refcount: bool = True, **overrides: Any) -> Any:
-    """Declare a kernel: ``@kernel``, ``@kernel(refcount=False)``, ``@kernel(inline="always")``.
+def kernel(func: Callable[..., Any] | None = None, *, signature: str | None = None, refcount: bool = True,
+           **overrides: Any) -> Any:
+    """Declare a kernel: ``@kernel``, ``@kernel(signature="schedule")``, ``@kernel(inline="always")``.
 
     The function is compiled with :data:`JIT_OPTIONS` (plus ``overrides``)
     the first time it is called or its ``compiled`` attribute is read.
 
-    ``refcount=False`` is for hot kernels that never allocate (every ``pick``):
-    they are compiled without Numba's reference counting. A call that LLVM does
-    not inline otherwise pays atomic increments and decrements on every array
-    argument; measured on WRR at 100 backends, 84 ns per decision with them
-    and 10 ns without.
+    ``signature`` names one of :data:`SIGNATURES`: the kernel is compiled for
+    exactly that signature, so compiled code can receive it as a function
+    pointer (``function_type(signature)``) and Python can call its
+    :attr:`Kernel.entry` directly.
+
+    ``refcount=False`` is for hot kernels that never allocate: they are
+    compiled without Numba's reference counting. A call that LLVM does not
+    inline otherwise pays atomic increments and decrements on every array
+    argument (measured on WRR at 100 backends: 84 ns per decision with them,
+    10 ns without).
     """
+    if signature is not None and signature not in SIGNATURES:
+        raise ValueError(f"unknown kernel signature {signature!r}; known: {SIGNATURES}")
     options = {**JIT_OPTIONS, **overrides}
     if not refcount:
         options["_nrt"] = False
 
     def wrap(f: Callable[..., Any]) -> Kernel:
-        return Kernel(f, options)
+        return Kernel(f, options, signature)
 
     return wrap(func) if func is not None else wrap
-
-
-def entry_point(dispatcher: Any) -> Any:
-    """The compiled entry point of a dispatcher that has exactly one signature, else the dispatcher.
-
-    Calling the entry point skips Numba's type dispatch, which halves the cost
-    of a call from Python (measured: 924 -> 431 ns for ``RR.pick``'s kernel).
-    Only for callers that always pass arguments of the types of that one
-    signature (``Scheduler.pick`` does: lbalgo owns the arrays and converts
-    keys and times first).
-    """
-    signatures = getattr(dispatcher, "signatures", None)
-    if signatures is None or len(signatures) != 1:
-        return dispatcher
-    try:
-        return dispatcher.overloads[signatures[0]].entry_point
-    except (AttributeError, KeyError):  # a Numba without this internal: keep the dispatcher
-        return dispatcher

@@ -45,3 +45,65 @@ def fold32(addr: Address) -> int:
     if addr.version == 4:
         return v
     return (v >> 96 ^ v >> 64 ^ v >> 32 ^ v) & 0xFFFFFFFF
+
+
+def parse_endpoint(value: Any, what: str = "address") -> tuple[Address, int]:
+    """Parse ``"ip"``, ``"ip:port"``, ``"[v6]:port"``, an int or an ipaddress object; return (address, port).
+
+    Without a port the port is 0.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        port_text = None
+        if text.startswith("["):
+            host, sep, rest = text[1:].partition("]")
+            if not sep or (rest and not rest.startswith(":")):
+                raise ValueError(f"{what} {value!r} is not a valid [IPv6]:port endpoint")
+            text, port_text = host, (rest[1:] if rest else None)
+        elif text.count(":") == 1:
+            text, port_text = text.split(":")
+        port = 0
+        if port_text is not None:
+            if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+                raise ValueError(f"{what} {value!r} has an invalid port {port_text!r}")
+            port = int(port_text)
+        return parse(text, what), port
+    return parse(value, what), 0
+
+
+def endpoint_string(addr: Address | None, port: int) -> str:
+    """kube-proxy's ``"ip:port"`` form (IPv6 in brackets), which it sorts endpoints by."""
+    if addr is None:
+        return ""
+    host = f"[{addr}]" if addr.version == 6 else str(addr)
+    return f"{host}:{port}"
+
+
+def key_array(keys: Any) -> np.ndarray:
+    """Return a batch of keys as the contiguous int64 array of 32-bit values IPVS hashes.
+
+    Accepted layouts: a 1-D integer array of IPv4 addresses (host order, e.g.
+    ``uint32``); a 2-D ``(n, 4)`` integer array of IPv6 addresses as four
+    32-bit words, most significant first (folded by XOR, as IPVS does); or a
+    sequence of address strings / ``ipaddress`` objects.
+    """
+    if isinstance(keys, (str, bytes, bytearray, dict)):
+        raise TypeError(f"keys must be an array or a sequence of addresses, got {type(keys).__name__}")
+    arr = np.asarray(keys)
+    if arr.ndim == 2 and arr.shape[1] == 4 and arr.dtype.kind in "iu":
+        if arr.size and (arr.min() < 0 or arr.max() > 0xFFFFFFFF):
+            raise ValueError("IPv6 keys as (n, 4) words must hold values in 0..2**32-1")
+        words = arr.astype(np.int64)
+        return np.ascontiguousarray(words[:, 0] ^ words[:, 1] ^ words[:, 2] ^ words[:, 3])
+    if arr.ndim != 1:
+        raise ValueError(f"keys must be a 1-D array (IPv4) or an (n, 4) array (IPv6 words), got shape {arr.shape}")
+    if arr.dtype.kind not in "iu":
+        if arr.dtype.kind in "OU" and arr.size:
+            return np.array([fold32(parse(k, f"keys[{i}]")) for i, k in enumerate(arr.tolist())], dtype=np.int64)
+        if arr.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        raise TypeError(f"keys must be integers (IPv4 addresses) or address strings, got dtype {arr.dtype}")
+    if arr.size and (arr.min() < 0 or arr.max() > 0xFFFFFFFF):
+        i = int(np.flatnonzero((arr < 0) | (arr > 0xFFFFFFFF))[0])
+        raise ValueError(f"keys[{i}] = {arr[i]} is not an IPv4 address (0..2**32-1)")
+    return np.ascontiguousarray(arr, dtype=np.int64)

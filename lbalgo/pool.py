@@ -1,10 +1,11 @@
 """The backend pool: stable ids, list order, weights, counters and flags.
 
-A :class:`Pool` owns the backend table of :mod:`lbalgo._table` and is the
-only thing that edits it from Python. Schedulers subscribe to it and get one
-call per change (add, delete, update), like IPVS's ``add_dest`` /
-``del_dest`` / ``upd_dest`` hooks; several schedulers, or a simulation, can
-share one pool.
+A :class:`Pool` owns the backend table of :mod:`lbalgo._table` and is the only
+thing that edits it from Python; every edit is one of the table's kernels,
+the same ones the simulator's event loop calls. Schedulers subscribe to a
+pool and get one call per change (add, delete, update), like IPVS's
+``add_dest`` / ``del_dest`` / ``upd_dest`` hooks; several schedulers, or a
+simulation, can share one pool.
 
 Every method validates all of its input before it changes anything, so a
 call that raises leaves the pool as it was.
@@ -12,33 +13,44 @@ call that raises leaves the pool as it was.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Sequence
+import bisect
+import copy as _copy
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from . import _table, _validate, addresses
 from ._table import (
     ACTIVE,
+    BACKEND,
     EV_ADD,
+    EV_COUNTERS,
     EV_DELETE,
     EV_RESIZE,
     EV_UPDATE,
     F_AVAILABLE,
+    F_FAILED,
     F_OVERLOAD,
     FLAGS,
+    HEADER,
+    IDS,
     INACTIVE,
     L_THRESHOLD,
     LAST_WEIGHT,
+    LISTED,
     PERSIST,
+    SLOT,
     U_THRESHOLD,
     WEIGHT,
 )
+from .addresses import endpoint_string, parse_endpoint  # noqa: F401  (re-exported: lbalgo.pool.parse_endpoint)
 from .errors import UnknownBackend
 
 #: Where ``add`` puts a new backend in the list.
 INSERTIONS = ("head", "tail", "address")
 NEW_CONNS = ("active", "inactive")
 
+#: ``listener(event, where)``: ``where`` is a slot, or a backend id for EV_COUNTERS.
 Listener = Callable[[int, int], None]
 
 
@@ -63,7 +75,8 @@ class Pool:
     u_thresholds, l_thresholds : sequence of int, optional
         Upper and lower connection thresholds per backend (IPVS ``-x`` / ``-y``;
         0 = none). A backend with ``active + inactive >= upper`` is overloaded
-        and skipped by the schedulers until it drains (``spec/ipvs.md`` §0.4).
+        and skipped by the schedulers until it drains
+        (``docs/algorithms/connection.md``).
     insertion : {"head", "tail", "address"}
         Where :meth:`add` inserts: IPVS links new destinations at the head of
         its list; nginx/HAProxy keep configuration order ("tail"); kube-proxy
@@ -100,22 +113,28 @@ class Pool:
 
         self.insertion = insertion
         self.new_conns = new_conns
-        #: ``new_conns == "active"``, as the compiled drivers take it.
-        self.as_active = new_conns == "active"
-        self.table, self.order = _table.new_table(max(8, 2 * n))
-        self.n_ids = n
+        #: How the compiled drivers count a new connection (``_table.COUNT_ACTIVE`` / ``COUNT_INACTIVE``).
+        self.count_mode = _table.COUNT_ACTIVE if new_conns == "active" else _table.COUNT_INACTIVE
+        self.table = _table.new_table(2 * n)
         self.addresses: list[addresses.Address | None] = addrs
         self.ports: list[int] = ports
         self._listeners: list[Listener] = []
-        self._counter_listeners: list[Callable[[int], None]] = []
+        self._counter_listeners: list[Listener] = []
+        #: Endpoint strings of the listed backends in list order (``insertion="address"`` only).
+        self._keys: list[str] = [endpoint_string(a, p) for a, p in zip(addrs, ports)] \
+            if insertion == "address" else []
+        self._keys_sorted = all(a <= b for a, b in zip(self._keys, self._keys[1:]))
         t = self.table
-        t[:n, WEIGHT] = w
-        t[:n, LAST_WEIGHT] = w
-        t[:n, U_THRESHOLD] = upper
-        t[:n, L_THRESHOLD] = lower
-        t[:n, FLAGS] = F_AVAILABLE
-        self.order[0] = n
-        self.order[1 : n + 1] = np.arange(n)
+        ids = np.arange(n)
+        t[WEIGHT, :n] = w
+        t[LAST_WEIGHT, :n] = w
+        t[U_THRESHOLD, :n] = upper
+        t[L_THRESHOLD, :n] = lower
+        t[FLAGS, :n] = F_AVAILABLE
+        t[BACKEND, :n] = ids
+        t[SLOT, :n] = ids
+        t[HEADER, LISTED] = n
+        t[HEADER, IDS] = n
 
     # -- construction helpers -------------------------------------------------
     @staticmethod
@@ -137,59 +156,87 @@ class Pool:
             raise ValueError(f"{what} has {len(values)} entries but there are {n} weights")
         return [_validate.threshold(v, f"{what}[{i}]") for i, v in enumerate(values)]
 
+    def copy(self) -> Pool:
+        """An independent pool with the same backends, counters and list order, and no subscribers."""
+        other = _copy.copy(self)
+        other.table = self.table.copy()
+        other.addresses = list(self.addresses)
+        other.ports = list(self.ports)
+        other._keys = list(self._keys)
+        other._listeners = []
+        other._counter_listeners = []
+        return other
+
     # -- listeners --------------------------------------------------------------
-    def subscribe(self, listener: Listener) -> None:
-        """Call ``listener(event, position)`` after every add, delete and update."""
+    def subscribe(self, listener: Listener, *, counters: bool = False) -> None:
+        """Call ``listener(event, slot)`` after every add, delete and update.
+
+        With ``counters=True`` it also hears ``(EV_COUNTERS, backend)`` after
+        every ``release``, ``activate`` and ``deactivate`` made through the
+        pool (schedulers that index the counters, ``LC(index="tree")``).
+        """
         self._listeners.append(listener)
+        if counters:
+            self._counter_listeners.append(listener)
 
     def unsubscribe(self, listener: Listener) -> None:
-        """Stop calling ``listener`` (a wrapper that forwards events itself takes over)."""
+        """Stop calling ``listener``."""
         self._listeners.remove(listener)
+        if listener in self._counter_listeners:
+            self._counter_listeners.remove(listener)
 
-    def subscribe_counters(self, listener: Callable[[int], None]) -> None:
-        """Call ``listener(backend)`` after every ``release``, ``activate`` and ``deactivate``.
+    @property
+    def subscribers(self) -> int:
+        """How many schedulers (or other listeners) follow this pool's changes."""
+        return len(self._listeners)
 
-        Schedulers that keep an index over the counters (``LC(index="tree")``)
-        use it; picks are counted by compiled code, which the scheduler sees.
-        """
-        self._counter_listeners.append(listener)
+    def _notify(self, event: int, where: int) -> None:
+        for listener in self._listeners:
+            listener(event, where)
 
     def _counters_moved(self, backend: int) -> None:
         for listener in self._counter_listeners:
-            listener(backend)
-
-    def _notify(self, event: int, pos: int) -> None:
-        for listener in self._listeners:
-            listener(event, pos)
+            listener(EV_COUNTERS, backend)
 
     # -- read-only views (indexed by backend id) ----------------------------------
-    def _column(self, col: int) -> np.ndarray:
-        return _readonly(self.table[: self.n_ids, col])
+    @property
+    def n_ids(self) -> int:
+        """Number of backend ids handed out (listed and removed)."""
+        return int(self.table[HEADER, IDS])
+
+    def _by_id(self, row: int) -> np.ndarray:
+        slots = self.table[SLOT, : self.n_ids]
+        return _readonly(self.table[row, slots])
 
     @property
     def weights(self) -> np.ndarray:
         """Weight per backend id (removed backends keep their last value)."""
-        return self._column(WEIGHT)
+        return self._by_id(WEIGHT)
+
+    @property
+    def last_weights(self) -> np.ndarray:
+        """Latest non-zero weight per backend id (IPVS ``last_weight``)."""
+        return self._by_id(LAST_WEIGHT)
 
     @property
     def active_conns(self) -> np.ndarray:
         """Active connections per backend id."""
-        return self._column(ACTIVE)
+        return self._by_id(ACTIVE)
 
     @property
     def inactive_conns(self) -> np.ndarray:
         """Inactive connections per backend id."""
-        return self._column(INACTIVE)
+        return self._by_id(INACTIVE)
 
     @property
     def persist_conns(self) -> np.ndarray:
         """Persistence templates per backend id."""
-        return self._column(PERSIST)
+        return self._by_id(PERSIST)
 
     @property
     def available(self) -> np.ndarray:
         """True for backends in the list (IPVS ``IP_VS_DEST_F_AVAILABLE``)."""
-        return (self.table[: self.n_ids, FLAGS] & F_AVAILABLE) != 0
+        return (self._by_id(FLAGS) & F_AVAILABLE) != 0
 
     @property
     def removed(self) -> np.ndarray:
@@ -199,16 +246,21 @@ class Pool:
     @property
     def overloaded(self) -> np.ndarray:
         """True for backends over their upper connection threshold."""
-        return (self.table[: self.n_ids, FLAGS] & F_OVERLOAD) != 0
+        return (self._by_id(FLAGS) & F_OVERLOAD) != 0
+
+    @property
+    def failed(self) -> np.ndarray:
+        """True for backends that :meth:`fail` took out and :meth:`recover` has not restored."""
+        return (self._by_id(FLAGS) & F_FAILED) != 0
 
     @property
     def list_order(self) -> np.ndarray:
         """Ids of the listed backends, in list order (the order ties are broken in)."""
-        return _readonly(self.order[1 : self.order[0] + 1])
+        return _readonly(self.table[BACKEND, : self.table[HEADER, LISTED]])
 
     def __len__(self) -> int:
         """Number of listed (not removed) backends."""
-        return int(self.order[0])
+        return int(self.table[HEADER, LISTED])
 
     # -- checks -------------------------------------------------------------------
     def check_id(self, backend: Any, *, listed: bool = True) -> int:
@@ -216,15 +268,22 @@ class Pool:
         if isinstance(backend, (bool, np.bool_)) or not isinstance(backend, (int, np.integer)):
             raise TypeError(f"backend id must be an integer, got {backend!r}")
         b = int(backend)
-        if not 0 <= b < self.n_ids:
-            raise UnknownBackend(f"no backend with id {b} (ids are 0..{self.n_ids - 1})")
-        if listed and not self.table[b, FLAGS] & F_AVAILABLE:
+        n_ids = self.n_ids
+        if not 0 <= b < n_ids:
+            raise UnknownBackend(f"no backend with id {b} (ids are 0..{n_ids - 1})" if n_ids
+                                 else f"no backend with id {b} (the pool has none)")
+        if listed and not self.table[FLAGS, self.table[SLOT, b]] & F_AVAILABLE:
             raise UnknownBackend(f"backend {b} was removed")
         return b
 
     def position(self, backend: int) -> int:
         """1-based list position of a listed backend."""
-        return int(_table.position_of(self.order, self.check_id(backend)))
+        b = self.check_id(backend)
+        return int(self.table[SLOT, b]) + 1
+
+    def field(self, row: int, backend: int) -> int:
+        """One table field of one backend id (``row`` is a row constant of :mod:`lbalgo._table`)."""
+        return int(self.table[row, self.table[SLOT, backend]])
 
     # -- membership ----------------------------------------------------------------
     def add(
@@ -242,64 +301,52 @@ class Pool:
         addr, port = (None, 0) if address is None else parse_endpoint(address, "address")
         if self.insertion == "address" and addr is None:
             raise ValueError("this pool orders backends by address: add() needs address=")
-        pos = self._insert_position(addr, port)
-        if self.n_ids == self.table.shape[0]:
-            self.reserve(2 * self.n_ids)
-        b = self.n_ids
-        self.table[b] = 0
-        self.table[b, WEIGHT] = w
-        self.table[b, LAST_WEIGHT] = w
-        self.table[b, U_THRESHOLD] = upper
-        self.table[b, L_THRESHOLD] = lower
-        self.table[b, FLAGS] = F_AVAILABLE
+        slot = self._insert_slot(addr, port)
+        self.reserve(self.n_ids + 1)
+        b = int(_table.insert_backend(self.table, slot, w, upper, lower))
         self.addresses.append(addr)
         self.ports.append(port)
-        self.n_ids += 1
-        _table.list_insert(self.order, pos, b)
-        self._notify(EV_ADD, pos)
+        if self.insertion == "address":
+            self._keys.insert(slot, endpoint_string(addr, port))
+        self._notify(EV_ADD, slot)
         return b
 
-    def _insert_position(self, addr: Any, port: int) -> int:
-        n = int(self.order[0])
+    def _insert_slot(self, addr: Any, port: int) -> int:
         if self.insertion == "head":
-            return 1
+            return 0
         if self.insertion == "tail":
-            return n + 1
+            return len(self)
+        # kube-proxy sorts endpoints as plain strings ("10.0.2.31:80" < "10.0.2.9:80"): the new
+        # one goes before the first listed string that is greater (after equal ones).
         key = endpoint_string(addr, port)
-        listed = self.order[1 : n + 1]
-        # kube-proxy sorts endpoints as plain strings ("10.0.2.31:80" < "10.0.2.9:80").
-        for p, other in enumerate(listed, start=1):
-            if key < endpoint_string(self.addresses[other], self.ports[other]):
-                return p
-        return n + 1
+        if self._keys_sorted:
+            return bisect.bisect_right(self._keys, key)
+        return next((s for s, other in enumerate(self._keys) if key < other), len(self._keys))
 
     def reserve(self, capacity: int) -> None:
         """Make room for ``capacity`` backend ids (so compiled code can add backends).
 
         Listeners get an ``EV_RESIZE`` event, after which they must re-read
-        ``table`` and ``order`` and resize any per-id state.
+        ``table`` and resize any per-id state.
         """
         capacity = _validate.count(capacity, "capacity")
-        if capacity <= self.table.shape[0]:
+        if capacity <= self.table.shape[1]:
             return
-        table, order = _table.new_table(capacity)
-        table[: self.n_ids] = self.table[: self.n_ids]
-        order[: len(self.order)] = self.order
-        self.table, self.order = table, order
+        self.table = _table.grown(self.table, max(capacity, 2 * self.table.shape[1]))
         self._notify(EV_RESIZE, 0)
 
     @property
     def capacity(self) -> int:
         """Number of backend ids the table has room for."""
-        return int(self.table.shape[0])
+        return int(self.table.shape[1])
 
     def remove(self, backend: int) -> None:
         """Unlink a backend. Its open connections can still be released."""
         b = self.check_id(backend)
-        pos = int(_table.position_of(self.order, b))
-        _table.list_remove(self.order, pos)
-        self.table[b, FLAGS] &= ~F_AVAILABLE
-        self._notify(EV_DELETE, pos)
+        slot = int(_table.remove_backend(self.table, b))
+        if self.insertion == "address":
+            del self._keys[slot]
+        self._notify(EV_DELETE, slot)
 
     # -- edits -----------------------------------------------------------------------
     def set_weight(self, backend: int, weight: int) -> None:
@@ -310,13 +357,7 @@ class Pool:
         """
         b = self.check_id(backend)
         w = _validate.weight(weight)
-        self._apply_weight(b, w)
-
-    def _apply_weight(self, b: int, w: int) -> None:
-        self.table[b, WEIGHT] = w
-        if w != 0:
-            self.table[b, LAST_WEIGHT] = w
-        self._notify(EV_UPDATE, int(_table.position_of(self.order, b)))
+        self._notify(EV_UPDATE, int(_table.set_weight(self.table, b, w)))
 
     def set_weights(self, weights: Sequence[int] | np.ndarray) -> None:
         """Set every weight at once: one entry per backend id (see :attr:`weights`).
@@ -327,13 +368,13 @@ class Pool:
         w = _validate.weights(weights)
         if len(w) != self.n_ids:
             raise ValueError(f"weights has {len(w)} entries but the pool has {self.n_ids} backend ids")
-        current = self.table[: self.n_ids, WEIGHT]
-        changed = np.flatnonzero(w != current)
+        changed = np.flatnonzero(w != self.weights)
+        listed = self.available
         for b in changed:
-            if not self.table[b, FLAGS] & F_AVAILABLE:
+            if not listed[b]:
                 raise UnknownBackend(f"weights[{b}]: backend {b} was removed; its weight cannot change")
         for b in changed:
-            self._apply_weight(int(b), int(w[b]))
+            self._notify(EV_UPDATE, int(_table.set_weight(self.table, int(b), int(w[b]))))
 
     def set_thresholds(self, backend: int, upper: int = 0, lower: int = 0) -> None:
         """Set a backend's connection thresholds (0 = none), as ``ipvsadm -e -x -y``.
@@ -344,12 +385,25 @@ class Pool:
         b = self.check_id(backend)
         u = _validate.threshold(upper, "upper")
         lo = _validate.threshold(lower, "lower")
-        old = self.table[b, U_THRESHOLD]
-        self.table[b, U_THRESHOLD] = u
-        self.table[b, L_THRESHOLD] = lo
-        if u == 0 or u > old:
-            self.table[b, FLAGS] &= ~F_OVERLOAD
-        self._notify(EV_UPDATE, int(_table.position_of(self.order, b)))
+        self._notify(EV_UPDATE, int(_table.set_thresholds(self.table, b, u, lo)))
+
+    def fail(self, backend: int) -> None:
+        """A health check failed: weight 0 until :meth:`recover`, which restores the weight.
+
+        Open connections continue; this models a checker that quiesces a
+        failed backend rather than deleting it (keepalived's ``inhibit_on_failure``).
+        """
+        b = self.check_id(backend)
+        if self.failed[b]:
+            raise ValueError(f"backend {b} has already failed")
+        self._notify(EV_UPDATE, int(_table.fail_backend(self.table, b)))
+
+    def recover(self, backend: int) -> None:
+        """The health check passes again: the weight the backend had when it failed comes back."""
+        b = self.check_id(backend)
+        if not self.failed[b]:
+            raise ValueError(f"backend {b} has not failed, so it cannot recover")
+        self._notify(EV_UPDATE, int(_table.recover_backend(self.table, b)))
 
     # -- connection accounting ----------------------------------------------------------
     def release(self, backend: int, *, active: bool | None = None) -> None:
@@ -359,9 +413,14 @@ class Pool:
         new connections join (see ``new_conns``).
         """
         b = self.check_id(backend, listed=False)
-        was_active = (self.new_conns == "active") if active is None else bool(active)
-        col, name = (ACTIVE, "active") if was_active else (INACTIVE, "inactive")
-        if self.table[b, col] <= 0:
+        if active is None:
+            was_active = self.new_conns == "active"
+        elif isinstance(active, (bool, np.bool_)):
+            was_active = bool(active)
+        else:
+            raise TypeError(f"active must be True, False or None, got {active!r}")
+        row, name = (ACTIVE, "active") if was_active else (INACTIVE, "inactive")
+        if self.field(row, b) <= 0:
             raise ValueError(f"backend {b} has no {name} connection to release")
         _table.unbind(self.table, b, was_active)
         self._counters_moved(b)
@@ -369,65 +428,20 @@ class Pool:
     def activate(self, backend: int) -> None:
         """Move one connection from inactive to active (TCP reached ESTABLISHED)."""
         b = self.check_id(backend, listed=False)
-        if self.table[b, INACTIVE] <= 0:
+        if self.field(INACTIVE, b) <= 0:
             raise ValueError(f"backend {b} has no inactive connection to activate")
-        self.table[b, INACTIVE] -= 1
-        self.table[b, ACTIVE] += 1
+        _table.activate(self.table, b)
         self._counters_moved(b)
 
     def deactivate(self, backend: int) -> None:
-        """Move one connection from active to inactive (TCP FIN/RST; §0.3)."""
+        """Move one connection from active to inactive (TCP FIN/RST)."""
         b = self.check_id(backend, listed=False)
-        if self.table[b, ACTIVE] <= 0:
+        if self.field(ACTIVE, b) <= 0:
             raise ValueError(f"backend {b} has no active connection to deactivate")
-        self.table[b, ACTIVE] -= 1
-        self.table[b, INACTIVE] += 1
+        _table.deactivate(self.table, b)
         self._counters_moved(b)
 
     def __repr__(self) -> str:
         ids = self.list_order.tolist()
-        w = [int(self.table[b, WEIGHT]) for b in ids]
+        w = self.table[WEIGHT, : len(ids)].tolist()
         return f"Pool(list order={ids}, weights={w})"
-
-
-def parse_endpoint(value: Any, what: str) -> tuple[addresses.Address, int]:
-    """Parse ``"ip"``, ``"ip:port"``, ``"[v6]:port"``, an int or an ipaddress object."""
-    if isinstance(value, str):
-        text = value.strip()
-        port_text = None
-        if text.startswith("["):
-            host, sep, rest = text[1:].partition("]")
-            if not sep or (rest and not rest.startswith(":")):
-                raise ValueError(f"{what} {value!r} is not a valid [IPv6]:port endpoint")
-            text, port_text = host, (rest[1:] if rest else None)
-        elif text.count(":") == 1:
-            text, port_text = text.split(":")
-        port = 0
-        if port_text is not None:
-            if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-                raise ValueError(f"{what} {value!r} has an invalid port {port_text!r}")
-            port = int(port_text)
-        return addresses.parse(text, what), port
-    return addresses.parse(value, what), 0
-
-
-def endpoint_string(addr: Any, port: int) -> str:
-    """kube-proxy's ``"ip:port"`` form (IPv6 in brackets), used for sorting."""
-    if addr is None:
-        return ""
-    host = f"[{addr}]" if addr.version == 6 else str(addr)
-    return f"{host}:{port}"
-
-
-def as_pool(weights: Iterable[int] | None, pool: Pool | None, **options: Any) -> Pool:
-    """Return ``pool``, or a new :class:`Pool` built from ``weights`` and ``options``."""
-    if pool is not None:
-        if weights is not None:
-            raise ValueError("give either weights= or pool=, not both")
-        if not isinstance(pool, Pool):
-            raise TypeError(f"pool must be an lbalgo.Pool, got {type(pool).__name__}")
-        extra = {k: v for k, v in options.items() if v is not None}
-        if extra:
-            raise ValueError(f"{sorted(extra)} belong to the shared pool; set them when building it")
-        return pool
-    return Pool(weights, **{k: v for k, v in options.items() if v is not None})

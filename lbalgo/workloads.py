@@ -15,7 +15,7 @@ model does not change the others' draws.
 
 Keys are the 32-bit values IPVS hashes, as int64: an IPv4 address in host
 order, an IPv6 address folded by XOR of its four words (as
-:func:`lbalgo.schedulers.base.key_array`). Client populations number their
+:func:`lbalgo.addresses.key_array`). Client populations number their
 clients by popularity rank ``r = 0, 1, ...`` and give rank ``r`` the address
 ``network + 1 + r``.
 
@@ -350,7 +350,7 @@ class keys(_Population):
     values: Any
 
     def __post_init__(self) -> None:
-        from .schedulers.base import key_array
+        from .addresses import key_array
 
         object.__setattr__(self, "values", key_array(self.values))
 
@@ -592,7 +592,7 @@ def _read_numpy(path: str, ext: str) -> dict[str, np.ndarray]:
                     raise TraceError(f"{path} row {r}, column {name!r}: {col[r]} is earlier than the "
                                      f"previous arrival {col[r - 1]} (arrivals must be non-decreasing)")
         else:
-            from .schedulers.base import key_array
+            from .addresses import key_array
 
             try:
                 col = key_array(col)

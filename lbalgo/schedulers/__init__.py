@@ -4,28 +4,5 @@ from .base import Scheduler
 from .registry import SCHEDULERS, get, names, register
 from .rr import RR
 from .wrr import WRR
-from .random import Random
-from .kube_random import IptablesCascade, NftNumgen
-from .sh import SH
-from .dh import DH
-from .mh import MH
 from .lc import LC
 from .wlc import WLC
-from .sed import NQ, SED
-from .fo import FO, OVF
-from .twos import TWOS
-from .lblc import LBLC
-from .lblcr import LBLCR
-
-__all__ = ["Scheduler", "SCHEDULERS", "get", "names", "register",
-           "RR", "WRR", "Random", "IptablesCascade", "NftNumgen", "SH", "DH", "MH",
-           "LC", "WLC", "SED", "NQ", "FO", "OVF", "TWOS", "LBLC", "LBLCR",
-           "ClientIPAffinity"]
-
-
-def __getattr__(name: str):
-    if name == "ClientIPAffinity":  # imported on first use: keeps ``import lbalgo`` fast
-        from .affinity import ClientIPAffinity
-
-        return ClientIPAffinity
-    raise AttributeError(f"module 'lbalgo.schedulers' has no attribute {name!r}")

@@ -1,75 +1,55 @@
-"""The one :class:`Scheduler` interface and the compiled drivers behind it.
+"""The one :class:`Scheduler` interface, and the kernel interface every algorithm implements.
 
-Each algorithm module supplies, as kernels (see :mod:`lbalgo._jit`):
+An algorithm supplies two kernels with the uniform signatures of
+:mod:`lbalgo._jit` (see ``docs/developing.md``)::
 
-``pick(table, order, state, key, now) -> backend id or -1``
-    The decision, IPVS's ``schedule``. It reads the backend table, may update
-    its own ``state`` (a cursor, a cache, a random generator) and never
-    touches the connection counters.
-``changed(table, order, state, event, pos)``
-    The pool-change hook (IPVS ``add_dest`` / ``del_dest`` / ``upd_dest``):
-    rebuilds or resets ``state`` exactly when the modelled system does.
+    schedule(table, state, fstate, keys, times, out, first, last, mode) -> int
+        Decide connections first .. last-1 in order: connection i has key
+        item(keys, i) and time item(times, i) (a one-element array applies to
+        every connection); write each backend id (-1: none) to out[i] and
+        count it with account(table, backend, mode). Return the last backend.
+        The decision is IPVS's ``schedule``: it reads the table and may
+        update the algorithm's own ``state`` / ``fstate``.
+    changed(table, state, fstate, event, where)
+        The pool-change hook (IPVS ``add_dest`` / ``del_dest`` /
+        ``upd_dest``): rebuild or reset the state exactly when the modelled
+        system does. Schedulers with ``watches_counters`` also hear
+        EV_COUNTERS for every counter move made outside their own schedule.
 
-plus two three-line wrappers that bind its ``pick`` into the shared drivers
-below, so that a call from Python reaches compiled code in one hop (Numba
-cannot receive a function argument from Python cheaply). The drivers do the
-connection accounting: one new connection is counted on every chosen backend.
+Because the signatures are uniform, the simulator's event loop and the
+persistence layer are compiled once and receive these kernels as function
+pointers; a scheduler costs only its own two kernels. ``state`` is one int64
+array and ``fstate`` one float64 array: an algorithm lays its fields out in
+them by name (module constants), and larger structures as regions.
 """
 
 from __future__ import annotations
 
+import copy as _copy
 import numbers
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
 from .. import _validate, addresses
-from .._jit import Kernel, entry_point, kernel
-from .._table import EV_RESIZE, bind
+from .._jit import Kernel, kernel
+from .._table import EV_RESIZE, LISTED, HEADER, WEIGHT, F_OVERLOAD, FLAGS
 from ..errors import NoBackendAvailable
 from ..pool import Pool
 
-_NO_KEYS = np.zeros(0, dtype=np.int64)
-_NO_TIMES = np.zeros(0, dtype=np.float64)
+_NO_KEY = np.zeros(1, dtype=np.int64)
+_NO_FLOATS = np.zeros(0, dtype=np.float64)
 
 
-@kernel(inline="always")
-def schedule_one(pick, table, order, state, key, now, as_active):
-    """Pick a backend for one new connection and count it there (-1: none)."""
-    backend = pick(table, order, state, key, now)
-    if backend >= 0:
-        bind(table, backend, as_active)
-    return backend
-
-
-@kernel(inline="always")
-def schedule_batch(pick, table, order, state, keys, times, now, as_active, out):
-    """Schedule ``len(out)`` new connections in order, writing the ids to ``out``.
-
-    ``keys`` and ``times`` are either empty (key 0 and time ``now`` for every
-    connection) or as long as ``out``.
-    """
-    have_keys = keys.shape[0] > 0
-    have_times = times.shape[0] > 0
-    for i in range(out.shape[0]):
-        key = keys[i] if have_keys else 0
-        t = times[i] if have_times else now
-        backend = pick(table, order, state, key, t)
-        if backend >= 0:
-            bind(table, backend, as_active)
-        out[i] = backend
-
-
-@kernel(refcount=False)
-def no_touch(table, order, state, backend):
-    """The default ``touch`` hook: the scheduler keeps no index over the counters."""
+@kernel(signature="changed")
+def no_change(table, state, fstate, event, where):
+    """The ``changed`` hook of schedulers without derived state: IPVS lc, wlc, sed, nq, fo, ovf, twos."""
     return None
 
 
-@kernel(refcount=False)
-def no_change(table, order, state, event, pos):
-    """The ``changed`` hook of stateless schedulers: IPVS lc, wlc, sed, nq, fo, ovf have none."""
-    return None
+def empty_state() -> tuple[np.ndarray, np.ndarray]:
+    """``(state, fstate)`` of a scheduler that keeps nothing (its kernels still receive both)."""
+    return np.zeros(1, dtype=np.int64), _NO_FLOATS
 
 
 class Scheduler:
@@ -94,21 +74,23 @@ class Scheduler:
     summary: ClassVar[str] = ""
     #: The real system whose behaviour this reproduces.
     source: ClassVar[str] = ""
+    #: The family it belongs to in ``lbalgo list`` (the system it comes from).
+    family: ClassVar[str] = "Linux IPVS"
     #: Where a new backend enters the list (see :class:`~lbalgo.Pool`).
     insertion: ClassVar[str] = "head"
     #: Whether ``pick`` needs a key (client or destination address).
     keyed: ClassVar[bool] = False
+    #: Whether the key is the destination address (dh, lblc, lblcr) rather than the client's.
+    destination_keyed: ClassVar[bool] = False
+    #: Whether a decision walks the whole list (O(n) per connection), as lc and wlc do.
+    scans_pool: ClassVar[bool] = False
     #: Whether decisions depend on a random generator (and so on ``seed``).
     randomized: ClassVar[bool] = False
+    #: Whether ``changed`` must hear EV_COUNTERS (an index over the counters).
+    watches_counters: ClassVar[bool] = False
 
-    _pick: ClassVar[Kernel]
-    _changed: ClassVar[Kernel]
-    #: ``touch(table, order, state, backend)``: compiled loops that move a
-    #: backend's counters themselves (the simulator's releases) call it after
-    #: each move, so schedulers with an index over the counters stay exact.
-    _touch: ClassVar[Kernel] = no_touch
-    _schedule_one: ClassVar[Kernel]
-    _schedule_batch: ClassVar[Kernel]
+    _schedule: ClassVar[Kernel]
+    _changed: ClassVar[Kernel] = no_change
 
     def __init__(
         self,
@@ -143,45 +125,64 @@ class Scheduler:
                 raise ValueError(f"{', '.join(given)} belong to the shared pool: set them when building it")
         self.seed = _validate.seed(seed)
         self.pool = pool
-        self.state = self._new_state()
-        self._one: Any = None
-        self._batch: Any = None
-        pool.subscribe(self._pool_changed)
+        self.state, self.fstate = self._new_state()
+        self._one_key = np.zeros(1, dtype=np.int64)
+        self._one_time = np.zeros(1, dtype=np.float64)
+        self._one_out = np.zeros(1, dtype=np.int64)
+        pool.subscribe(self._pool_changed, counters=self.watches_counters)
 
     # -- what subclasses provide ----------------------------------------------------
-    def _new_state(self) -> Any:
-        """Return the algorithm's state (an array or a tuple of arrays) for the current pool."""
+    def _new_state(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(state, fstate)`` for the current pool (run the hook's rebuild if it has one)."""
         raise NotImplementedError(type(self).__name__)
 
-    def _resized_state(self, capacity: int) -> Any:
-        """Return the state for a table of ``capacity`` rows (override if it holds per-id arrays)."""
-        return self.state
+    def _resized_state(self, capacity: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return the state for a table of ``capacity`` ids (override if it holds per-id arrays)."""
+        return self.state, self.fstate
 
-    def _pool_changed(self, event: int, pos: int) -> None:
+    def _pool_changed(self, event: int, where: int) -> None:
         if event == EV_RESIZE:
-            self.state = self._resized_state(self.pool.capacity)
+            self.state, self.fstate = self._resized_state(self.pool.capacity)
             return
-        self._changed(self.pool.table, self.pool.order, self.state, event, pos)
+        self._changed.entry(self.pool.table, self.state, self.fstate, event, where)
+
+    def reserve(self, picks: int) -> None:
+        """Make room for ``picks`` more decisions by compiled callers (the simulator).
+
+        Schedulers whose decisions add state (a cache entry per new
+        destination, as LBLC) grow it here; ``pick`` and ``pick_many`` reserve
+        on their own. The default has nothing to grow.
+        """
+        _validate.count(picks, "picks")
+
+    def detached(self) -> Scheduler:
+        """An independent copy on a copy of the pool: what-if decisions that leave this one alone."""
+        clone = _copy.copy(self)
+        pool = self.pool.copy()
+        clone.pool = pool
+        clone.state = self.state.copy()
+        clone.fstate = self.fstate.copy()
+        clone._one_key = np.zeros(1, dtype=np.int64)
+        clone._one_time = np.zeros(1, dtype=np.float64)
+        clone._one_out = np.zeros(1, dtype=np.int64)
+        clone._detach_extra(self)
+        pool.subscribe(clone._pool_changed, counters=clone.watches_counters)
+        return clone
+
+    def _detach_extra(self, original: Scheduler) -> None:
+        """Copy any further mutable attributes a subclass holds (called by :meth:`detached`)."""
 
     # -- scheduling --------------------------------------------------------------------
-    def _compiled(self) -> tuple[Any, Any]:
-        if self._batch is None:
-            self._batch = self._schedule_batch.compiled
-        return self._one, self._batch
-
-    def _schedule(self, key: int, now: float) -> int:
+    def _schedule_one(self, key: int, now: float) -> int:
         """Schedule one connection with converted arguments; raise when nothing qualifies."""
+        self._one_key[0] = key
+        self._one_time[0] = now
         pool = self.pool
-        one = self._one
-        if one is None:  # first pick: compile (or load) through the dispatcher, then skip dispatch
-            dispatcher = self._schedule_one.compiled
-            backend = dispatcher(pool.table, pool.order, self.state, key, now, pool.as_active)
-            self._one = entry_point(dispatcher)
-        else:
-            backend = one(pool.table, pool.order, self.state, key, now, pool.as_active)
+        backend = self._schedule.entry(pool.table, self.state, self.fstate, self._one_key, self._one_time,
+                                       self._one_out, 0, 1, pool.count_mode)
         if backend < 0:
             raise NoBackendAvailable(f"{self._label()}: no backend available ({self._why_none()})")
-        return int(backend)
+        return backend
 
     def _label(self) -> str:
         return self.name
@@ -200,8 +201,8 @@ class Scheduler:
         return addresses.fold32(addresses.parse(key, "key"))
 
     def _keys(self, keys: Any) -> np.ndarray:
-        """Convert a batch of keys for the kernel (see :func:`key_array`)."""
-        return key_array(keys)
+        """Convert a batch of keys for the kernel (see :func:`lbalgo.addresses.key_array`)."""
+        return addresses.key_array(keys)
 
     def pick(self, key: Any = None, now: float = 0.0) -> int:
         """Schedule one new connection and return its backend id.
@@ -222,17 +223,17 @@ class Scheduler:
         if type(now) is not float or not -1e300 < now < 1e300:  # also catches NaN and inf
             now = _validate.time(now)
         if key is None and not self.keyed:
-            return self._schedule(0, now)
-        return self._schedule(self._key(key), now)
+            return self._schedule_one(0, now)
+        return self._schedule_one(self._key(key), now)
 
     def _why_none(self) -> str:
-        listed = self.pool.list_order
-        if len(listed) == 0:
+        table = self.pool.table
+        n = int(table[HEADER, LISTED])
+        if n == 0:
             return "the pool is empty"
-        w = self.pool.weights[listed]
-        if not w.any():
+        if not table[WEIGHT, :n].any():
             return "every backend has weight 0"
-        if self.pool.overloaded[listed].all():
+        if (table[FLAGS, :n] & F_OVERLOAD).all():
             return "every backend is overloaded"
         return "no backend qualifies"
 
@@ -256,16 +257,20 @@ class Scheduler:
             n = _validate.count(keys_or_count, "count")
             if self.keyed:
                 raise TypeError(f"{type(self).__name__}.pick_many() needs an array of keys, not a count")
-            keys = _NO_KEYS
+            keys = _NO_KEY
         else:
             keys = self._keys(keys_or_count)
             n = len(keys)
-        times, t = _times(now, n)
+        times = _times(now, n)
         out = np.empty(n, dtype=np.int64)
-        batch = self._batch or self._compiled()[1]
-        pool = self.pool
-        batch(pool.table, pool.order, self.state, keys, times, t, pool.as_active, out)
+        if n:
+            self._run(keys, times, out)
         return out
+
+    def _run(self, keys: np.ndarray, times: np.ndarray, out: np.ndarray) -> None:
+        """Schedule ``len(out)`` connections (keys and times checked, one-element arrays broadcast)."""
+        pool = self.pool
+        self._schedule.entry(pool.table, self.state, self.fstate, keys, times, out, 0, len(out), pool.count_mode)
 
     # -- the pool, through the scheduler --------------------------------------------
     def release(self, backend: int, *, active: bool | None = None) -> None:
@@ -309,51 +314,27 @@ class Scheduler:
         return self.pool.list_order
 
     def __repr__(self) -> str:
-        w = [int(x) for x in self.pool.weights[self.pool.list_order]]
+        w = self.pool.table[WEIGHT, : len(self.pool)].tolist()
         seed = f", seed={self.seed}" if self.randomized else ""
         return f"{type(self).__name__}(weights={w}{seed})"
 
 
-def key_array(keys: Any) -> np.ndarray:
-    """Return a batch of keys as the contiguous int64 array of 32-bit values IPVS hashes.
-
-    Accepted layouts: a 1-D integer array of IPv4 addresses (host order, e.g.
-    ``uint32``); a 2-D ``(n, 4)`` integer array of IPv6 addresses as four
-    32-bit words, most significant first (folded by XOR, as IPVS does); or a
-    sequence of address strings / ``ipaddress`` objects.
-    """
-    arr = np.asarray(keys)
-    if arr.ndim == 2 and arr.shape[1] == 4 and arr.dtype.kind in "iu":
-        if arr.size and (arr.min() < 0 or arr.max() > 0xFFFFFFFF):
-            raise ValueError("IPv6 keys as (n, 4) words must hold values in 0..2**32-1")
-        words = arr.astype(np.int64)
-        return np.ascontiguousarray(words[:, 0] ^ words[:, 1] ^ words[:, 2] ^ words[:, 3])
-    if arr.ndim != 1:
-        raise ValueError(f"keys must be a 1-D array (IPv4) or an (n, 4) array (IPv6 words), got shape {arr.shape}")
-    if arr.dtype.kind not in "iu":
-        if arr.dtype.kind in "OU" and arr.size:
-            return np.array([addresses.fold32(addresses.parse(k, f"keys[{i}]")) for i, k in enumerate(arr.tolist())],
-                            dtype=np.int64)
-        if arr.size == 0:
-            return _NO_KEYS
-        raise TypeError(f"keys must be integers (IPv4 addresses) or address strings, got dtype {arr.dtype}")
-    if arr.size and (arr.min() < 0 or arr.max() > 0xFFFFFFFF):
-        i = int(np.flatnonzero((arr < 0) | (arr > 0xFFFFFFFF))[0])
-        raise ValueError(f"keys[{i}] = {arr[i]} is not an IPv4 address (0..2**32-1)")
-    return np.ascontiguousarray(arr, dtype=np.int64)
+#: Re-exported for code that imported it from here.
+key_array = addresses.key_array
 
 
-def _times(now: Any, n: int) -> tuple[np.ndarray, float]:
+def _times(now: Any, n: int) -> np.ndarray:
+    """The ``times`` argument of a schedule call: one time for all (a one-element array) or one each."""
     if now is None:
-        return _NO_TIMES, 0.0
+        return np.zeros(1, dtype=np.float64)
     if np.ndim(now) == 0:
-        return _NO_TIMES, _validate.time(now)
+        return np.array([_validate.time(now)], dtype=np.float64)
     times = np.ascontiguousarray(now, dtype=np.float64)
     if times.ndim != 1 or len(times) != n:
         raise ValueError(f"now has shape {times.shape} but there are {n} connections")
     if not np.isfinite(times).all():
         raise ValueError("now contains NaN or infinite times")
-    return times, 0.0
+    return times
 
 
 class StatelessScheduler(Scheduler):
@@ -361,5 +342,5 @@ class StatelessScheduler(Scheduler):
 
     _changed = no_change
 
-    def _new_state(self) -> np.ndarray:
-        return np.zeros(1, dtype=np.int64)  # unused; kernels take a state argument all the same
+    def _new_state(self) -> tuple[np.ndarray, np.ndarray]:
+        return empty_state()

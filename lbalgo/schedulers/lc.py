@@ -24,37 +24,39 @@ The weight only switches a backend on or off. With ``new_conns="inactive"``
 from __future__ import annotations
 
 from .._jit import kernel
-from .._table import ACTIVE, F_OVERLOAD, FLAGS, INACTIVE, WEIGHT
-from .base import schedule_batch, schedule_one
+from .._table import ACTIVE, F_OVERLOAD, FLAGS, INACTIVE, WEIGHT, account_at, listed
 from .indexed import LeastConnectionBase
 from .registry import register
 
 
-@kernel(refcount=False)
-def lc_pick(table, order, state, key, now):
-    """Stateless (``state`` is unused)."""
+@kernel(inline="always")
+def lc_scan(table):
+    """The slot of the backend IPVS lc picks, or -1: the first smallest overhead in list order."""
+    weight = table[WEIGHT]
+    flags = table[FLAGS]
+    active = table[ACTIVE]
+    inactive = table[INACTIVE]
     least = -1
     loh = 0
-    for pos in range(1, order[0] + 1):
-        backend = order[pos]
-        if table[backend, WEIGHT] == 0 or table[backend, FLAGS] & F_OVERLOAD:
+    for s in range(listed(table)):
+        if weight[s] == 0 or flags[s] & F_OVERLOAD:
             continue
-        doh = (table[backend, ACTIVE] << 8) + table[backend, INACTIVE]
+        doh = (active[s] << 8) + inactive[s]
         # Strict: an equal overhead keeps the earlier backend.
         if least < 0 or doh < loh:
-            least = backend
+            least = s
             loh = doh
     return least
 
 
-@kernel
-def _lc_one(table, order, state, key, now, as_active):
-    return schedule_one(lc_pick, table, order, state, key, now, as_active)
-
-
-@kernel
-def _lc_batch(table, order, state, keys, times, now, as_active, out):
-    schedule_batch(lc_pick, table, order, state, keys, times, now, as_active, out)
+@kernel(signature="schedule", refcount=False)
+def lc_schedule(table, state, fstate, keys, times, out, first, last, mode):
+    """Stateless: ``state`` is unused."""
+    backend = -1
+    for i in range(first, last):
+        backend = account_at(table, lc_scan(table), mode)
+        out[i] = backend
+    return backend
 
 
 @register
@@ -76,6 +78,4 @@ class LC(LeastConnectionBase):
     source = "Linux IPVS ip_vs_lc.c"
 
     _weighted = False
-    _pick = lc_pick
-    _schedule_one = _lc_one
-    _schedule_batch = _lc_batch
+    _schedule = lc_schedule

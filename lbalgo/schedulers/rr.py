@@ -1,7 +1,7 @@
 """rr: round robin, as Linux IPVS does it (``net/netfilter/ipvs/ip_vs_rr.c``).
 
-State: one cursor, the list position of the last chosen backend, or 0 (the
-list head). ::
+State: one cursor, the slot of the last chosen backend, or -1 (the list
+head). ::
 
     pick():
         scan the backends after the cursor to the end of the list, then, if
@@ -21,48 +21,48 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import kernel
-from .._table import EV_ADD, EV_DELETE, F_OVERLOAD, FLAGS, WEIGHT
-from .base import Scheduler, schedule_batch, schedule_one
+from .._table import BACKEND, EV_ADD, EV_DELETE, account_at, listed, usable
+from .base import Scheduler
 from .registry import register
 
-
-@kernel(refcount=False)
-def rr_pick(table, order, state, key, now):
-    """``state[0]`` is the cursor position (0 = head)."""
-    n = order[0]
-    pos = state[0]
-    for _ in range(n):
-        pos += 1
-        if pos > n:
-            pos = 1
-        backend = order[pos]
-        if table[backend, WEIGHT] > 0 and not table[backend, FLAGS] & F_OVERLOAD:
-            state[0] = pos
-            return backend
-    return -1
+CURSOR = 0  # state slot: slot of the last choice, -1 = the list head
+HEAD = -1
 
 
-@kernel
-def rr_changed(table, order, state, event, pos):
-    """Keep the cursor on the same backend while positions shift."""
-    cursor = state[0]
+@kernel(signature="schedule", refcount=False)
+def rr_schedule(table, state, fstate, keys, times, out, first, last, mode):
+    """``state[CURSOR]`` is the cursor."""
+    n = listed(table)
+    cursor = state[CURSOR]
+    backend = -1
+    for i in range(first, last):
+        s = cursor
+        chosen = -1
+        for _ in range(n):
+            s += 1
+            if s == n:
+                s = 0
+            if usable(table, s):
+                chosen = s
+                cursor = s
+                break
+        backend = account_at(table, chosen, mode)
+        out[i] = backend
+    state[CURSOR] = cursor
+    return backend
+
+
+@kernel(signature="changed")
+def rr_changed(table, state, fstate, event, where):
+    """Keep the cursor on the same backend while slots shift."""
+    cursor = state[CURSOR]
     if event == EV_ADD:
-        if cursor >= pos and cursor != 0:
-            state[0] = cursor + 1
+        if cursor >= where:
+            state[CURSOR] = cursor + 1
     elif event == EV_DELETE:
         # On the deleted backend, or after it: step back one place.
-        if cursor >= pos:
-            state[0] = cursor - 1
-
-
-@kernel(refcount=False)
-def _rr_one(table, order, state, key, now, as_active):
-    return schedule_one(rr_pick, table, order, state, key, now, as_active)
-
-
-@kernel(refcount=False)
-def _rr_batch(table, order, state, keys, times, now, as_active, out):
-    schedule_batch(rr_pick, table, order, state, keys, times, now, as_active, out)
+        if cursor >= where:
+            state[CURSOR] = cursor - 1
 
 
 @register
@@ -73,16 +73,14 @@ class RR(Scheduler):
     summary = "round robin; weight only switches a backend on or off"
     source = "Linux IPVS ip_vs_rr.c"
 
-    _pick = rr_pick
+    _schedule = rr_schedule
     _changed = rr_changed
-    _schedule_one = _rr_one
-    _schedule_batch = _rr_batch
 
-    def _new_state(self) -> np.ndarray:
-        return np.zeros(1, dtype=np.int64)  # cursor at the head
+    def _new_state(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.array([HEAD], dtype=np.int64), np.zeros(0, dtype=np.float64)
 
     @property
     def cursor(self) -> int:
         """Id of the last chosen backend, or -1 while the cursor is at the list head."""
-        pos = int(self.state[0])
-        return int(self.pool.order[pos]) if pos else -1
+        s = int(self.state[CURSOR])
+        return int(self.pool.table[BACKEND, s]) if s != HEAD else -1

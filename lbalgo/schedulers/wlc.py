@@ -23,60 +23,50 @@ true, so it never wins. With equal weights wlc chooses exactly as lc.
 from __future__ import annotations
 
 from .._jit import kernel
-from .._table import ACTIVE, F_OVERLOAD, FLAGS, INACTIVE, WEIGHT
-from .base import schedule_batch, schedule_one
+from .._table import ACTIVE, F_OVERLOAD, FLAGS, INACTIVE, WEIGHT, account_at, listed
 from .indexed import LeastConnectionBase
 from .registry import register
 
 
-@kernel(refcount=False)
-def wlc_pick(table, order, state, key, now):
-    """Stateless (``state`` is unused)."""
-    return wlc_scan(table, order)
-
-
-@kernel(refcount=False)
-def wlc_scan(table, order):
-    """IPVS wlc over the list (-1: none); also the fallback of lblc and lblcr.
-
-    One exit: an early return slows Numba's loop.
-    """
-    n = order[0]
-    pos = 1
-    while pos <= n:
-        backend = order[pos]
-        if table[backend, WEIGHT] > 0 and not table[backend, FLAGS] & F_OVERLOAD:
-            break
-        pos += 1
+@kernel(inline="always")
+def wlc_scan(table):
+    """The slot of the backend IPVS wlc picks, or -1; also the fallback of lblc and lblcr."""
+    weight = table[WEIGHT]
+    flags = table[FLAGS]
+    active = table[ACTIVE]
+    inactive = table[INACTIVE]
+    n = listed(table)
+    s = 0
+    while s < n and (weight[s] == 0 or flags[s] & F_OVERLOAD):
+        s += 1
     least = -1
     loh = 0
     lw = 0
-    if pos <= n:
-        least = order[pos]
-        loh = (table[least, ACTIVE] << 8) + table[least, INACTIVE]
-        lw = table[least, WEIGHT]
-    for q in range(pos + 1, n + 1):
-        backend = order[q]
-        if table[backend, FLAGS] & F_OVERLOAD:
+    if s < n:
+        least = s
+        loh = (active[s] << 8) + inactive[s]
+        lw = weight[s]
+    for q in range(s + 1, n):
+        if flags[q] & F_OVERLOAD:
             continue
-        doh = (table[backend, ACTIVE] << 8) + table[backend, INACTIVE]
-        w = table[backend, WEIGHT]
+        doh = (active[q] << 8) + inactive[q]
+        w = weight[q]
         # loh/lw > doh/w without division: exact, and ties keep the earlier backend.
         if loh * w > doh * lw:
-            least = backend
+            least = q
             loh = doh
             lw = w
     return least
 
 
-@kernel
-def _wlc_one(table, order, state, key, now, as_active):
-    return schedule_one(wlc_pick, table, order, state, key, now, as_active)
-
-
-@kernel
-def _wlc_batch(table, order, state, keys, times, now, as_active, out):
-    schedule_batch(wlc_pick, table, order, state, keys, times, now, as_active, out)
+@kernel(signature="schedule", refcount=False)
+def wlc_schedule(table, state, fstate, keys, times, out, first, last, mode):
+    """Stateless: ``state`` is unused."""
+    backend = -1
+    for i in range(first, last):
+        backend = account_at(table, wlc_scan(table), mode)
+        out[i] = backend
+    return backend
 
 
 @register
@@ -98,6 +88,4 @@ class WLC(LeastConnectionBase):
     source = "Linux IPVS ip_vs_wlc.c"
 
     _weighted = True
-    _pick = wlc_pick
-    _schedule_one = _wlc_one
-    _schedule_batch = _wlc_batch
+    _schedule = wlc_schedule

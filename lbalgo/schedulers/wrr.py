@@ -1,6 +1,6 @@
 """wrr: weighted round robin, as Linux IPVS does it (``net/netfilter/ipvs/ip_vs_wrr.c``).
 
-State: cursor ``cl`` (list position of the last choice, 0 = head), current
+State: cursor ``cl`` (slot of the last choice, -1 = head), current
 weight ``cw``, ``di`` = gcd of the positive weights, ``mw`` = max weight
 - (di - 1). ::
 
@@ -30,74 +30,94 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import kernel
-from .._table import EV_ADD, F_OVERLOAD, FLAGS, WEIGHT, gcd_and_max
-from .base import Scheduler, schedule_batch, schedule_one
+from .._table import BACKEND, F_OVERLOAD, FLAGS, HEADER, LISTED, WEIGHT, account_at, gcd_and_max, listed
+from .base import Scheduler
 from .registry import register
 
 # state slots
 CURSOR, CW, MW, DI = 0, 1, 2, 3
+HEAD = -1
 
 
-@kernel(refcount=False)
-def wrr_pick(table, order, state, key, now):
-    """``state`` is int64[4]: cursor position, cw, mw, di.
+@kernel(inline="always")
+def wrr_decide(weight, flags, n, mw, di, cw, last):
+    """One IPVS wrr decision from cursor ``last`` at current weight ``cw``.
 
-    Written with one exit: an early ``return`` makes Numba's code for this
-    loop about eight times slower (measured; LLVM stops inlining it).
+    Returns ``(slot or -1, new cursor, new cw)``; with nothing to choose the
+    cursor stays, or rests where the kernel gives up.
     """
-    n = order[0]
-    mw = state[MW]
-    di = state[DI]
-    cw = state[CW]
-    last = state[CURSOR]
-    pos = last
-    stop = -1
+    s = last
+    stop = -1  # >= 0: the final pass ends at this slot
     last_pass = False
     restarted = False
-    found = -1  # list position of the choice
+    found = -1  # slot of the choice
     give_up = mw == 0  # no backend with weight > 0: cursor stays where it is
     while found < 0 and not give_up:
-        for p in range(pos + 1, n + 1):
-            backend = order[p]
-            if not table[backend, FLAGS] & F_OVERLOAD and table[backend, WEIGHT] >= cw:
+        end = n if stop < 0 else stop + 1
+        p = s + 1
+        while p < end:
+            if weight[p] >= cw and not flags[p] & F_OVERLOAD:
                 found = p
                 break
-            if p == stop:
-                pos = p
+            p += 1
+        if found < 0:
+            if stop >= 0:
+                s = stop
                 give_up = True
-                break
-        if found < 0 and not give_up:
-            pos = 0
-            cw -= di
-            if cw <= 0:
-                cw = mw
-                # Stop once a full pass with cw <= di (every weight >= 1) found nothing.
-                if last_pass or last == 0:
-                    give_up = True
-                restarted = True
-            last_pass = cw <= di
-            if last_pass and restarted and last != 0:
-                # The first pass with cw <= di only covered backends after `last`;
-                # finish it up to `last` and stop there.
-                stop = last
-    backend = -1
+            else:
+                s = HEAD
+                cw -= di
+                if cw <= 0:
+                    cw = mw
+                    # Stop once a full pass with cw <= di (every weight >= 1) found nothing.
+                    if last_pass or last == HEAD:
+                        give_up = True
+                    restarted = True
+                last_pass = cw <= di
+                if last_pass and restarted and last != HEAD:
+                    # The first pass with cw <= di only covered backends after `last`;
+                    # finish it up to `last` and stop there.
+                    stop = last
     if found >= 0:
-        state[CURSOR] = found
-        state[CW] = cw
-        backend = order[found]
-    elif mw != 0:
-        state[CURSOR] = pos  # the stop backend, or the head
-        state[CW] = cw
+        return found, found, cw
+    if mw != 0:
+        return -1, s, cw  # the stop backend, or the head
+    return -1, last, cw
+
+
+@kernel(signature="schedule", refcount=False)
+def wrr_schedule(table, state, fstate, keys, times, out, first, last, mode):
+    """``state`` is int64[4]: cursor slot, cw, mw, di."""
+    weight = table[WEIGHT]
+    flags = table[FLAGS]
+    n = listed(table)
+    mw = state[MW]
+    di = state[DI]
+    cursor = state[CURSOR]
+    cw = state[CW]
+    backend = -1
+    for i in range(first, last):
+        s, cursor, cw = wrr_decide(weight, flags, n, mw, di, cw, cursor)
+        backend = account_at(table, s, mode)
+        out[i] = backend
+    state[CURSOR] = cursor
+    state[CW] = cw
     return backend
 
 
-@kernel
-def wrr_changed(table, order, state, event, pos):
+@kernel(signature="changed")
+def wrr_changed(table, state, fstate, event, where):
     """IPVS ``ip_vs_wrr_dest_changed``: the same reset for add, delete and edit."""
-    gcd, max_weight = gcd_and_max(table, order, WEIGHT)
+    wrr_reset(table, state)
+
+
+@kernel
+def wrr_reset(table, state):
+    """Cursor to the head, ``di``/``mw`` recomputed, ``cw`` kept, capped or snapped."""
+    gcd, max_weight = gcd_and_max(table, WEIGHT)
     di = gcd if gcd > 0 else 1
     mw = max_weight - (di - 1)
-    state[CURSOR] = 0
+    state[CURSOR] = HEAD
     state[DI] = di
     state[MW] = mw
     cw = state[CW]
@@ -105,16 +125,6 @@ def wrr_changed(table, order, state, event, pos):
         state[CW] = mw
     elif di > 1:
         state[CW] = (cw // di) * di + 1
-
-
-@kernel(refcount=False)
-def _wrr_one(table, order, state, key, now, as_active):
-    return schedule_one(wrr_pick, table, order, state, key, now, as_active)
-
-
-@kernel(refcount=False)
-def _wrr_batch(table, order, state, keys, times, now, as_active, out):
-    schedule_batch(wrr_pick, table, order, state, keys, times, now, as_active, out)
 
 
 @register
@@ -136,10 +146,8 @@ class WRR(Scheduler):
     summary = "weighted round robin in passes of decreasing current weight"
     source = "Linux IPVS ip_vs_wrr.c"
 
-    _pick = wrr_pick
+    _schedule = wrr_schedule
     _changed = wrr_changed
-    _schedule_one = _wrr_one
-    _schedule_batch = _wrr_batch
 
     def __init__(self, weights=None, *, incremental: bool = False, **options) -> None:
         if not isinstance(incremental, (bool, np.bool_)):
@@ -147,21 +155,22 @@ class WRR(Scheduler):
         self.incremental = bool(incremental)
         super().__init__(weights, **options)
 
-    def _new_state(self) -> np.ndarray:
+    def _new_state(self) -> tuple[np.ndarray, np.ndarray]:
         # init_service on an empty list: di = 1, mw = 0, cw = mw = 0.
-        state = np.array([0, 0, 0, 1], dtype=np.int64)
-        order = self.pool.order
-        n = int(order[0])
+        state = np.array([HEAD, 0, 0, 1], dtype=np.int64)
+        fstate = np.zeros(0, dtype=np.float64)
+        table = self.pool.table
         if not self.incremental:
-            wrr_changed(self.pool.table, order, state, EV_ADD, 1)
+            wrr_reset(table, state)
             state[CW] = state[MW]  # init_service: cw = mw
-            return state
-        partial = np.zeros_like(order)
+            return state, fstate
+        n = len(self.pool)
+        partial = np.zeros_like(table)
         for k in range(n - 1, -1, -1):  # the list's last backend was added first
-            partial[0] = n - k
-            partial[1 : n - k + 1] = order[k + 1 : n + 1]
-            wrr_changed(self.pool.table, partial, state, EV_ADD, 1)
-        return state
+            partial[WEIGHT, : n - k] = table[WEIGHT, k:n]
+            partial[HEADER, LISTED] = n - k
+            wrr_reset(partial, state)
+        return state, fstate
 
     @property
     def current_weight(self) -> int:
