@@ -16,6 +16,8 @@ from typing import Any
 from .errors import LbalgoError, NoBackendAvailable, UnknownBackend
 from .pool import Pool
 from .schedulers import LC, RR, SCHEDULERS, WLC, WRR, Scheduler, get, names
+from .schedulers import DH, MH, SH
+from .schedulers import FO, NQ, OVF, SED, TWOS, IptablesCascade, NftNumgen, Random
 
 __version__ = "0.1.0"
 

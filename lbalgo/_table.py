@@ -325,3 +325,17 @@ def gcd_and_max(table, row):
             if w > largest:
                 largest = w
     return g, largest
+
+
+@kernel(refcount=False)
+def collect_weighted(table, out, start):
+    """Write the slots of the listed backends with weight > 0, in list order, to
+    ``out[start:]`` and return how many: the candidates of random, iptables and
+    nftables. ``out`` must have room for ``LISTED`` values from ``start``."""
+    weight = table[WEIGHT]
+    k = 0
+    for s in range(table[HEADER, LISTED]):
+        if weight[s] > 0:
+            out[start + k] = s
+            k += 1
+    return k

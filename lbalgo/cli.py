@@ -146,7 +146,7 @@ def _cmd_compare(args: argparse.Namespace) -> str:
     show_progress = not args.quiet and sys.stderr.isatty()
     bar = _ProgressBar(sys.stderr) if show_progress else None
     try:
-        result = compare(sc, algorithms, progress=bar, compiling=bar.compiling if bar is not None else None)
+        result = compare(sc, algorithms, progress=bar)
     finally:
         if bar is not None:
             bar.close()
@@ -180,9 +180,6 @@ class _ProgressBar:
         self.stream.write("\r" + line.ljust(60)[:79])
         self.stream.flush()
         self.drawn = True
-
-    def compiling(self, n: int) -> None:
-        self.message(f"compiling {n} event loops in parallel (first run only, about 10 s each per core)")
 
     def message(self, text: str) -> None:
         self.stream.write("\r" + text.ljust(79)[:79])

@@ -348,6 +348,18 @@ class Pool:
             del self._keys[slot]
         self._notify(EV_DELETE, slot)
 
+    def adopt_added(self, endpoints: Sequence[tuple[Any, int]]) -> None:
+        """Record the addresses of backends that compiled code (the simulator) added to the table.
+
+        The table already holds them; this keeps the Python-side address
+        lists (and the endpoint order used by ``insertion="address"``) in step.
+        """
+        for addr, port in endpoints:
+            self.addresses.append(addr)
+            self.ports.append(port)
+        if self.insertion == "address":  # removals happened in the table too: re-read the list order
+            self._keys = [endpoint_string(self.addresses[b], self.ports[b]) for b in self.list_order.tolist()]
+
     # -- edits -----------------------------------------------------------------------
     def set_weight(self, backend: int, weight: int) -> None:
         """Edit one backend's weight (``ipvsadm -e``); 0 quiesces it.

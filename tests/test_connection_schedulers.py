@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from lbalgo import FO, LC, NQ, OVF, SED, TWOS, WLC, NoBackendAvailable, get
-from lbalgo._table import ACTIVE
+from lbalgo._table import ACTIVE, SLOT
 from tests.reference import REFERENCES
 
 NAMES = ["lc", "wlc", "sed", "nq", "fo", "ovf", "twos"]
@@ -209,7 +209,7 @@ def twos_probabilities(weights, conns):
 def run_twos(weights, preload, n, seed=3):
     s = TWOS(weights, seed=seed)
     for b, c in enumerate(preload):
-        s.pool.table[b, ACTIVE] = c  # fixed active counts, kept by releasing every pick
+        s.pool.table[ACTIVE, s.pool.table[SLOT, b]] = c  # fixed active counts, kept by releasing every pick
     counts = np.zeros(len(weights))
     for _ in range(n):
         b = s.pick()

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from lbalgo import LBLC, LBLCR, NoBackendAvailable
-from lbalgo.schedulers._locality import OVERFLOW
+from lbalgo.schedulers._locality import (E_COUNT, E_FREE, E_NEXT, ELEM, ELEM_ROWS, ENT, ENT_ROWS, FREE, NEXT,
+                                        STATE_LAYOUT)
 from tests.reference import REFERENCES
 
 A, B, C, D = "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"
@@ -348,8 +349,8 @@ def _compare(name, seed, steps=150):
             assert real.pick_many(ks, now=ts).tolist() == expected
             now = float(ts[-1])
         elif op < 0.85:
-            col = 2 if opts["new_conns"] == "active" else 3
-            held = np.flatnonzero(real.pool.table[: real.pool.n_ids, col] > 0).tolist()
+            conns = real.active_conns if opts["new_conns"] == "active" else real.inactive_conns
+            held = np.flatnonzero(conns > 0).tolist()
             if held:
                 b = rng.choice(held)
                 real.release(b)
@@ -378,7 +379,7 @@ def test_matches_reference_with_gc_pressure(name, seed):
 
 @pytest.mark.parametrize("cls", [LBLC, LBLCR])
 def test_cache_grows_past_its_initial_rows(cls):
-    # 3000 distinct addresses (the arrays start with 256 rows): batch and single
+    # 3000 distinct addresses (the cache starts with 256 rows): batch and single
     # picks agree, every address is cached, and no decision ran out of rows.
     rng = np.random.default_rng(4)
     keys = (0x0A000000 + rng.permutation(3000)).astype(np.uint32)
@@ -390,4 +391,18 @@ def test_cache_grows_past_its_initial_rows(cls):
     assert batch.tolist() == single
     assert a.cache_size == b.cache_size == 3000
     assert a.cache_entries() == b.cache_entries()
-    assert a.state[0][OVERFLOW] == b.state[0][OVERFLOW] == 0
+    for s in (a, b):
+        # every row is either in use or on its free list: no decision took a row past the end
+        assert _free_rows(s, ENT, FREE, NEXT) + s.cache_size == s.state[ENT_ROWS]
+        if cls is LBLCR:
+            assert _free_rows(s, ELEM, E_FREE, E_NEXT) + s.state[E_COUNT] == s.state[ELEM_ROWS]
+            assert s.state[E_COUNT] == sum(len(e.backends) for e in s.cache_entries().values())
+
+
+def _free_rows(s, region, head, link):
+    """Length of a free list (walked, and at most the region's rows)."""
+    rows = STATE_LAYOUT.view(s.state, region)
+    n, i = 0, int(s.state[head])
+    while i >= 0 and n <= len(rows):
+        n, i = n + 1, int(rows[i, link])
+    return n

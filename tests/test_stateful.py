@@ -14,12 +14,17 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 import lbalgo
 from lbalgo import NoBackendAvailable
-from lbalgo._table import ACTIVE, F_AVAILABLE, F_OVERLOAD, FLAGS, INACTIVE, WEIGHT
+from lbalgo._table import ACTIVE, F_AVAILABLE, F_OVERLOAD, FLAGS, INACTIVE, SLOT, WEIGHT
 from tests.conftest import KEY_POOL
 from tests.reference import REFERENCES
 
 NAMES = [n for n in lbalgo.names() if n in REFERENCES]
 weights_st = st.integers(min_value=0, max_value=6)
+
+
+def _by_id(pool):
+    """The table's slot rows as one row per backend id (columns: the row constants)."""
+    return pool.table[:, pool.table[SLOT, : pool.n_ids]].T
 
 
 def machine_for(name):
@@ -52,7 +57,7 @@ def machine_for(name):
             assert got == [self.ref.pick(key=int(k), now=self.now) for k in keys]
 
         def _with_conns(self, column):
-            t = self.real.pool.table[: self.real.pool.n_ids]
+            t = _by_id(self.real.pool)
             return np.flatnonzero(t[:, column] > 0).tolist()
 
         @rule(data=st.data())
@@ -113,7 +118,7 @@ def machine_for(name):
             if not hasattr(self, "real"):
                 return
             pool = self.real.pool
-            t = pool.table[: pool.n_ids]
+            t = _by_id(pool)
             got = [(int(r[WEIGHT]), int(r[ACTIVE]), int(r[INACTIVE]), bool(r[FLAGS] & F_OVERLOAD),
                     bool(r[FLAGS] & F_AVAILABLE)) for r in t]
             assert got == self.ref.counters()

@@ -24,7 +24,7 @@ IPVS::
 
     iptables        a constant handful of rules whose ipset matches are hash lookups
     ip_vs_in        connection-table hash miss, virtual-service hash lookup, then the
-                    scheduler: rr/wrr/sh/dh/mh O(1); lc/wlc/sed/nq/lblc/lblcr scan all n
+                    scheduler: rr/wrr/sh/dh/mh O(1); lc/wlc/sed/nq/fo/ovf/twos/lblc/lblcr scan all n
                     real servers
 
 The model counts *rule evaluations* and *hash/map lookups*; it does not
@@ -52,7 +52,6 @@ PUBLISHED_IPTABLES_MS = {
 #: nftables p50 at 5k-10k services (about the iptables p01, per the blog's text), ms.
 PUBLISHED_NFTABLES_P50_MS = (0.010, 0.015)
 
-SCAN_SCHEDULERS = ("lc", "wlc", "sed", "nq", "lblc", "lblcr", "fo", "ovf")
 #: The rules kube-proxy's IPVS mode keeps in iptables on the dispatch path (ipset matches).
 IPVS_IPTABLES_RULES = 4
 
@@ -121,9 +120,16 @@ def dispatch_cost(mode: str, services: int, endpoints: int, *, affinity: bool = 
         lookups = 2 + (n if affinity else 0)
         return Cost(mode, s, n, rules, lookups, 1.0)
     if mode == "ipvs":
-        lookups = 2 + 2 + (n if scheduler in SCAN_SCHEDULERS else 1)  # ipset, conn, service, scheduler
+        lookups = 2 + 2 + (n if _scans(scheduler) else 1)  # ipset, conn, service, scheduler
         return Cost(mode, s, n, float(IPVS_IPTABLES_RULES), float(lookups), 0.0)
     raise ValueError(f"mode must be iptables, nftables or ipvs, got {mode!r}")
+
+
+def _scans(scheduler: str) -> bool:
+    """Whether the IPVS scheduler walks every real server per connection (its ``scans_pool``)."""
+    from ..schedulers.registry import get
+
+    return get(scheduler).scans_pool
 
 
 def curve(services: Iterable[int] = (10, 100, 1000, 5000, 10000, 30000), endpoints: int = 10,

@@ -27,13 +27,11 @@ new connection, in order, as the real scheduler would.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .._table import F_AVAILABLE, F_OVERLOAD, FLAGS, WEIGHT
 
 
 @dataclass(frozen=True)
@@ -114,8 +112,7 @@ def disruption(before: Any, after: Any, keys: Any, *, ports: Any = None) -> Disr
     if a.shape != b.shape:  # pragma: no cover - both convert the same keys
         raise ValueError("before and after returned different numbers of decisions")
     pool = after.pool
-    t = pool.table[: pool.n_ids]
-    usable = (t[:, FLAGS] & F_AVAILABLE != 0) & (t[:, WEIGHT] > 0) & (t[:, FLAGS] & F_OVERLOAD == 0)
+    usable = pool.available & (pool.weights > 0) & ~pool.overloaded
     had = a >= 0
     lost = np.zeros(len(a), dtype=bool)
     inside = had & (a < pool.n_ids)
@@ -126,30 +123,8 @@ def disruption(before: Any, after: Any, keys: Any, *, ports: Any = None) -> Disr
 
 
 def detached_copy(scheduler: Any) -> Any:
-    """A copy of ``scheduler`` with its own pool table, list order and state arrays.
-
-    Nothing is subscribed to the copy's pool but the copy itself, so
-    scheduling on it changes neither the original nor its pool.
-    """
-    clone = copy.copy(scheduler)
-    pool = copy.copy(scheduler.pool)
-    pool.table = scheduler.pool.table.copy()
-    pool.order = scheduler.pool.order.copy()
-    pool.addresses = list(scheduler.pool.addresses)
-    pool.ports = list(scheduler.pool.ports)
-    pool._listeners = [clone._pool_changed]
-    pool._counter_listeners = []  # the copy only looks up; it never releases
-    clone.pool = pool
-    clone.state = _copy_state(scheduler.state)
-    return clone
-
-
-def _copy_state(state: Any) -> Any:
-    if isinstance(state, np.ndarray):
-        return state.copy()
-    if isinstance(state, tuple):
-        return tuple(_copy_state(s) for s in state)
-    return copy.deepcopy(state)
+    """An independent copy of ``scheduler`` and its pool (:meth:`Scheduler.detached`)."""
+    return scheduler.detached()
 
 
 def _check(s: Any, what: str) -> None:

@@ -363,8 +363,7 @@ def require_matplotlib() -> type:
 
 # -- running -----------------------------------------------------------------------------
 def compare(scenario: scenario_mod.Scenario | None = None, algorithms: Sequence[str | dict] | None = None,
-            progress: Callable[[int, int, str], None] | None = None, *,
-            parallel_compile: bool = True, compiling: Callable[[int], None] | None = None) -> Comparison:
+            progress: Callable[[int, int, str], None] | None = None) -> Comparison:
     """Run ``algorithms`` (default: the scenario's, else every registered one) on ``scenario``.
 
     ``algorithms`` are registered names, or dicts as the scenario file's
@@ -374,10 +373,6 @@ def compare(scenario: scenario_mod.Scenario | None = None, algorithms: Sequence[
     finished, with the rest listed in :attr:`Comparison.missing`, instead of
     propagating.
 
-    With ``parallel_compile`` (the default), event loops that are not in
-    Numba's disk cache yet are first compiled in parallel child processes
-    (:mod:`lbalgo.sim.prewarm`); results do not depend on it. ``compiling(n)``,
-    if given, is called first when ``n`` >= 2 loops are to be compiled that way.
     """
     sc = scenario or scenario_mod.default()
     if algorithms:
@@ -386,14 +381,7 @@ def compare(scenario: scenario_mod.Scenario | None = None, algorithms: Sequence[
         sc = sc.with_algorithms(names())
     specs = sc.algorithms
     events = sc.sim_events()
-    timeline = _WeightTimeline(sc.weights, events)  # also validates the events against the pool
-    if parallel_compile:
-        from ..sim import prewarm
-
-        todo = prewarm.cold([(spec.name, dict(spec.options)) for spec in specs])
-        if compiling is not None and len(todo) > 1:
-            compiling(len(todo))
-        prewarm.compile_parallel(todo)
+    added_ids = _validate_events(sc.weights, events)
     generated = sc.workload().generate()
     by_client = np.argsort(generated.client, kind="stable")  # shared by every row's stickiness
     rows: list[Row] = []
@@ -401,45 +389,39 @@ def compare(scenario: scenario_mod.Scenario | None = None, algorithms: Sequence[
         for i, spec in enumerate(specs, 1):
             if progress is not None:
                 progress(i, len(specs), spec.label)
-            rows.append(_run(spec, sc, generated, events, timeline, by_client))
+            rows.append(_run(spec, sc, generated, events, by_client))
     except KeyboardInterrupt:
         pass
     missing = tuple(spec.label for spec in specs[len(rows):])
     ordered = sorted(zip(events, (e.action for e in sc.events)), key=lambda pair: float(pair[0].time))
-    new_ids = iter(timeline.added_ids)  # an add event names the backend id it creates
+    new_ids = iter(added_ids)  # an add event names the backend id it creates
     event_times = tuple((float(ev.time), action, next(new_ids) if action == "add" else getattr(ev, "backend", None))
                         for ev, action in ordered)
     return Comparison(sc, tuple(rows), _versions(), missing, event_times)
 
 
+def _validate_events(weights: tuple[int, ...], events: list[Any]) -> list[int]:
+    """Check the scenario's pool events against its pool before anything runs; the ids adds create."""
+    from ..pool import Pool
+    from ..sim.events import event_arrays
+
+    try:
+        arrays = event_arrays(Pool(list(weights)), events)
+    except (TypeError, ValueError, LookupError) as e:
+        raise scenario_mod.ScenarioError(str(e)) from None
+    return [b for b, _, _, _ in arrays.added]
+
+
 class _WeightTimeline:
-    """The pool's weights between pool events, to compute each backend's target share."""
+    """The pool's weights between pool events (as the simulation applied them), for target shares."""
 
-    def __init__(self, weights: tuple[int, ...], events: list[Any]) -> None:
-        from ..pool import Pool
-        from ..sim.engine import K_ADD, K_REMOVE, K_WEIGHT
-        from ..sim.events import compile_events
-
-        try:
-            compiled = compile_events(Pool(list(weights)), events)
-        except (TypeError, ValueError, LookupError) as e:
-            raise scenario_mod.ScenarioError(str(e)) from None
-        n = len(weights) + len(compiled.added)
-        current = np.zeros(n, dtype=np.float64)
-        current[: len(weights)] = weights
-        self.times = compiled.time
-        self.segments = [current.copy()]
-        self.unavailable: list[tuple[int, ...]] = []
-        added = iter(compiled.added)
-        for kind, b, a in zip(compiled.kind, compiled.backend, compiled.a):
-            if kind == K_ADD:
-                current[next(added)[0]] = a
-            elif kind in (K_REMOVE, K_WEIGHT):
-                current[b] = 0 if kind == K_REMOVE else a
-            self.segments.append(current.copy())
-            self.unavailable.append(tuple(int(x) for x in np.flatnonzero(current == 0)))
-        self.n = n
-        self.added_ids = [b for b, _, _, _ in compiled.added]  # ids the add events create, in time order
+    def __init__(self, sim: Any, initial: tuple[int, ...]) -> None:
+        log = sim.event_log
+        self.n = sim.n_backends
+        steps = log.listed_weights(np.array(initial, dtype=np.int64), self.n)
+        self.times = np.asarray(log.time, dtype=np.float64)
+        self.segments = [w.astype(np.float64) for _, w in steps]
+        self.unavailable = [tuple(int(x) for x in np.flatnonzero(w == 0)) for _, w in steps[1:]]
 
     def mean_weights(self, horizon: float) -> np.ndarray:
         """Each backend's weight averaged over ``[0, horizon]`` (the reference for open connections)."""
@@ -481,7 +463,7 @@ def _arg(value: Any) -> Any:
 
 
 def _run(spec: scenario_mod.AlgorithmSpec, sc: scenario_mod.Scenario, generated: Any, events: list[Any],
-         timeline: _WeightTimeline, by_client: np.ndarray) -> Row:
+         by_client: np.ndarray) -> Row:
     """Warm up (compile or load the cache) on a slice, then replay the whole workload."""
     from ..workloads import Generated
 
@@ -495,6 +477,7 @@ def _run(spec: scenario_mod.AlgorithmSpec, sc: scenario_mod.Scenario, generated:
     _simulate(spec, sc, head, events_warm, None)
     span = float(generated.arrival[-1]) if len(generated) else 1.0
     sim = _simulate(spec, sc, generated, events, span / sc.service.samples if span > 0 else None)
+    timeline = _WeightTimeline(sim, sc.weights)
 
     tr = sim.trace
     counts = np.zeros(timeline.n, dtype=np.int64)

@@ -4,5 +4,13 @@ from .base import Scheduler
 from .registry import SCHEDULERS, get, names, register
 from .rr import RR
 from .wrr import WRR
+from .random import Random
+from .kube_random import IptablesCascade, NftNumgen
+from .sh import SH
+from .dh import DH
+from .mh import MH
 from .lc import LC
 from .wlc import WLC
+from .sed import NQ, SED
+from .fo import FO, OVF
+from .twos import TWOS

@@ -1,14 +1,29 @@
 """The destination-address cache and GC timer of IPVS lblc and lblcr (spec/ipvs.md §13-§14).
 
-Cache layout (shared with :mod:`.lblcr`): bucket heads ``int64[1024]``; entries
-in ``int64[C, 4]`` (key, next in bucket, backend or set head, set size) and
-``float64[C, 2]`` (lastuse, lastmod) rows chained per bucket, free rows on a
-free list; replica sets (lblcr) in ``int64[E, 2]`` (backend, next) rows. The
-Python class grows the arrays before a batch could run out of rows (each pick
-adds at most one entry and one set member). Keys are IPv4 addresses as they
-are, and IPv6 addresses as ids ``2**32 + i`` handed out by the class (full
-128-bit identity); ``v6fold[i]`` holds the 32-bit fold IPVS hashes. Bucket =
-``hash_32(fold, 10)``.
+The whole cache lives in the scheduler's two flat arrays (see
+:mod:`._regions`): named header fields, then regions whose offsets and row
+counts are header fields too::
+
+    state (int64)    header: COUNT, ENTRIES, COUNTER, ROVER, FREE, TICK, MAX_SIZE,
+                             E_FREE, E_COUNT, REPLICATED, then the region fields
+                     buckets  TAB_SIZE bucket heads (entry row, -1: empty)
+                     folds    v6fold: the 32-bit fold of each IPv6 id
+                     entries  rows of (KEY, NEXT in bucket, DEST, SIZE)
+                     members  lblcr replica sets: rows of (E_DEST, E_NEXT)
+    fstate (float64) header: START, CLOCK, EXPIRATION, NEXT_T, OLDEST
+                     times    one row per entry: (LASTUSE, LASTMOD)
+
+Entry rows are chained per bucket, new ones at the head; free rows (entries
+and members) sit on free lists. ``DEST`` is a backend *id* for lblc and the
+first member row of the replica set for lblcr (``SIZE`` members, set order
+head first). Keys are IPv4 addresses as they are, and IPv6 addresses as ids
+``2**32 + i`` handed out by the class (full 128-bit identity), whose fold
+IPVS hashes. Bucket = ``hash_32(fold, 10)``.
+
+Every decision adds at most one entry and one set member. The Python class
+grows the regions before a batch could run out of rows (:meth:`reserve`,
+and ``pick`` / ``pick_many`` in chunks that fit), so the kernels always find
+a free row: running out is not a state they handle.
 
 Kernels here are declared ``refcount=False`` (they never allocate): with
 Numba's reference counting, the out-of-line GC call made every pick pay
@@ -30,9 +45,10 @@ import numpy as np
 
 from .. import _validate
 from .._jit import kernel
-from .._table import ACTIVE, WEIGHT, bind
+from .._table import ACTIVE, WEIGHT, account_at, item, listed
 from ._identity_keys import V6_BASE, AddressIdentityKeys
-from .base import Scheduler
+from ._regions import Layout, Region, rows_of, values_of
+from .base import Scheduler, no_change
 
 TAB_BITS = 10
 TAB_SIZE = 1 << TAB_BITS
@@ -45,15 +61,55 @@ DEFAULT_EXPIRATION = 86400.0
 DEFAULT_MAX_SIZE = TAB_SIZE * 16
 MAX_TIME = 1e15  # seconds; keeps tick indices far from int64 limits
 
-# meta (int64) slots
-COUNT, ENTRIES, COUNTER, ROVER, FREE, TICK, MAX_SIZE, E_FREE, E_COUNT, OVERFLOW, REPLICATED = range(11)
-N_META = 11
-# fmeta (float64) slots
-START, CLOCK, EXPIRATION, NEXT_T, OLDEST = range(5)
-# ent columns / entf columns / elem columns
+# state (int64) header fields
+COUNT = 0  # entry rows in use (cached addresses)
+ENTRIES = 1  # the kernel's ``entries`` counter, which drives the size-pressure sweep
+COUNTER = 2  # GC tick counter: a full check when it is a multiple of FULL_EVERY
+ROVER = 3  # the bucket where the last size-pressure sweep stopped
+FREE = 4  # first free entry row (-1: none)
+TICK = 5  # index of the next GC tick (its time is START + CHECK_INTERVAL * TICK)
+MAX_SIZE = 6  # entry count above which the ticks sweep under size pressure
+E_FREE = 7  # first free member row (-1: none)
+E_COUNT = 8  # member rows in use
+REPLICATED = 9  # 1: entries hold replica sets (lblcr)
+BUCKETS_AT, BUCKETS_ROWS = 10, 11  # region of the bucket heads
+FOLDS_AT, FOLDS_ROWS = 12, 13  # region of the IPv6 folds (v6fold)
+ENT_AT, ENT_ROWS = 14, 15  # region of the entry rows
+ELEM_AT, ELEM_ROWS = 16, 17  # region of the member rows
+TIMES_AT, TIMES_ROWS = 18, 19  # region of the entry times, in fstate (as many rows as entries)
+N_HEADER = 20
+# fstate (float64) header fields
+START = 0  # the GC timer's origin: ticks at START + 60 k, k >= 1
+CLOCK = 1  # time of the latest decision (times may not go back)
+EXPIRATION = 2  # idle time after which a full check deletes an entry
+NEXT_T = 3  # time of the next GC tick
+OLDEST = 4  # scratch: oldest lastuse a sweep kept
+N_FHEADER = 5
+# columns of an entry row / an entry's times / a member row
 KEY, NEXT, DEST, SIZE = range(4)
 LASTUSE, LASTMOD = range(2)
 E_DEST, E_NEXT = range(2)
+ENT_WIDTH, TIMES_WIDTH, ELEM_WIDTH = 4, 2, 2
+
+BUCKETS = Region(BUCKETS_AT, BUCKETS_ROWS)
+FOLDS = Region(FOLDS_AT, FOLDS_ROWS)
+ENT = Region(ENT_AT, ENT_ROWS, ENT_WIDTH)
+ELEM = Region(ELEM_AT, ELEM_ROWS, ELEM_WIDTH)
+TIMES = Region(TIMES_AT, TIMES_ROWS, TIMES_WIDTH)
+STATE_LAYOUT = Layout(N_HEADER, BUCKETS, FOLDS, ENT, ELEM)
+FSTATE_LAYOUT = Layout(N_FHEADER, TIMES)
+
+INITIAL_FOLDS = 16
+
+
+@kernel(inline="always")
+def cache_regions(state, fstate):
+    """The cache's regions as arrays: ``(buckets, ent, entf, elem, v6fold)``."""
+    return (values_of(state, state, BUCKETS_AT, BUCKETS_ROWS),
+            rows_of(state, state, ENT_AT, ENT_ROWS, ENT_WIDTH),
+            rows_of(fstate, state, TIMES_AT, TIMES_ROWS, TIMES_WIDTH),
+            rows_of(state, state, ELEM_AT, ELEM_ROWS, ELEM_WIDTH),
+            values_of(state, state, FOLDS_AT, FOLDS_ROWS))
 
 
 # -- the hash table --------------------------------------------------------------
@@ -76,13 +132,10 @@ def cache_find(buckets, ent, key, bucket):
 
 
 @kernel(refcount=False)
-def cache_insert(meta, buckets, ent, entf, key, bucket, now):
-    """Link a new row for ``key`` at the head of ``bucket``; -1 if no free row."""
-    i = meta[FREE]
-    if i < 0:
-        meta[OVERFLOW] += 1  # the Python side reserves rows, so this never happens
-        return -1
-    meta[FREE] = ent[i, NEXT]
+def cache_insert(state, buckets, ent, entf, key, bucket, now):
+    """Link a free row for ``key`` at the head of ``bucket``; return it (the caller reserved it)."""
+    i = state[FREE]
+    state[FREE] = ent[i, NEXT]
     ent[i, KEY] = key
     ent[i, NEXT] = buckets[bucket]
     ent[i, DEST] = -1
@@ -90,35 +143,35 @@ def cache_insert(meta, buckets, ent, entf, key, bucket, now):
     entf[i, LASTUSE] = now
     entf[i, LASTMOD] = now
     buckets[bucket] = i
-    meta[COUNT] += 1
-    meta[ENTRIES] += 1
+    state[COUNT] += 1
+    state[ENTRIES] += 1
     return i
 
 
 @kernel(refcount=False)
-def release_row(meta, ent, elem, i):
+def release_row(state, ent, elem, i):
     """Return row ``i`` (already unlinked) and its replica set to the free lists."""
-    if meta[REPLICATED]:
+    if state[REPLICATED]:
         e = ent[i, DEST]
         while e >= 0:
             nxt = elem[e, E_NEXT]
-            elem[e, E_NEXT] = meta[E_FREE]
-            meta[E_FREE] = e
-            meta[E_COUNT] -= 1
+            elem[e, E_NEXT] = state[E_FREE]
+            state[E_FREE] = e
+            state[E_COUNT] -= 1
             e = nxt
-    ent[i, NEXT] = meta[FREE]
-    meta[FREE] = i
-    meta[COUNT] -= 1
+    ent[i, NEXT] = state[FREE]
+    state[FREE] = i
+    state[COUNT] -= 1
 
 
 @kernel(refcount=False)
-def sweep_bucket(meta, fmeta, buckets, ent, entf, elem, bucket, t, idle):
+def sweep_bucket(state, fstate, buckets, ent, entf, elem, bucket, t, idle):
     """Delete the entries of ``bucket`` with ``t >= lastuse + idle``; return how many.
 
-    Lowers ``fmeta[OLDEST]`` to the oldest lastuse kept.
+    Lowers ``fstate[OLDEST]`` to the oldest lastuse kept.
     """
     deleted = 0
-    oldest = fmeta[OLDEST]
+    oldest = fstate[OLDEST]
     prev = -1
     i = buckets[bucket]
     while i >= 0:
@@ -128,48 +181,48 @@ def sweep_bucket(meta, fmeta, buckets, ent, entf, elem, bucket, t, idle):
                 buckets[bucket] = nxt
             else:
                 ent[prev, NEXT] = nxt
-            release_row(meta, ent, elem, i)
+            release_row(state, ent, elem, i)
             deleted += 1
         else:
             if entf[i, LASTUSE] < oldest:
                 oldest = entf[i, LASTUSE]
             prev = i
         i = nxt
-    meta[ENTRIES] -= deleted
-    fmeta[OLDEST] = oldest
+    state[ENTRIES] -= deleted
+    fstate[OLDEST] = oldest
     return deleted
 
 
 @kernel(refcount=False)
-def full_check(meta, fmeta, buckets, ent, entf, elem, t):
+def full_check(state, fstate, buckets, ent, entf, elem, t):
     """The full expiration check: every bucket, idle limit = expiration (rover unchanged)."""
-    expiration = fmeta[EXPIRATION]
+    expiration = fstate[EXPIRATION]
     for b in range(TAB_SIZE):
-        sweep_bucket(meta, fmeta, buckets, ent, entf, elem, b, t, expiration)
+        sweep_bucket(state, fstate, buckets, ent, entf, elem, b, t, expiration)
 
 
 @kernel(refcount=False)
-def pressure_check(meta, fmeta, buckets, ent, entf, elem, t):
+def pressure_check(state, fstate, buckets, ent, entf, elem, t):
     """The size-pressure sweep. True when it changed nothing (no deletion, the rover came full circle).
 
-    Leaves the oldest lastuse it saw in ``fmeta[OLDEST]``.
+    Leaves the oldest lastuse it saw in ``fstate[OLDEST]``.
     """
-    fmeta[OLDEST] = np.inf
-    max_size = meta[MAX_SIZE]
-    goal = (meta[ENTRIES] - max_size) * 4 // 3
+    fstate[OLDEST] = np.inf
+    max_size = state[MAX_SIZE]
+    goal = (state[ENTRIES] - max_size) * 4 // 3
     if goal > max_size // 2:
         goal = max_size // 2
-    j = meta[ROVER]
+    j = state[ROVER]
     deleted = 0
     for _ in range(TAB_SIZE):
         j = (j + 1) & TAB_MASK
-        n = sweep_bucket(meta, fmeta, buckets, ent, entf, elem, j, t, ENTRY_TIMEOUT)
+        n = sweep_bucket(state, fstate, buckets, ent, entf, elem, j, t, ENTRY_TIMEOUT)
         deleted += n
         goal -= n
         if goal <= 0:
-            meta[ROVER] = j
+            state[ROVER] = j
             return False
-    meta[ROVER] = j
+    state[ROVER] = j
     return deleted == 0
 
 
@@ -202,83 +255,88 @@ def skip_to(start, k, last, target):
 
 
 @kernel(refcount=False)
-def gc_advance(meta, fmeta, buckets, ent, entf, elem, now):
+def gc_advance(state, fstate, buckets, ent, entf, elem, now):
     """Run every GC tick due at or before ``now``, in order (timers fire before the pick).
 
     Stretches where a tick can only move the counter, or can only repeat a
     sweep that finds nothing, are skipped arithmetically; the result is the
     same as running them one by one.
     """
-    start = fmeta[START]
-    k = meta[TICK]
+    start = fstate[START]
+    k = state[TICK]
     last = last_tick_at(start, now)
     while k <= last:
-        c = meta[COUNTER]
+        c = state[COUNTER]
         full = -1  # tick index of the full check to run, if any
         if c % FULL_EVERY == 0:
             full = k
-            meta[COUNTER] = 1
+            state[COUNTER] = 1
             k += 1
-        elif meta[ENTRIES] <= meta[MAX_SIZE]:
+        elif state[ENTRIES] <= state[MAX_SIZE]:
             # Only the counter moves until the next full check, and full checks
             # only delete, so the last one due stands for all of them.
             first_full = k + (FULL_EVERY - c)
             if last < first_full:
-                meta[COUNTER] = c + (last - k + 1)
+                state[COUNTER] = c + (last - k + 1)
             else:
                 full = first_full + ((last - first_full) // FULL_EVERY) * FULL_EVERY
-                meta[COUNTER] = 1 + (last - full)
+                state[COUNTER] = 1 + (last - full)
             k = last + 1
-        elif pressure_check(meta, fmeta, buckets, ent, entf, elem, start + CHECK_INTERVAL * k):
+        elif pressure_check(state, fstate, buckets, ent, entf, elem, start + CHECK_INTERVAL * k):
             # Nothing changed (no deletion, the rover came full circle), and
             # nothing can be deleted before the oldest entry is idle for 360 s.
-            k = skip_to(start, k + 1, last, fmeta[OLDEST] + ENTRY_TIMEOUT)
+            k = skip_to(start, k + 1, last, fstate[OLDEST] + ENTRY_TIMEOUT)
         else:
             k += 1
         if full >= 0:
-            full_check(meta, fmeta, buckets, ent, entf, elem, start + CHECK_INTERVAL * full)
-    meta[TICK] = k
-    fmeta[NEXT_T] = start + CHECK_INTERVAL * k
+            full_check(state, fstate, buckets, ent, entf, elem, start + CHECK_INTERVAL * full)
+    state[TICK] = k
+    fstate[NEXT_T] = start + CHECK_INTERVAL * k
+
+
+@kernel(refcount=False)
+def gc_run(state, fstate, now):
+    """Run the GC ticks due at or before ``now`` and set the clock (``advance`` from Python)."""
+    if now >= fstate[NEXT_T]:
+        buckets, ent, entf, elem, v6fold = cache_regions(state, fstate)
+        gc_advance(state, fstate, buckets, ent, entf, elem, now)
+    fstate[CLOCK] = now
 
 
 # -- the shared decision rules --------------------------------------------------------
 @kernel(refcount=False)
-def lbl_overloaded(table, order, backend):
-    """``active > weight`` while some listed backend has ``active*2 < weight``."""
-    if table[backend, ACTIVE] > table[backend, WEIGHT]:
-        for p in range(1, order[0] + 1):
-            x = order[p]
-            if table[x, ACTIVE] * 2 < table[x, WEIGHT]:
+def lbl_overloaded(table, s):
+    """For the backend at slot ``s``: ``active > weight`` while some listed backend has ``active*2 < weight``."""
+    if table[ACTIVE, s] > table[WEIGHT, s]:
+        active = table[ACTIVE]
+        weight = table[WEIGHT]
+        for x in range(listed(table)):
+            if active[x] * 2 < weight[x]:
                 return True
     return False
 
 
 @kernel(inline="always")
-def locality_batch(decide, table, order, state, keys, times, now, as_active, out):
-    """``schedule_batch`` with the GC ticks run in the loop rather than inside ``decide``.
+def locality_schedule(decide, table, state, fstate, keys, times, out, first, last, mode):
+    """The ``schedule`` kernel of lblc and lblcr, given the decision ``decide``.
 
-    Same contract as :func:`~lbalgo.schedulers.base.schedule_batch`;
-    ``decide`` is the pick without the GC step. Measured about 1.5x faster
-    per cache hit than binding the full pick into ``schedule_batch``.
+    ``decide(table, state, fstate, buckets, ent, entf, elem, v6fold, key, now)``
+    is the pick once the GC ticks due have run; it returns a slot (-1: none).
+    Running the ticks here rather than inside ``decide`` measured about 1.5x
+    faster per cache hit, and declaring ``decide`` ``inline="always"`` about
+    1.4x faster again at 10 backends (an out-of-line call passes every
+    region as an array argument).
     """
-    meta, fmeta, buckets, ent, entf, elem, v6fold = state
-    have_keys = keys.shape[0] > 0
-    have_times = times.shape[0] > 0
-    for i in range(out.shape[0]):
-        key = keys[i] if have_keys else 0
-        t = times[i] if have_times else now
-        if t >= fmeta[NEXT_T]:
-            gc_advance(meta, fmeta, buckets, ent, entf, elem, t)
-        backend = decide(table, order, state, key, t)
-        if backend >= 0:
-            bind(table, backend, as_active)
+    buckets, ent, entf, elem, v6fold = cache_regions(state, fstate)
+    backend = -1
+    for i in range(first, last):
+        t = item(times, i)
+        if t >= fstate[NEXT_T]:
+            gc_advance(state, fstate, buckets, ent, entf, elem, t)
+        s = decide(table, state, fstate, buckets, ent, entf, elem, v6fold, item(keys, i), t)
+        backend = account_at(table, s, mode)
         out[i] = backend
-
-
-@kernel(refcount=False)
-def locality_changed(table, order, state, event, pos):
-    """lblc and lblcr have no add/del/upd hooks: the cache outlives pool edits."""
-    return
+    return backend
 
 
 # -- the Python side, shared with lblcr --------------------------------------------------
@@ -297,8 +355,10 @@ class LblcrEntry(NamedTuple):
     lastmod: float
 
 
-def _new_rows(n: int, width: int, dtype: Any) -> np.ndarray:
-    return np.zeros((n, width), dtype=dtype)
+def _link_free(rows: np.ndarray, column: int, first: int, tail: int) -> None:
+    """Chain rows ``first ..`` of ``rows`` in order through ``column``; the last one links to ``tail``."""
+    rows[first:, column] = np.arange(first + 1, len(rows) + 1)
+    rows[-1, column] = tail
 
 
 class LocalityScheduler(AddressIdentityKeys, Scheduler):
@@ -306,6 +366,9 @@ class LocalityScheduler(AddressIdentityKeys, Scheduler):
 
     _key_role = "the destination address"
     keyed = True
+    destination_keyed = True
+    scans_pool = True  # a miss, or an overloaded cached backend, runs the wlc scan
+    _changed = no_change  # lblc and lblcr have no add/del/upd hooks: the cache outlives pool edits
     _replicated = False
     _initial_rows = 256
 
@@ -325,86 +388,77 @@ class LocalityScheduler(AddressIdentityKeys, Scheduler):
         super().__init__(weights, **options)
 
     # -- state ---------------------------------------------------------------------------
-    def _new_state(self) -> tuple[np.ndarray, ...]:
+    def _new_state(self) -> tuple[np.ndarray, np.ndarray]:
         rows = self._initial_rows
-        meta = np.zeros(N_META, dtype=np.int64)
-        meta[COUNTER] = 1
-        meta[MAX_SIZE] = self.max_size
-        meta[TICK] = 1
-        meta[REPLICATED] = 1 if self._replicated else 0
-        fmeta = np.zeros(5, dtype=np.float64)
-        fmeta[START] = self.start
-        fmeta[CLOCK] = self.start
-        fmeta[EXPIRATION] = self.expiration
-        fmeta[NEXT_T] = self.start + CHECK_INTERVAL
-        buckets = np.full(TAB_SIZE, -1, dtype=np.int64)
-        ent = _new_rows(rows, 4, np.int64)
-        ent[:, NEXT] = np.arange(1, rows + 1)
-        ent[-1, NEXT] = -1
-        meta[FREE] = 0
-        erows = rows if self._replicated else 1
-        elem = _new_rows(erows, 2, np.int64)
-        elem[:, E_NEXT] = np.arange(1, erows + 1)
-        elem[-1, E_NEXT] = -1
-        meta[E_FREE] = 0 if self._replicated else -1
-        v6fold = np.zeros(16, dtype=np.int64)
-        return (meta, fmeta, buckets, ent, np.zeros((rows, 2), dtype=np.float64), elem, v6fold)
+        members = rows if self._replicated else 0
+        state = STATE_LAYOUT.new([TAB_SIZE, INITIAL_FOLDS, rows, members], np.int64)
+        state[COUNTER] = 1
+        state[MAX_SIZE] = self.max_size
+        state[TICK] = 1
+        state[REPLICATED] = 1 if self._replicated else 0
+        STATE_LAYOUT.view(state, BUCKETS)[:] = -1
+        _link_free(STATE_LAYOUT.view(state, ENT), NEXT, 0, -1)
+        state[FREE] = 0
+        if members:
+            _link_free(STATE_LAYOUT.view(state, ELEM), E_NEXT, 0, -1)
+        state[E_FREE] = 0 if members else -1
+        fstate = FSTATE_LAYOUT.new([rows], np.float64, index=state)
+        fstate[START] = self.start
+        fstate[CLOCK] = self.start
+        fstate[EXPIRATION] = self.expiration
+        fstate[NEXT_T] = self.start + CHECK_INTERVAL
+        return state, fstate
 
     def reserve(self, picks: int) -> None:
-        """Make room for ``picks`` more decisions (for compiled callers of the pick kernel).
+        """Make room for ``picks`` more decisions (for compiled callers of the schedule kernel).
 
         Each decision adds at most one cache entry and one replica-set member;
         ``pick`` and ``pick_many`` reserve on their own.
         """
         picks = _validate.count(picks, "picks")
-        meta, fmeta, buckets, ent, entf, elem, v6fold = self.state
-        rows = ent.shape[0]
-        if rows - meta[COUNT] < picks:
-            new = max(2 * rows, int(meta[COUNT]) + picks)
-            ent2 = _new_rows(new, 4, np.int64)
-            ent2[:rows] = ent
-            entf2 = _new_rows(new, 2, np.float64)
-            entf2[:rows] = entf
-            ent2[rows:, NEXT] = np.arange(rows + 1, new + 1)
-            ent2[-1, NEXT] = meta[FREE]
-            meta[FREE] = rows
-            ent, entf = ent2, entf2
-        erows = elem.shape[0]
-        if self._replicated and erows - meta[E_COUNT] < picks:
-            new = max(2 * erows, int(meta[E_COUNT]) + picks)
-            elem2 = _new_rows(new, 2, np.int64)
-            elem2[:erows] = elem
-            elem2[erows:, E_NEXT] = np.arange(erows + 1, new + 1)
-            elem2[-1, E_NEXT] = meta[E_FREE]
-            meta[E_FREE] = erows
-            elem = elem2
-        self.state = (meta, fmeta, buckets, ent, entf, elem, v6fold)
+        state, fstate = self.state, self.fstate
+        rows, used = int(state[ENT_ROWS]), int(state[COUNT])
+        if rows - used < picks:
+            new = max(2 * rows, used + picks)
+            state = STATE_LAYOUT.grown(state, ENT, new)
+            fstate = FSTATE_LAYOUT.grown(fstate, TIMES, new, index=state)
+            _link_free(STATE_LAYOUT.view(state, ENT), NEXT, rows, state[FREE])
+            state[FREE] = rows
+        rows, used = int(state[ELEM_ROWS]), int(state[E_COUNT])
+        if self._replicated and rows - used < picks:
+            new = max(2 * rows, used + picks)
+            state = STATE_LAYOUT.grown(state, ELEM, new)
+            _link_free(STATE_LAYOUT.view(state, ELEM), E_NEXT, rows, state[E_FREE])
+            state[E_FREE] = rows
+        self.state, self.fstate = state, fstate
 
     def _room(self) -> int:
-        meta, ent, elem = self.state[0], self.state[3], self.state[5]
-        free = ent.shape[0] - int(meta[COUNT])
+        """Decisions that can run before a region runs out of rows."""
+        state = self.state
+        free = int(state[ENT_ROWS] - state[COUNT])
         if self._replicated:
-            free = min(free, elem.shape[0] - int(meta[E_COUNT]))
+            free = min(free, int(state[ELEM_ROWS] - state[E_COUNT]))
         return free
+
+    def _detach_extra(self, original: Scheduler) -> None:
+        self._v6_ids = dict(self._v6_ids)
+        self._v6_addrs = list(self._v6_addrs)
 
     # -- keys ------------------------------------------------------------------------------
     def _store_v6_fold(self, index: int, fold: int) -> None:
-        v6fold = self.state[6]
-        if index >= len(v6fold):
-            grown = np.zeros(2 * len(v6fold), dtype=np.int64)
-            grown[: len(v6fold)] = v6fold
-            self.state = self.state[:6] + (grown,)
-            v6fold = grown
-        v6fold[index] = fold
+        rows = int(self.state[FOLDS_ROWS])
+        if index >= rows:
+            self.state = STATE_LAYOUT.grown(self.state, FOLDS, max(2 * rows, index + 1))
+        STATE_LAYOUT.view(self.state, FOLDS)[index] = fold
 
     # -- time ---------------------------------------------------------------------------------
     @property
     def clock(self) -> float:
         """Time of the latest decision (or ``start``); ``now`` may not go below it."""
-        return float(self.state[1][CLOCK])
+        return float(self.fstate[CLOCK])
 
     def _check_time(self, t: float) -> None:
-        clock = self.state[1][CLOCK]
+        clock = self.fstate[CLOCK]
         if not clock <= t <= MAX_TIME:
             if not t <= MAX_TIME:
                 raise ValueError(f"now must be a finite time below {MAX_TIME:g} s, got {t}")
@@ -415,9 +469,7 @@ class LocalityScheduler(AddressIdentityKeys, Scheduler):
         """Run the GC ticks due at or before ``now`` without scheduling anything."""
         t = _validate.time(now)
         self._check_time(t)
-        if t >= self.state[1][NEXT_T]:
-            gc_advance(*self.state[:6], t)
-        self.state[1][CLOCK] = t
+        gc_run(self.state, self.fstate, t)
 
     # -- scheduling -----------------------------------------------------------------------------
     def pick(self, key: Any = None, now: float = 0.0) -> int:
@@ -434,11 +486,10 @@ class LocalityScheduler(AddressIdentityKeys, Scheduler):
             now = _validate.time(now)
         k = self._key(key)
         self._check_time(now)
-        meta = self.state[0]
-        if self.state[3].shape[0] <= meta[COUNT] or (
-                self._replicated and self.state[5].shape[0] <= meta[E_COUNT]):
+        state = self.state
+        if state[ENT_ROWS] <= state[COUNT] or (self._replicated and state[ELEM_ROWS] <= state[E_COUNT]):
             self.reserve(1)
-        return self._schedule(k, now)
+        return self._schedule_one(k, now)
 
     def pick_many(self, keys_or_count: Any, now: Any = None) -> np.ndarray:
         """Schedule one new connection per destination address, in order.
@@ -464,10 +515,11 @@ class LocalityScheduler(AddressIdentityKeys, Scheduler):
         keys = self._keys(keys_or_count)
         n = len(keys)
         if now is None:
-            times, t = np.zeros(0, dtype=np.float64), float(self.state[1][CLOCK])
+            times = np.array([self.fstate[CLOCK]], dtype=np.float64)
         elif np.ndim(now) == 0:
-            times, t = np.zeros(0, dtype=np.float64), _validate.time(now)
+            t = _validate.time(now)
             self._check_time(t)
+            times = np.array([t], dtype=np.float64)
         else:
             times = np.ascontiguousarray(now, dtype=np.float64)
             if times.ndim != 1 or len(times) != n:
@@ -480,23 +532,19 @@ class LocalityScheduler(AddressIdentityKeys, Scheduler):
             if n:
                 self._check_time(float(times[0]))
                 self._check_time(float(times[-1]))
-            t = 0.0
         out = np.empty(n, dtype=np.int64)
-        batch = self._batch or self._compiled()[1]
+        schedule = self._schedule.entry
         pool = self.pool
-        active = pool.as_active
-        have_times = len(times) > 0
         done = 0
         while done < n:
             # Each decision adds at most one entry and one set member: run in
-            # chunks that fit the free rows, growing the arrays in between.
+            # chunks that fit the free rows, growing the regions in between.
             left = n - done
-            if self._room() < min(left, max(64, self.state[3].shape[0] // 4)):
-                self.reserve(min(left, max(64, self.state[3].shape[0])))
-            chunk = min(left, self._room())
-            end = done + chunk
-            batch(pool.table, pool.order, self.state, keys[done:end],
-                  times[done:end] if have_times else times, t, active, out[done:end])
+            rows = int(self.state[ENT_ROWS])
+            if self._room() < min(left, max(64, rows // 4)):
+                self.reserve(min(left, max(64, rows)))
+            end = done + min(left, self._room())
+            schedule(pool.table, self.state, self.fstate, keys, times, out, done, end, pool.count_mode)
             done = end
         return out
 
@@ -504,7 +552,7 @@ class LocalityScheduler(AddressIdentityKeys, Scheduler):
     @property
     def cache_size(self) -> int:
         """Number of cached destination addresses."""
-        return int(self.state[0][COUNT])
+        return int(self.state[COUNT])
 
     @property
     def entry_counter(self) -> int:
@@ -513,25 +561,26 @@ class LocalityScheduler(AddressIdentityKeys, Scheduler):
         For lblc it counts every replacement too (see the module docstring),
         so it can exceed :attr:`cache_size`.
         """
-        return int(self.state[0][ENTRIES])
+        return int(self.state[ENTRIES])
 
     @property
     def gc_counter(self) -> int:
         """The GC tick counter (a full expiration check runs when it is a multiple of 30)."""
-        return int(self.state[0][COUNTER])
+        return int(self.state[COUNTER])
 
     @property
     def rover(self) -> int:
         """The bucket where the last size-pressure sweep stopped."""
-        return int(self.state[0][ROVER])
+        return int(self.state[ROVER])
 
     @property
     def next_tick(self) -> float:
         """Time of the next GC tick."""
-        return float(self.state[1][NEXT_T])
+        return float(self.fstate[NEXT_T])
 
     def _rows(self):
-        buckets, ent = self.state[2], self.state[3]
+        buckets = STATE_LAYOUT.view(self.state, BUCKETS)
+        ent = STATE_LAYOUT.view(self.state, ENT)
         for b in range(TAB_SIZE):
             i = int(buckets[b])
             while i >= 0:
@@ -545,7 +594,9 @@ class LocalityScheduler(AddressIdentityKeys, Scheduler):
         Expired entries stay until a GC tick deletes them; call :meth:`advance`
         first to see the cache as it is at a later time.
         """
-        ent, entf, elem = self.state[3], self.state[4], self.state[5]
+        ent = STATE_LAYOUT.view(self.state, ENT)
+        elem = STATE_LAYOUT.view(self.state, ELEM)
+        entf = FSTATE_LAYOUT.view(self.fstate, TIMES, index=self.state)
         out = {}
         for i in self._rows():
             addr = self._address(int(ent[i, KEY]))

@@ -31,59 +31,64 @@ never overflows and behaves exactly like fo.
 from __future__ import annotations
 
 from .._jit import kernel
-from .._table import ACTIVE, F_OVERLOAD, FLAGS, WEIGHT
-from .base import StatelessScheduler, schedule_batch, schedule_one
+from .._table import ACTIVE, F_OVERLOAD, FLAGS, WEIGHT, account_at, listed
+from .base import StatelessScheduler
 from .registry import register
 
 
-@kernel(refcount=False)
-def fo_pick(table, order, state, key, now):
-    """Stateless (``state`` is unused)."""
+@kernel(inline="always")
+def fo_scan(weight, flags, n):
+    """The slot IPVS fo picks, or -1."""
     best = -1
     hw = 0
-    for pos in range(1, order[0] + 1):
-        backend = order[pos]
-        w = table[backend, WEIGHT]
-        if w > hw and not table[backend, FLAGS] & F_OVERLOAD:
-            best = backend
+    for s in range(n):
+        w = weight[s]
+        if w > hw and not flags[s] & F_OVERLOAD:
+            best = s
             hw = w
     return best
 
 
-@kernel(refcount=False)
-def ovf_pick(table, order, state, key, now):
-    """Stateless (``state`` is unused)."""
+@kernel(inline="always")
+def ovf_scan(weight, flags, active, n):
+    """The slot IPVS ovf picks, or -1."""
     best = -1
     hw = 0
-    for pos in range(1, order[0] + 1):
-        backend = order[pos]
-        w = table[backend, WEIGHT]
-        if w == 0 or table[backend, FLAGS] & F_OVERLOAD or table[backend, ACTIVE] > w:
+    for s in range(n):
+        w = weight[s]
+        if w == 0 or flags[s] & F_OVERLOAD or active[s] > w:
             continue
         if best < 0 or w > hw:
-            best = backend
+            best = s
             hw = w
     return best
 
 
-@kernel
-def _fo_one(table, order, state, key, now, as_active):
-    return schedule_one(fo_pick, table, order, state, key, now, as_active)
+@kernel(signature="schedule", refcount=False)
+def fo_schedule(table, state, fstate, keys, times, out, first, last, mode):
+    """Stateless: ``state`` is unused."""
+    weight = table[WEIGHT]
+    flags = table[FLAGS]
+    n = listed(table)
+    backend = -1
+    for i in range(first, last):
+        backend = account_at(table, fo_scan(weight, flags, n), mode)
+        out[i] = backend
+    return backend
 
 
-@kernel
-def _fo_batch(table, order, state, keys, times, now, as_active, out):
-    schedule_batch(fo_pick, table, order, state, keys, times, now, as_active, out)
-
-
-@kernel
-def _ovf_one(table, order, state, key, now, as_active):
-    return schedule_one(ovf_pick, table, order, state, key, now, as_active)
-
-
-@kernel
-def _ovf_batch(table, order, state, keys, times, now, as_active, out):
-    schedule_batch(ovf_pick, table, order, state, keys, times, now, as_active, out)
+@kernel(signature="schedule", refcount=False)
+def ovf_schedule(table, state, fstate, keys, times, out, first, last, mode):
+    """Stateless: ``state`` is unused."""
+    weight = table[WEIGHT]
+    flags = table[FLAGS]
+    active = table[ACTIVE]
+    n = listed(table)
+    backend = -1
+    for i in range(first, last):
+        backend = account_at(table, ovf_scan(weight, flags, active, n), mode)
+        out[i] = backend
+    return backend
 
 
 @register
@@ -93,10 +98,9 @@ class FO(StatelessScheduler):
     name = "fo"
     summary = "weighted fail-over: highest weight not overloaded, ties to the earlier backend"
     source = "Linux IPVS ip_vs_fo.c"
+    scans_pool = True
 
-    _pick = fo_pick
-    _schedule_one = _fo_one
-    _schedule_batch = _fo_batch
+    _schedule = fo_schedule
 
 
 @register
@@ -106,7 +110,6 @@ class OVF(StatelessScheduler):
     name = "ovf"
     summary = "overflow: highest weight whose active connections do not exceed its weight"
     source = "Linux IPVS ip_vs_ovf.c"
+    scans_pool = True
 
-    _pick = ovf_pick
-    _schedule_one = _ovf_one
-    _schedule_batch = _ovf_batch
+    _schedule = ovf_schedule

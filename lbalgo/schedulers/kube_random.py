@@ -20,7 +20,8 @@ computes ``reciprocal_scale(u32, N) = (u32 * N) >> 32``. ::
 Both draw among the endpoints kube-proxy writes rules for: here the listed
 backends with weight > 0, in list order. Weights beyond on/off and the IPVS
 overload thresholds do not exist in these data planes and are ignored. The
-rules are rewritten whenever the endpoint set changes. kube-proxy orders
+rules are rewritten whenever the endpoint set changes (the ``changed`` hook
+collects the endpoints' slots on every pool event). kube-proxy orders
 endpoints by their ``"ip:port"`` string; give ``addresses=`` and new
 backends are inserted in that order (without addresses, at the end).
 """
@@ -32,13 +33,17 @@ from functools import lru_cache
 
 import numpy as np
 
-from .. import _rng
-from .._rng import below, next_u32
 from .._jit import kernel
-from .._table import collect_weighted
-from .base import schedule_batch, schedule_one
+from .._rng import next_u32
+from .._table import BACKEND, account_at, collect_weighted
 from .random import RandomBase
 from .registry import register
+
+# state layout: the generator (state[0:4], see RandomBase), the number of endpoints, the
+# capacity cap, then a region of cap endpoint slots in rule order; iptables adds a region
+# of cap + 1 values, p_int by remaining count (p_int(m) at ENDPOINTS + cap + m)
+COUNT, CAP = 4, 5
+ENDPOINTS = 6
 
 
 @lru_cache(maxsize=None)
@@ -80,78 +85,85 @@ def nftables_shares(n: int) -> list[float]:
     return [(bounds[i + 1] - bounds[i]) / 2**32 for i in range(n)]
 
 
-@kernel(refcount=False)
-def iptables_pick(table, order, state, key, now):
-    """``state`` = (rng, candidates, p_int by remaining count, meta[count])."""
-    rng, candidates, p_int, meta = state
-    n = meta[0]
-    if n == 0:
-        return -1
-    for i in range(n - 1):
-        if (next_u32(rng) & 0x7FFFFFFF) < p_int[n - i]:
-            return candidates[i]
-    return candidates[n - 1]
+@kernel(signature="schedule", refcount=False)
+def iptables_schedule(table, state, fstate, keys, times, out, first, last, mode):
+    """``state``: generator, count, capacity, endpoint slots, then p_int by remaining count."""
+    n = state[COUNT]
+    p_int = ENDPOINTS + state[CAP] + n  # p_int(n - j) is state[p_int - j]
+    backend = -1
+    for i in range(first, last):
+        s = -1
+        if n > 0:
+            # One fresh draw per rule reached; the last rule is unconditional.
+            j = 0
+            while j < n - 1:
+                if (next_u32(state) & 0x7FFFFFFF) < state[p_int - j]:
+                    break
+                j += 1
+            s = state[ENDPOINTS + j]
+        backend = account_at(table, s, mode)
+        out[i] = backend
+    return backend
 
 
-@kernel(refcount=False)
-def nftables_pick(table, order, state, key, now):
-    """``state`` = (rng, candidates, meta[count])."""
-    rng, candidates, meta = state
-    n = meta[0]
-    if n == 0:
-        return -1
-    return candidates[(next_u32(rng) * n) >> 32]
+@kernel(signature="schedule", refcount=False)
+def nftables_schedule(table, state, fstate, keys, times, out, first, last, mode):
+    """``state``: generator, count, capacity, endpoint slots."""
+    n = state[COUNT]
+    backend = -1
+    for i in range(first, last):
+        s = -1
+        if n > 0:
+            s = state[ENDPOINTS + ((next_u32(state) * n) >> 32)]
+        backend = account_at(table, s, mode)
+        out[i] = backend
+    return backend
 
 
-@kernel
-def endpoints_changed(table, order, state, event, pos):
-    """kube-proxy rewrites the rules: the endpoints are the backends with weight > 0."""
-    candidates = state[1]
-    meta = state[len(state) - 1]
-    meta[0] = collect_weighted(table, order, candidates)
+@kernel(signature="changed", refcount=False)
+def endpoints_changed(table, state, fstate, event, where):
+    """kube-proxy rewrites the rules: the endpoints are the backends with weight > 0 (any event)."""
+    state[COUNT] = collect_weighted(table, state, ENDPOINTS)
 
 
-@kernel(refcount=False)
-def _iptables_one(table, order, state, key, now, as_active):
-    return schedule_one(iptables_pick, table, order, state, key, now, as_active)
+class _KubeRandom(RandomBase):
+    """The endpoint list both kube-proxy data planes draw from."""
 
+    family = "kube-proxy"
+    insertion = "address"
+    _changed = endpoints_changed
 
-@kernel(refcount=False)
-def _iptables_batch(table, order, state, keys, times, now, as_active, out):
-    schedule_batch(iptables_pick, table, order, state, keys, times, now, as_active, out)
+    def _blank_state(self, capacity: int) -> np.ndarray:
+        state = np.zeros(ENDPOINTS + capacity, dtype=np.int64)
+        state[CAP] = capacity
+        return state
 
-
-@kernel(refcount=False)
-def _nftables_one(table, order, state, key, now, as_active):
-    return schedule_one(nftables_pick, table, order, state, key, now, as_active)
-
-
-@kernel(refcount=False)
-def _nftables_batch(table, order, state, keys, times, now, as_active, out):
-    schedule_batch(nftables_pick, table, order, state, keys, times, now, as_active, out)
+    def _endpoints(self) -> np.ndarray:
+        """Ids of the endpoints, in rule order."""
+        n = int(self.state[COUNT])
+        return self.pool.table[BACKEND, self.state[ENDPOINTS:ENDPOINTS + n]]
 
 
 @register
-class IptablesCascade(RandomBase):
+class IptablesCascade(_KubeRandom):
     """kube-proxy iptables mode: the ``statistic --mode random`` cascade."""
 
     name = "iptables"
     summary = "kube-proxy iptables: cascade of 1/(n-i) rules, quantised to 2^-31"
     source = "kube-proxy pkg/proxy/iptables; Linux xt_statistic.c"
-    insertion = "address"
+    scans_pool = True
 
-    _pick = iptables_pick
-    _changed = endpoints_changed
-    _schedule_one = _iptables_one
-    _schedule_batch = _iptables_batch
+    _schedule = iptables_schedule
 
-    def _sized_arrays(self, capacity: int) -> tuple[np.ndarray, ...]:
-        p_int = np.array([0] + [probability_int(m) for m in range(1, capacity + 1)], dtype=np.int64)
-        return np.zeros(capacity, np.int64), p_int, np.zeros(1, np.int64)
+    def _blank_state(self, capacity: int) -> np.ndarray:
+        state = np.zeros(ENDPOINTS + 2 * capacity + 1, dtype=np.int64)
+        state[CAP] = capacity
+        state[ENDPOINTS + capacity:] = _p_ints(capacity)
+        return state
 
     def rules(self) -> list[str]:
         """The probability of each rule as kube-proxy writes it ("" for the last)."""
-        n = int(self.state[-1][0])
+        n = int(self.state[COUNT])
         return [probability_string(n - i) for i in range(n - 1)] + ([""] if n else [])
 
     def shares(self) -> np.ndarray:
@@ -160,29 +172,28 @@ class IptablesCascade(RandomBase):
 
 
 @register
-class NftNumgen(RandomBase):
+class NftNumgen(_KubeRandom):
     """kube-proxy nftables mode: ``numgen random mod N`` verdict map."""
 
     name = "nftables"
     summary = "kube-proxy nftables: numgen random mod N, (u32*N)>>32"
     source = "kube-proxy pkg/proxy/nftables; Linux nft_numgen.c"
-    insertion = "address"
 
-    _pick = nftables_pick
-    _changed = endpoints_changed
-    _schedule_one = _nftables_one
-    _schedule_batch = _nftables_batch
-
-    def _sized_arrays(self, capacity: int) -> tuple[np.ndarray, ...]:
-        return np.zeros(capacity, np.int64), np.zeros(1, np.int64)
+    _schedule = nftables_schedule
 
     def shares(self) -> np.ndarray:
         """Exact probability of each backend id under ``reciprocal_scale``."""
         return _shares_by_id(self, nftables_shares)
 
 
-def _shares_by_id(scheduler: RandomBase, shares_of) -> np.ndarray:
-    n = int(scheduler.state[-1][0])
+def _p_ints(capacity: int) -> np.ndarray:
+    """``p_int`` by remaining count ``0 .. capacity`` (0 for none)."""
+    return np.array([0] + [probability_int(m) for m in range(1, capacity + 1)], dtype=np.int64)
+
+
+def _shares_by_id(scheduler: _KubeRandom, shares_of) -> np.ndarray:
     out = np.zeros(scheduler.pool.n_ids)
-    out[scheduler.state[1][:n]] = shares_of(n)
+    endpoints = scheduler._endpoints()
+    if len(endpoints):
+        out[endpoints] = shares_of(len(endpoints))
     return out

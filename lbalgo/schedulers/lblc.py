@@ -51,75 +51,62 @@ decrement (mainline ``ip_vs_lblc_new`` deletes the old entry without
 ``atomic_dec``), so it can exceed the real number of entries.
 
 The cache and its GC timer are shared with lblcr: see :mod:`._locality`.
+Entries hold backend ids; the decision reads the table at the cached
+backend's slot.
 """
 
 from __future__ import annotations
 
 from .._jit import kernel
-from .._table import F_AVAILABLE, FLAGS, WEIGHT
+from .._table import BACKEND, F_AVAILABLE, FLAGS, SLOT, WEIGHT
 from ._locality import (
     CLOCK,
     DEST,
     ENTRIES,
     LASTUSE,
-    NEXT_T,
     LocalityScheduler,
     bucket_of,
     cache_find,
     cache_insert,
-    gc_advance,
     lbl_overloaded,
-    locality_batch,
-    locality_changed,
+    locality_schedule,
 )
-from .base import schedule_one
 from .registry import register
 from .wlc import wlc_scan
 
 
-@kernel(refcount=False)
-def lblc_pick(table, order, state, key, now):
-    """``state`` = (meta, fmeta, buckets, ent, entf, elem, v6fold); see :mod:`._locality`."""
-    meta, fmeta, buckets, ent, entf, elem, v6fold = state
-    if now >= fmeta[NEXT_T]:
-        gc_advance(meta, fmeta, buckets, ent, entf, elem, now)
-    return lblc_decide(table, order, state, key, now)
+@kernel(inline="always")
+def lblc_decide(table, state, fstate, buckets, ent, entf, elem, v6fold, key, now):
+    """One lblc decision once the GC ticks due have run: the chosen slot, or -1.
 
-
-@kernel(refcount=False)
-def lblc_decide(table, order, state, key, now):
-    """The decision once the GC ticks due are done (see :func:`locality_batch`)."""
-    meta, fmeta, buckets, ent, entf, elem, v6fold = state
-    fmeta[CLOCK] = now
+    ``ent[i, DEST]`` is the cached backend id (``elem`` is unused); see :mod:`._locality`.
+    """
+    fstate[CLOCK] = now
     bucket = bucket_of(v6fold, key)
     i = cache_find(buckets, ent, key, bucket)
     if i >= 0:
         entf[i, LASTUSE] = now
-        d = ent[i, DEST]
-        if table[d, FLAGS] & F_AVAILABLE and table[d, WEIGHT] > 0 and not lbl_overloaded(table, order, d):
-            return d
-    d = wlc_scan(table, order)
-    if d < 0:
+        s = table[SLOT, ent[i, DEST]]
+        if table[FLAGS, s] & F_AVAILABLE and table[WEIGHT, s] > 0 and not lbl_overloaded(table, s):
+            return s
+    s = wlc_scan(table)
+    if s < 0:
         return -1
+    d = table[BACKEND, s]
     if i >= 0:
         if ent[i, DEST] != d:
             ent[i, DEST] = d
-            meta[ENTRIES] += 1  # the kernel's counter is not decremented for the old entry
+            state[ENTRIES] += 1  # the kernel's counter is not decremented for the old entry
     else:
-        i = cache_insert(meta, buckets, ent, entf, key, bucket, now)
-        if i >= 0:
-            ent[i, DEST] = d
-    return d
+        i = cache_insert(state, buckets, ent, entf, key, bucket, now)
+        ent[i, DEST] = d
+    return s
 
 
-@kernel(refcount=False)
-def _lblc_one(table, order, state, key, now, as_active):
-    return schedule_one(lblc_pick, table, order, state, key, now, as_active)
-
-
-@kernel(refcount=False)
-def _lblc_batch(table, order, state, keys, times, now, as_active, out):
-    locality_batch(lblc_decide, table, order, state, keys, times, now, as_active, out)
+@kernel(signature="schedule", refcount=False)
+def lblc_schedule(table, state, fstate, keys, times, out, first, last, mode):
+    """The cache and GC timer of :mod:`._locality` with :func:`lblc_decide`."""
+    return locality_schedule(lblc_decide, table, state, fstate, keys, times, out, first, last, mode)
 
 
 @register
@@ -146,7 +133,4 @@ class LBLC(LocalityScheduler):
     summary = "destination-address cache to one backend, weighted least connection on a miss or overload"
     source = "Linux IPVS ip_vs_lblc.c"
 
-    _pick = lblc_pick
-    _changed = locality_changed
-    _schedule_one = _lblc_one
-    _schedule_batch = _lblc_batch
+    _schedule = lblc_schedule

@@ -30,15 +30,16 @@ same hash table and GC timer as lblc (§13–§14 of ``spec/ipvs.md``). ::
 With equal loads both pick the set head, so after a quiet ``expiration`` the
 backend returned is the one just dropped from the set. ``lbl_overloaded``
 and ``wlc`` are lblc's. Unlike lblc, an entry is never replaced, so the
-kernel's ``entries`` counter stays exact.
+kernel's ``entries`` counter stays exact. Sets hold backend ids; the
+rules read the table at each member's slot.
 """
 
 from __future__ import annotations
 
 from .._jit import kernel
-from .._table import ACTIVE, F_AVAILABLE, F_OVERLOAD, FLAGS, INACTIVE, WEIGHT
-from .base import schedule_one
+from .._table import BACKEND, F_AVAILABLE, F_OVERLOAD, FLAGS, SLOT, WEIGHT, overhead
 from ._locality import (
+    CLOCK,
     DEST,
     E_COUNT,
     E_DEST,
@@ -47,18 +48,13 @@ from ._locality import (
     EXPIRATION,
     LASTMOD,
     LASTUSE,
-    NEXT_T,
-    CLOCK,
-    OVERFLOW,
     SIZE,
     LocalityScheduler,
     bucket_of,
     cache_find,
     cache_insert,
-    gc_advance,
     lbl_overloaded,
-    locality_batch,
-    locality_changed,
+    locality_schedule,
 )
 from .registry import register
 from .wlc import wlc_scan
@@ -66,61 +62,66 @@ from .wlc import wlc_scan
 
 @kernel(refcount=False)
 def set_min(table, ent, elem, i):
-    """Weighted least-loaded usable member of row ``i``'s set, or -1."""
+    """Slot of the weighted least-loaded usable member of row ``i``'s set, or -1."""
     e = ent[i, DEST]
     least = -1
     loh = 0
     while e >= 0:
-        b = elem[e, E_DEST]
+        s = table[SLOT, elem[e, E_DEST]]
         e = elem[e, E_NEXT]
-        if table[b, FLAGS] & F_OVERLOAD:
+        if table[FLAGS, s] & F_OVERLOAD:
             continue
-        if table[b, WEIGHT] > 0 and table[b, FLAGS] & F_AVAILABLE:
-            least = b
-            loh = table[b, ACTIVE] * 256 + table[b, INACTIVE]
+        if table[WEIGHT, s] > 0 and table[FLAGS, s] & F_AVAILABLE:
+            least = s
+            loh = overhead(table, s)
             break
     if least < 0:
         return -1
     while e >= 0:
-        b = elem[e, E_DEST]
+        s = table[SLOT, elem[e, E_DEST]]
         e = elem[e, E_NEXT]
-        if table[b, FLAGS] & F_OVERLOAD:
+        if table[FLAGS, s] & F_OVERLOAD:
             continue
-        doh = table[b, ACTIVE] * 256 + table[b, INACTIVE]
-        if loh * table[b, WEIGHT] > doh * table[least, WEIGHT] and table[b, FLAGS] & F_AVAILABLE:
-            least = b
+        doh = overhead(table, s)
+        if loh * table[WEIGHT, s] > doh * table[WEIGHT, least] and table[FLAGS, s] & F_AVAILABLE:
+            least = s
             loh = doh
     return least
 
 
 @kernel(refcount=False)
 def set_max(table, ent, elem, i):
-    """Weighted most-loaded member of row ``i``'s set with weight > 0, or -1."""
+    """Id of the weighted most-loaded member of row ``i``'s set with weight > 0, or -1."""
     e = ent[i, DEST]
     most = -1
+    most_at = 0
     moh = 0
     while e >= 0:
         b = elem[e, E_DEST]
+        s = table[SLOT, b]
         e = elem[e, E_NEXT]
-        if table[b, WEIGHT] > 0:
+        if table[WEIGHT, s] > 0:
             most = b
-            moh = table[b, ACTIVE] * 256 + table[b, INACTIVE]
+            most_at = s
+            moh = overhead(table, s)
             break
     if most < 0:
         return -1
     while e >= 0:
         b = elem[e, E_DEST]
+        s = table[SLOT, b]
         e = elem[e, E_NEXT]
-        doh = table[b, ACTIVE] * 256 + table[b, INACTIVE]
+        doh = overhead(table, s)
         # moh/w_most < doh/w_b, in integers
-        if moh * table[b, WEIGHT] < doh * table[most, WEIGHT] and table[b, WEIGHT] > 0:
+        if moh * table[WEIGHT, s] < doh * table[WEIGHT, most_at] and table[WEIGHT, s] > 0:
             most = b
+            most_at = s
             moh = doh
     return most
 
 
 @kernel(refcount=False)
-def set_erase(meta, ent, entf, elem, i, backend, now):
+def set_erase(state, ent, entf, elem, i, backend, now):
     """Remove ``backend`` from row ``i``'s set (lastmod = now when it was there)."""
     prev = -1
     e = ent[i, DEST]
@@ -131,9 +132,9 @@ def set_erase(meta, ent, entf, elem, i, backend, now):
                 ent[i, DEST] = nxt
             else:
                 elem[prev, E_NEXT] = nxt
-            elem[e, E_NEXT] = meta[E_FREE]
-            meta[E_FREE] = e
-            meta[E_COUNT] -= 1
+            elem[e, E_NEXT] = state[E_FREE]
+            state[E_FREE] = e
+            state[E_COUNT] -= 1
             ent[i, SIZE] -= 1
             entf[i, LASTMOD] = now
             return
@@ -142,19 +143,19 @@ def set_erase(meta, ent, entf, elem, i, backend, now):
 
 
 @kernel(refcount=False)
-def set_insert(meta, ent, entf, elem, i, backend, now):
-    """Add ``backend`` at the head of row ``i``'s set unless it is a member (then nothing changes)."""
+def set_insert(state, ent, entf, elem, i, backend, now):
+    """Add ``backend`` at the head of row ``i``'s set unless it is a member (then nothing changes).
+
+    A new member takes a free row (the caller reserved it).
+    """
     e = ent[i, DEST]
     while e >= 0:
         if elem[e, E_DEST] == backend:
             return
         e = elem[e, E_NEXT]
-    e = meta[E_FREE]
-    if e < 0:
-        meta[OVERFLOW] += 1  # the Python side reserves members, so this never happens
-        return
-    meta[E_FREE] = elem[e, E_NEXT]
-    meta[E_COUNT] += 1
+    e = state[E_FREE]
+    state[E_FREE] = elem[e, E_NEXT]
+    state[E_COUNT] += 1
     elem[e, E_DEST] = backend
     elem[e, E_NEXT] = ent[i, DEST]
     ent[i, DEST] = e
@@ -162,53 +163,41 @@ def set_insert(meta, ent, entf, elem, i, backend, now):
     entf[i, LASTMOD] = now
 
 
-@kernel(refcount=False)
-def lblcr_pick(table, order, state, key, now):
-    """``state`` as lblc's; ``ent[i, DEST]`` is the head of the replica set."""
-    meta, fmeta, buckets, ent, entf, elem, v6fold = state
-    if now >= fmeta[NEXT_T]:
-        gc_advance(meta, fmeta, buckets, ent, entf, elem, now)
-    return lblcr_decide(table, order, state, key, now)
+@kernel(inline="always")
+def lblcr_decide(table, state, fstate, buckets, ent, entf, elem, v6fold, key, now):
+    """One lblcr decision once the GC ticks due have run: the chosen slot, or -1.
 
-
-@kernel(refcount=False)
-def lblcr_decide(table, order, state, key, now):
-    """The decision once the GC ticks due are done (see :func:`locality_batch`)."""
-    meta, fmeta, buckets, ent, entf, elem, v6fold = state
-    fmeta[CLOCK] = now
+    ``ent[i, DEST]`` is the head of the replica set in ``elem``; see :mod:`._locality`.
+    """
+    fstate[CLOCK] = now
     bucket = bucket_of(v6fold, key)
     i = cache_find(buckets, ent, key, bucket)
     if i >= 0:
         entf[i, LASTUSE] = now
-        d = set_min(table, ent, elem, i)
-        if ent[i, SIZE] > 1 and now > entf[i, LASTMOD] + fmeta[EXPIRATION]:
+        s = set_min(table, ent, elem, i)
+        if ent[i, SIZE] > 1 and now > entf[i, LASTMOD] + fstate[EXPIRATION]:
             m = set_max(table, ent, elem, i)
             if m >= 0:
-                set_erase(meta, ent, entf, elem, i, m, now)
-        if d >= 0 and not lbl_overloaded(table, order, d):
-            return d
-        d = wlc_scan(table, order)
-        if d < 0:
+                set_erase(state, ent, entf, elem, i, m, now)
+        if s >= 0 and not lbl_overloaded(table, s):
+            return s
+        s = wlc_scan(table)
+        if s < 0:
             return -1
-        set_insert(meta, ent, entf, elem, i, d, now)
-        return d
-    d = wlc_scan(table, order)
-    if d < 0:
+        set_insert(state, ent, entf, elem, i, table[BACKEND, s], now)
+        return s
+    s = wlc_scan(table)
+    if s < 0:
         return -1
-    i = cache_insert(meta, buckets, ent, entf, key, bucket, now)
-    if i >= 0:
-        set_insert(meta, ent, entf, elem, i, d, now)
-    return d
+    i = cache_insert(state, buckets, ent, entf, key, bucket, now)
+    set_insert(state, ent, entf, elem, i, table[BACKEND, s], now)
+    return s
 
 
-@kernel(refcount=False)
-def _lblcr_one(table, order, state, key, now, as_active):
-    return schedule_one(lblcr_pick, table, order, state, key, now, as_active)
-
-
-@kernel(refcount=False)
-def _lblcr_batch(table, order, state, keys, times, now, as_active, out):
-    locality_batch(lblcr_decide, table, order, state, keys, times, now, as_active, out)
+@kernel(signature="schedule", refcount=False)
+def lblcr_schedule(table, state, fstate, keys, times, out, first, last, mode):
+    """The cache and GC timer of :mod:`._locality` with :func:`lblcr_decide`."""
+    return locality_schedule(lblcr_decide, table, state, fstate, keys, times, out, first, last, mode)
 
 
 @register
@@ -235,7 +224,4 @@ class LBLCR(LocalityScheduler):
     source = "Linux IPVS ip_vs_lblcr.c"
 
     _replicated = True
-    _pick = lblcr_pick
-    _changed = locality_changed
-    _schedule_one = _lblcr_one
-    _schedule_batch = _lblcr_batch
+    _schedule = lblcr_schedule

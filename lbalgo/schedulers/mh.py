@@ -12,7 +12,7 @@ backend id or nothing. ``h1(v)`` / ``h2(v)`` are ``hsiphash`` of the u32
         per backend, in list order, with v = backend addr + port (mod 2**32):
             offset = h1(v) % M; skip = h2(v) % (M - 1) + 1; perm = offset
             turns = (lw / g) >> rshift, or 1 if that is 0 and lw != 0
-        rounds over the list from the head: a backend with turns 0 is
+        rounds over the list from its first slot: a backend with turns 0 is
         skipped; the others claim `turns` slots in a row, each the next free
         slot of perm, perm + skip, perm + 2*skip, ... (mod M);
         stop once all M slots are claimed, possibly mid-round
@@ -35,6 +35,10 @@ A backend's permutation depends only on ``addr + port`` of the backend, so
 backends need addresses. Those without one hash as ``10.0.0.1`` + id,
 port 0 (id 0 is 10.0.0.1, id 1 is 10.0.0.2, ...); give real ones with
 ``addresses=["10.0.0.1:80", ...]`` or ``add_backend(address=...)``.
+
+The state is one int64 array: the fields ``TAB_BITS`` .. ``SIZE``, the M
+lookup-table slots from ``SLOTS`` on, then one identity (``addr + port``,
+-1 = the default) per backend id from ``SLOTS + M`` on.
 """
 
 from __future__ import annotations
@@ -47,10 +51,9 @@ import numpy as np
 from .. import addresses as _addresses
 from .._hash import M32, hsiphash32
 from .._jit import kernel
-from .._table import EV_ADD, F_OVERLOAD, FLAGS, LAST_WEIGHT, WEIGHT, bind, gcd_and_max
-from .base import schedule_one
+from .._table import BACKEND, EV_ADD, LAST_WEIGHT, SLOT, account, gcd_and_max, item, listed, usable
 from .registry import register
-from .sh import HashScheduler, _flag
+from .sh import HashScheduler, _flag, _readonly
 
 #: Table sizes the kernel offers (``CONFIG_IP_VS_MH_TAB_INDEX`` 8..17).
 PRIMES = (251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071)
@@ -59,14 +62,15 @@ HASH2 = 2654446892  # both key words of hash2
 #: Hash identity of a backend without an address: 10.0.0.1 + id, port 0.
 DEFAULT_ADDRESS = 0x0A000001
 
-# meta slots
-TAB_BITS, PORT, FALLBACK, GCD, RSHIFT = 0, 1, 2, 3, 4
+# state slots, then the regions
+TAB_BITS, PORT, FALLBACK, GCD, RSHIFT, SIZE = 0, 1, 2, 3, 4, 5
+SLOTS = 8  # lookup-table slot j is state[SLOTS + j], j in 0 .. M-1 (M = state[SIZE])
+# the identity of backend id b is state[SLOTS + M + b]
 
 
 @kernel(inline="always")
-def _mh_decide(table, slots, key, use_port, probes):
-    """The backend for one key (-1: none); shared by ``mh_pick`` and the batch loop."""
-    m = slots.shape[0]
+def _mh_decide(table, state, key, m, use_port, probes):
+    """The backend id for one key (-1: none)."""
     v = key & M32
     if use_port:
         v = (v + (key >> 32)) & M32
@@ -76,134 +80,102 @@ def _mh_decide(table, slots, key, use_port, probes):
     ih = 0
     chosen = -1
     for o in range(probes + 1):
-        s = hsiphash32(x, 0, HASH1, 0, HASH1) % m
+        j = hsiphash32(x, 0, HASH1, 0, HASH1) % m
         if o == 0:
-            ih = s
-        backend = slots[s]
+            ih = j
+        backend = state[SLOTS + j]
         if backend < 0:
             break
-        if table[backend, WEIGHT] > 0 and not table[backend, FLAGS] & F_OVERLOAD:
+        if usable(table, table[SLOT, backend]):
             chosen = backend
             break
         x = (((o + ih) % m) + v) & M32
     return chosen
 
 
-@kernel(refcount=False)
-def mh_pick(table, order, state, key, now):
-    """``state`` = (slots int64[M], ident int64[capacity], meta int64[8]); key = (port << 32) | addr."""
-    slots = state[0]
-    meta = state[2]
-    probes = slots.shape[0] if meta[FALLBACK] else 0
-    return _mh_decide(table, slots, key, meta[PORT] != 0, probes)
+@kernel(signature="schedule", refcount=False)
+def mh_schedule(table, state, fstate, keys, times, out, first, last, mode):
+    """``state``: the fields, the M slots, the identities; key = (port << 32) | addr."""
+    m = state[SIZE]
+    use_port = state[PORT] != 0
+    probes = m if state[FALLBACK] else 0
+    backend = -1
+    for i in range(first, last):
+        backend = account(table, _mh_decide(table, state, item(keys, i), m, use_port, probes), mode)
+        out[i] = backend
+    return backend
 
 
-@kernel
-def mh_identity(ident, backend):
+@kernel(inline="always")
+def mh_identity(state, backend):
     """``addr + port`` (mod 2**32) of a backend, or the default 10.0.0.1 + id."""
-    x = ident[backend]
+    x = state[SLOTS + state[SIZE] + backend]
     if x < 0:
         x = (DEFAULT_ADDRESS + backend) & M32
     return x
 
 
-@kernel
-def mh_changed(table, order, state, event, pos):
-    """Rebuild the whole lookup table from the listed backends' ``last_weight``."""
-    slots, ident, meta = state
-    m = slots.shape[0]
-    n = order[0]
+@kernel(signature="changed")
+def mh_changed(table, state, fstate, event, where):
+    """Rebuild the whole lookup table from the listed backends' ``last_weight``, in list order."""
+    m = state[SIZE]
+    n = listed(table)
     if n > m:
         return  # the kernel fails with EINVAL and keeps its table
-    g, mw = gcd_and_max(table, order, LAST_WEIGHT)
-    meta[GCD] = g
+    g, mw = gcd_and_max(table, LAST_WEIGHT)
+    state[GCD] = g
     if g < 1:
-        meta[RSHIFT] = 0
-        slots[:] = -1
+        state[RSHIFT] = 0
+        for j in range(m):
+            state[SLOTS + j] = -1
         return
     fls = 0
     x = mw // g
     while x:
         fls += 1
         x >>= 1
-    rshift = fls - meta[TAB_BITS]
+    rshift = fls - state[TAB_BITS]
     if rshift < 0:
         rshift = 0
-    meta[RSHIFT] = rshift
+    state[RSHIFT] = rshift
 
     skip = np.empty(n, dtype=np.int64)
     perm = np.empty(n, dtype=np.int64)
     turns = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        backend = order[i + 1]
-        v = mh_identity(ident, backend)
-        perm[i] = hsiphash32(v, 0, HASH1, 0, HASH1) % m
-        skip[i] = hsiphash32(v, 0, HASH2, 0, HASH2) % (m - 1) + 1
-        lw = table[backend, LAST_WEIGHT]
+    for s in range(n):
+        v = mh_identity(state, table[BACKEND, s])
+        perm[s] = hsiphash32(v, 0, HASH1, 0, HASH1) % m
+        skip[s] = hsiphash32(v, 0, HASH2, 0, HASH2) % (m - 1) + 1
+        lw = table[LAST_WEIGHT, s]
         t = (lw // g) >> rshift
         if t == 0 and lw != 0:
             t = 1
-        turns[i] = t
+        turns[s] = t
 
     taken = np.zeros(m, dtype=np.bool_)
     filled = 0
-    i = 0
+    s = 0
     count = 0
     while True:
-        t = turns[i]
+        t = turns[s]
         if t < 1:
-            i = i + 1 if i + 1 < n else 0
+            s = s + 1 if s + 1 < n else 0
             continue
-        c = perm[i]
+        c = perm[s]
         while taken[c]:
-            c += skip[i]
+            c += skip[s]
             if c >= m:
                 c -= m
-        perm[i] = c
+        perm[s] = c
         taken[c] = True
-        slots[c] = order[i + 1]
+        state[SLOTS + c] = table[BACKEND, s]
         filled += 1
         if filled == m:
             return
         count += 1
         if count >= t:
             count = 0
-            i = i + 1 if i + 1 < n else 0
-
-
-@kernel
-def _mh_one(table, order, state, key, now, as_active):
-    return schedule_one(mh_pick, table, order, state, key, now, as_active)
-
-
-@kernel(refcount=False)
-def _mh_loop(table, state, keys, n, as_active, count, out):
-    """``mh_pick`` for ``n`` keys (key 0 when ``keys`` is empty), binding if ``count``.
-
-    The state is unpacked once for the whole batch, which is 1.7 times faster
-    than calling ``mh_pick`` per key through the generic driver.
-    """
-    slots = state[0]
-    meta = state[2]
-    use_port = meta[PORT] != 0
-    probes = slots.shape[0] if meta[FALLBACK] else 0
-    have_keys = keys.shape[0] > 0
-    for i in range(n):
-        key = keys[i] if have_keys else 0
-        chosen = _mh_decide(table, slots, key, use_port, probes)
-        if chosen >= 0 and count:
-            bind(table, chosen, as_active)
-        out[i] = chosen
-
-
-@kernel
-def _mh_batch(table, order, state, keys, times, now, as_active, out):
-    _mh_loop(table, state, keys, out.shape[0], as_active, True, out)
-
-
-@kernel
-def _mh_lookup(table, order, state, keys, out):
-    _mh_loop(table, state, keys, out.shape[0], False, False, out)
+            s = s + 1 if s + 1 < n else 0
 
 
 def _table_size(value: Any) -> int:
@@ -240,11 +212,8 @@ class MH(HashScheduler):
     summary = "Maglev consistent hashing (SipHash-1-3), M = 4093 slots, weights via last_weight"
     source = "Linux IPVS ip_vs_mh.c"
 
-    _pick = mh_pick
+    _schedule = mh_schedule
     _changed = mh_changed
-    _schedule_one = _mh_one
-    _schedule_batch = _mh_batch
-    _lookup = _mh_lookup
 
     def __init__(self, weights=None, *, port: bool = False, fallback: bool = False,
                  table_size: int = 4093, **options) -> None:
@@ -260,36 +229,37 @@ class MH(HashScheduler):
         super().__init__(weights, **options)
 
     # -- state -------------------------------------------------------------------------
-    def _identities(self, capacity: int) -> np.ndarray:
-        ident = np.full(capacity, -1, dtype=np.int64)
-        for b, (addr, port) in enumerate(zip(self.pool.addresses, self.pool.ports)):
-            if addr is not None:
-                ident[b] = (_addresses.fold32(addr) + port) & M32
-        return ident
+    def _identity(self, backend: int) -> int:
+        """``addr + port`` (mod 2**32) of a backend id, -1 without an address."""
+        addr = self.pool.addresses[backend]
+        return -1 if addr is None else (_addresses.fold32(addr) + self.pool.ports[backend]) & M32
 
-    def _new_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _new_state(self) -> tuple[np.ndarray, np.ndarray]:
         m = self.table_size
-        slots = np.full(m, -1, dtype=np.int64)
-        meta = np.zeros(8, dtype=np.int64)
-        meta[TAB_BITS] = (PRIMES.index(m) + 8) // 2
-        meta[PORT] = self.port
-        meta[FALLBACK] = self.fallback
-        state = (slots, self._identities(self.pool.capacity), meta)
-        self._changed(self.pool.table, self.pool.order, state, EV_ADD, 0)
-        return state
+        capacity = self.pool.capacity
+        state = np.full(SLOTS + m + capacity, -1, dtype=np.int64)
+        state[:SLOTS] = 0
+        state[TAB_BITS] = (PRIMES.index(m) + 8) // 2
+        state[PORT] = self.port
+        state[FALLBACK] = self.fallback
+        state[SIZE] = m
+        for b in range(self.pool.n_ids):
+            state[SLOTS + m + b] = self._identity(b)
+        fstate = np.zeros(0, dtype=np.float64)
+        self._changed.entry(self.pool.table, state, fstate, EV_ADD, 0)
+        return state, fstate
 
-    def _resized_state(self, capacity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        slots, ident, meta = self.state
-        fresh = np.full(capacity, -1, dtype=np.int64)
-        fresh[: len(ident)] = ident
-        return (slots, fresh, meta)
+    def _resized_state(self, capacity: int) -> tuple[np.ndarray, np.ndarray]:
+        old = self.state
+        state = np.full(SLOTS + self.table_size + capacity, -1, dtype=np.int64)
+        state[: len(old)] = old
+        return state, self.fstate
 
-    def _pool_changed(self, event: int, pos: int) -> None:
+    def _pool_changed(self, event: int, where: int) -> None:
         if event == EV_ADD:
-            b = int(self.pool.order[pos])
-            addr = self.pool.addresses[b]
-            self.state[1][b] = -1 if addr is None else (_addresses.fold32(addr) + self.pool.ports[b]) & M32
-        super()._pool_changed(event, pos)
+            b = int(self.pool.table[BACKEND, where])
+            self.state[SLOTS + self.table_size + b] = self._identity(b)
+        super()._pool_changed(event, where)
 
     def add_backend(self, weight: int = 1, **options: Any) -> int:
         """Add a backend (see :meth:`Pool.add`); raises when the table has no room for it."""
@@ -302,9 +272,7 @@ class MH(HashScheduler):
     @property
     def slots(self) -> np.ndarray:
         """Backend id per lookup-table slot, -1 for an empty slot (read-only)."""
-        v = self.state[0].view()
-        v.flags.writeable = False
-        return v
+        return _readonly(self.state[SLOTS: SLOTS + self.table_size])
 
     def endpoint(self, backend: int) -> str:
         """The ``"ip:port"`` a backend hashes as (its own address, or the default)."""

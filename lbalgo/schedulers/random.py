@@ -11,7 +11,8 @@ uniform over them). Draws are independent per connection. ::
         if b is overloaded: draw again (at most 32 times), then draw exactly
         over the backends that are not overloaded
 
-The alias table is rebuilt in integers when the pool changes, so the
+The candidates are the listed backends with weight > 0, in list order. The
+alias table is rebuilt in integers when the pool changes, so the
 probabilities are exact: no floating-point rounding. Redrawing is rejection
 sampling, which leaves the conditional distribution exact too.
 
@@ -24,118 +25,135 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _rng
-from .._rng import below, next_u32
 from .._jit import kernel
-from .._table import F_OVERLOAD, FLAGS, WEIGHT, collect_weighted
-from .base import Scheduler, schedule_batch, schedule_one
+from .._rng import below
+from .._table import EV_RESIZE, F_OVERLOAD, FLAGS, WEIGHT, account_at, collect_weighted
+from .base import Scheduler
 from .registry import register
 
-# meta slots
-COUNT, TOTAL, UNIFORM, WEIGHTED = 0, 1, 2, 3
+# state layout: the generator first (lbalgo._rng works on state[0:4] in place), then fields,
+# then three regions of CAP entries each: candidate slots, thresholds, aliases (slots)
+RNG = 0
+COUNT, TOTAL, UNIFORM, WEIGHTED, CAP = 4, 5, 6, 7, 8
+REGIONS = 9
 _REDRAWS = 32
 
 
-@kernel(refcount=False)
-def random_pick(table, order, state, key, now):
-    """``state`` = (rng int64[4], candidates, thresholds, aliases, meta int64[4])."""
-    rng, candidates, thresholds, aliases, meta = state
-    backend = -1
-    if meta[COUNT] > 0:
-        backend = _alias_draw(rng, candidates, thresholds, aliases, meta)
-        if table[backend, FLAGS] & F_OVERLOAD:
-            backend = _redraw(table, rng, candidates, thresholds, aliases, meta)
-    return backend
-
-
 @kernel(inline="always")
-def _alias_draw(rng, candidates, thresholds, aliases, meta):
-    """One exact draw from the alias table (needs ``meta[COUNT] > 0``)."""
-    k = meta[COUNT]
-    total = meta[TOTAL]
-    if meta[UNIFORM]:
-        backend = candidates[below(rng, k)]
+def _alias_draw(state, k, total, uniform, cap):
+    """One exact draw from the alias table (needs ``k > 0``); returns a slot."""
+    if uniform:
+        s = state[REGIONS + below(state, k)]
     elif k * total < 0x80000000:
         # One uniform draw over k * total values gives the column and the
         # threshold test at once: exact, and twice as fast as two draws.
-        r = below(rng, k * total)
+        r = below(state, k * total)
         column = r // total
-        backend = candidates[column]
-        if r - column * total >= thresholds[column]:
-            backend = aliases[column]
+        s = state[REGIONS + column]
+        if r - column * total >= state[REGIONS + cap + column]:
+            s = state[REGIONS + 2 * cap + column]
     else:
-        backend = _alias_draw_wide(rng, candidates, thresholds, aliases, k, total)
-    return backend
+        s = _alias_draw_wide(state, k, total, cap)
+    return s
 
 
 @kernel(refcount=False)
-def _alias_draw_wide(rng, candidates, thresholds, aliases, k, total):
+def _alias_draw_wide(state, k, total, cap):
     """The alias draw with two separate draws, for ``k * total >= 2**31``."""
-    column = below(rng, k)
-    backend = candidates[column]
-    if below(rng, total) >= thresholds[column]:
-        backend = aliases[column]
-    return backend
+    column = below(state, k)
+    s = state[REGIONS + column]
+    if below(state, total) >= state[REGIONS + cap + column]:
+        s = state[REGIONS + 2 * cap + column]
+    return s
 
 
 @kernel(refcount=False)
-def _redraw(table, rng, candidates, thresholds, aliases, meta):
+def _redraw(table, state):
     """The first draw hit an overloaded backend: rejection-sample, then draw exactly."""
-    backend = -1
+    k = state[COUNT]
+    total = state[TOTAL]
+    uniform = state[UNIFORM]
+    cap = state[CAP]
+    s = -1
     redraws = 1
     while redraws < _REDRAWS:
-        backend = _alias_draw(rng, candidates, thresholds, aliases, meta)
-        if table[backend, FLAGS] & F_OVERLOAD:
-            backend = -1
+        s = _alias_draw(state, k, total, uniform, cap)
+        if table[FLAGS, s] & F_OVERLOAD:
+            s = -1
             redraws += 1
         else:
             break
-    if backend < 0:
-        backend = _draw_not_overloaded(table, rng, candidates, meta[COUNT], meta[WEIGHTED])
-    return backend
+    if s < 0:
+        s = _draw_not_overloaded(table, state, k, state[WEIGHTED])
+    return s
 
 
 @kernel(refcount=False)
-def _draw_not_overloaded(table, rng, candidates, k, weighted):
-    """Exact weighted draw among the candidates that are not overloaded (-1: none)."""
+def _draw_not_overloaded(table, state, k, weighted):
+    """Exact weighted draw among the candidates that are not overloaded; a slot (-1: none)."""
     total = 0
     for i in range(k):
-        backend = candidates[i]
-        if not table[backend, FLAGS] & F_OVERLOAD:
-            total += table[backend, WEIGHT] if weighted else 1
+        s = state[REGIONS + i]
+        if not table[FLAGS, s] & F_OVERLOAD:
+            total += table[WEIGHT, s] if weighted else 1
     chosen = -1
     if total > 0:
-        r = below(rng, total)
+        r = below(state, total)
         for i in range(k):
-            backend = candidates[i]
-            if not table[backend, FLAGS] & F_OVERLOAD:
-                r -= table[backend, WEIGHT] if weighted else 1
+            s = state[REGIONS + i]
+            if not table[FLAGS, s] & F_OVERLOAD:
+                r -= table[WEIGHT, s] if weighted else 1
                 if r < 0:
-                    chosen = backend
+                    chosen = s
                     break
     return chosen
 
 
-@kernel
-def random_changed(table, order, state, event, pos):
-    """Rebuild the integer alias table over the listed backends with weight > 0."""
-    rng, candidates, thresholds, aliases, meta = state
-    k = collect_weighted(table, order, candidates)
-    meta[COUNT] = k
+@kernel(signature="schedule", refcount=False)
+def random_schedule(table, state, fstate, keys, times, out, first, last, mode):
+    """``state``: generator, fields, then the alias table (see the layout constants)."""
+    flags = table[FLAGS]
+    k = state[COUNT]
+    total = state[TOTAL]
+    uniform = state[UNIFORM]
+    cap = state[CAP]
+    backend = -1
+    for i in range(first, last):
+        s = -1
+        if k > 0:
+            s = _alias_draw(state, k, total, uniform, cap)
+            if flags[s] & F_OVERLOAD:
+                s = _redraw(table, state)
+        backend = account_at(table, s, mode)
+        out[i] = backend
+    return backend
+
+
+@kernel(signature="changed")
+def random_changed(table, state, fstate, event, where):
+    """Rebuild the integer alias table over the listed backends with weight > 0 (any event)."""
+    cap = state[CAP]
+    candidates = REGIONS
+    thresholds = REGIONS + cap
+    aliases = REGIONS + 2 * cap
+    weighted = state[WEIGHTED]
+    k = collect_weighted(table, state, candidates)
+    state[COUNT] = k
     if k == 0:
-        meta[TOTAL] = 0
+        state[TOTAL] = 0
         return
     scaled = np.empty(k, dtype=np.int64)
     total = 0
     uniform = True
-    first = table[candidates[0], WEIGHT]
+    first = table[WEIGHT, state[candidates]]
     for i in range(k):
-        w = table[candidates[i], WEIGHT] if meta[WEIGHTED] else 1
+        w = table[WEIGHT, state[candidates + i]] if weighted else 1
         total += w
         scaled[i] = w * k
-        if w != first and meta[WEIGHTED]:
+        if w != first and weighted:
             uniform = False
-    meta[TOTAL] = total
-    meta[UNIFORM] = 1 if uniform else 0
+    state[TOTAL] = total
+    state[UNIFORM] = 1 if uniform else 0
     # Vose's alias method in integers: column i keeps candidate i with
     # probability thresholds[i] / total and otherwise gives aliases[i].
     small = np.empty(k, dtype=np.int64)
@@ -153,55 +171,50 @@ def random_changed(table, order, state, event, pos):
         n_small -= 1
         s = small[n_small]
         g = large[n_large - 1]
-        thresholds[s] = scaled[s]
-        aliases[s] = candidates[g]
+        state[thresholds + s] = scaled[s]
+        state[aliases + s] = state[candidates + g]
         scaled[g] -= total - scaled[s]
         if scaled[g] < total:
             n_large -= 1
             small[n_small] = g
             n_small += 1
     for j in range(n_large):
-        thresholds[large[j]] = total
-        aliases[large[j]] = candidates[large[j]]
+        state[thresholds + large[j]] = total
+        state[aliases + large[j]] = state[candidates + large[j]]
     for j in range(n_small):
-        thresholds[small[j]] = total
-        aliases[small[j]] = candidates[small[j]]
-
-
-@kernel
-def _random_one(table, order, state, key, now, as_active):
-    return schedule_one(random_pick, table, order, state, key, now, as_active)
-
-
-@kernel
-def _random_batch(table, order, state, keys, times, now, as_active, out):
-    schedule_batch(random_pick, table, order, state, keys, times, now, as_active, out)
+        state[thresholds + small[j]] = total
+        state[aliases + small[j]] = state[candidates + small[j]]
 
 
 class RandomBase(Scheduler):
     """Shared state handling for schedulers that hold a random generator.
 
-    The state is a tuple whose first element is the generator and whose
-    other arrays hold one entry per backend id; they grow with the pool.
+    ``state`` starts with the generator's four words (``state[0:4]``, which
+    :mod:`lbalgo._rng` reads and advances in place); the rest is laid out by
+    the subclass, with regions sized for the table's capacity. Everything
+    but the generator is derived from the table by the ``changed`` hook, so a
+    larger table gets a fresh layout, the same generator, and a rebuild.
     """
 
     randomized = True
 
-    def _sized_arrays(self, capacity: int) -> tuple[np.ndarray, ...]:
+    def _blank_state(self, capacity: int) -> np.ndarray:
+        """The subclass's state for ``capacity`` ids: fields set, generator words still 0."""
         raise NotImplementedError(type(self).__name__)
 
-    def _new_state(self) -> tuple[np.ndarray, ...]:
-        state = (_rng.new_state(self.seed),) + self._sized_arrays(self.pool.table.shape[0])
-        self._changed(self.pool.table, self.pool.order, state, 0, 0)
-        return state
+    def _built(self, capacity: int, generator: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        state = self._blank_state(capacity)
+        state[RNG:RNG + 4] = generator
+        fstate = np.zeros(0, dtype=np.float64)
+        self._changed.entry(self.pool.table, state, fstate, EV_RESIZE, 0)
+        return state, fstate
 
-    def _resized_state(self, capacity: int) -> tuple[np.ndarray, ...]:
-        # Keep the generator and copy the rest into larger arrays.
-        fresh = self._sized_arrays(capacity)
-        for new, old in zip(fresh, self.state[1:]):
-            n = min(len(new), len(old))
-            new[:n] = old[:n]
-        return (self.state[0],) + fresh
+    def _new_state(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._built(self.pool.capacity, _rng.new_state(self.seed))
+
+    def _resized_state(self, capacity: int) -> tuple[np.ndarray, np.ndarray]:
+        # Keep the generator; rebuild the rest in larger regions.
+        return self._built(capacity, self.state[RNG:RNG + 4])
 
 
 @register
@@ -222,11 +235,10 @@ class Random(RandomBase):
     name = "random"
     summary = "independent weighted random draw per connection (exact alias table)"
     source = "textbook; see iptables / nftables for kube-proxy's forms"
+    family = "lbalgo"
 
-    _pick = random_pick
+    _schedule = random_schedule
     _changed = random_changed
-    _schedule_one = _random_one
-    _schedule_batch = _random_batch
 
     def __init__(self, weights=None, *, weighted: bool = True, **options) -> None:
         if not isinstance(weighted, (bool, np.bool_)):
@@ -234,8 +246,8 @@ class Random(RandomBase):
         self.weighted = bool(weighted)
         super().__init__(weights, **options)
 
-    def _sized_arrays(self, capacity: int) -> tuple[np.ndarray, ...]:
-        meta = np.zeros(4, dtype=np.int64)
-        meta[WEIGHTED] = 1 if self.weighted else 0
-        return (np.zeros(capacity, np.int64), np.zeros(capacity, np.int64),
-                np.zeros(capacity, np.int64), meta)
+    def _blank_state(self, capacity: int) -> np.ndarray:
+        state = np.zeros(REGIONS + 3 * capacity, dtype=np.int64)
+        state[WEIGHTED] = 1 if self.weighted else 0
+        state[CAP] = capacity
+        return state

@@ -37,82 +37,84 @@ that is not overloaded.
 from __future__ import annotations
 
 from .._jit import kernel
-from .._table import ACTIVE, F_OVERLOAD, FLAGS, WEIGHT
-from .base import StatelessScheduler, schedule_batch, schedule_one
+from .._table import ACTIVE, F_OVERLOAD, FLAGS, WEIGHT, account_at, listed
+from .base import StatelessScheduler
 from .registry import register
 
 
-@kernel(refcount=False)
-def sed_pick(table, order, state, key, now):
-    """Stateless (``state`` is unused). One exit: an early return slows Numba's loop."""
-    n = order[0]
-    pos = 1
-    while pos <= n:
-        backend = order[pos]
-        if table[backend, WEIGHT] > 0 and not table[backend, FLAGS] & F_OVERLOAD:
-            break
-        pos += 1
+@kernel(inline="always")
+def sed_scan(weight, flags, active, n):
+    """The slot IPVS sed picks, or -1. One exit: an early return slows Numba's loop."""
+    s = 0
+    while s < n and (weight[s] == 0 or flags[s] & F_OVERLOAD):
+        s += 1
     least = -1
     loh = 0
     lw = 0
-    if pos <= n:
-        least = order[pos]
-        loh = table[least, ACTIVE] + 1
-        lw = table[least, WEIGHT]
-    for q in range(pos + 1, n + 1):
-        backend = order[q]
-        if table[backend, FLAGS] & F_OVERLOAD:
+    if s < n:
+        least = s
+        loh = active[s] + 1
+        lw = weight[s]
+    for q in range(s + 1, n):
+        if flags[q] & F_OVERLOAD:
             continue
-        doh = table[backend, ACTIVE] + 1
-        w = table[backend, WEIGHT]
+        doh = active[q] + 1
+        w = weight[q]
         if loh * w > doh * lw:
-            least = backend
+            least = q
             loh = doh
             lw = w
     return least
 
 
-@kernel(refcount=False)
-def nq_pick(table, order, state, key, now):
-    """Stateless (``state`` is unused). One exit: an early return slows Numba's loop."""
+@kernel(inline="always")
+def nq_scan(weight, flags, active, n):
+    """The slot IPVS nq picks, or -1. One exit: an early return slows Numba's loop."""
     least = -1
     loh = 0
     lw = 0
-    for pos in range(1, order[0] + 1):
-        backend = order[pos]
-        w = table[backend, WEIGHT]
-        if w == 0 or table[backend, FLAGS] & F_OVERLOAD:
+    for s in range(n):
+        w = weight[s]
+        if w == 0 or flags[s] & F_OVERLOAD:
             continue
-        active = table[backend, ACTIVE]
-        if active == 0:
-            least = backend  # an idle backend beats any busy one found before it
+        a = active[s]
+        if a == 0:
+            least = s  # an idle backend beats any busy one found before it
             break
-        doh = active + 1
+        doh = a + 1
         if least < 0 or loh * w > doh * lw:
-            least = backend
+            least = s
             loh = doh
             lw = w
     return least
 
 
-@kernel
-def _sed_one(table, order, state, key, now, as_active):
-    return schedule_one(sed_pick, table, order, state, key, now, as_active)
+@kernel(signature="schedule", refcount=False)
+def sed_schedule(table, state, fstate, keys, times, out, first, last, mode):
+    """Stateless: ``state`` is unused."""
+    weight = table[WEIGHT]
+    flags = table[FLAGS]
+    active = table[ACTIVE]
+    n = listed(table)
+    backend = -1
+    for i in range(first, last):
+        backend = account_at(table, sed_scan(weight, flags, active, n), mode)
+        out[i] = backend
+    return backend
 
 
-@kernel
-def _sed_batch(table, order, state, keys, times, now, as_active, out):
-    schedule_batch(sed_pick, table, order, state, keys, times, now, as_active, out)
-
-
-@kernel
-def _nq_one(table, order, state, key, now, as_active):
-    return schedule_one(nq_pick, table, order, state, key, now, as_active)
-
-
-@kernel
-def _nq_batch(table, order, state, keys, times, now, as_active, out):
-    schedule_batch(nq_pick, table, order, state, keys, times, now, as_active, out)
+@kernel(signature="schedule", refcount=False)
+def nq_schedule(table, state, fstate, keys, times, out, first, last, mode):
+    """Stateless: ``state`` is unused."""
+    weight = table[WEIGHT]
+    flags = table[FLAGS]
+    active = table[ACTIVE]
+    n = listed(table)
+    backend = -1
+    for i in range(first, last):
+        backend = account_at(table, nq_scan(weight, flags, active, n), mode)
+        out[i] = backend
+    return backend
 
 
 @register
@@ -122,10 +124,9 @@ class SED(StatelessScheduler):
     name = "sed"
     summary = "shortest expected delay: smallest (active + 1) / weight; inactive ignored"
     source = "Linux IPVS ip_vs_sed.c"
+    scans_pool = True
 
-    _pick = sed_pick
-    _schedule_one = _sed_one
-    _schedule_batch = _sed_batch
+    _schedule = sed_schedule
 
 
 @register
@@ -135,7 +136,6 @@ class NQ(StatelessScheduler):
     name = "nq"
     summary = "never queue: first backend with no active connection, else shortest expected delay"
     source = "Linux IPVS ip_vs_nq.c"
+    scans_pool = True
 
-    _pick = nq_pick
-    _schedule_one = _nq_one
-    _schedule_batch = _nq_batch
+    _schedule = nq_schedule

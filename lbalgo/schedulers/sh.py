@@ -4,10 +4,10 @@ State: a table of ``2**bits`` buckets (default 256), each holding a backend
 id or nothing. ::
 
     rebuild():                          (on every add, delete and edit)
-        walk the list cyclically from the head; the current backend takes
-        consecutive buckets until it has taken `weight` of them, then the
-        next backend continues; a weight-0 backend still takes one bucket
-        per cycle (the kernel moves on once ++count >= weight)
+        walk the list cyclically from its first slot; the current backend
+        takes consecutive buckets until it has taken `weight` of them, then
+        the next backend in list order continues; a weight-0 backend still
+        takes one bucket per cycle (the kernel moves on once ++count >= weight)
         empty list: every bucket empty
 
     hashkey(offset) = (offset + hash_32((port + addr) mod 2**32, bits)) & mask
@@ -27,111 +27,99 @@ backends, and any edit rebuilds the whole table from bucket 0: sh is not a
 consistent hash. Kernels before about 4.19 used the low bits of
 ``addr * 2654435761`` instead (``docs/algorithms/hashing.md``).
 
-Keys are ``(port << 32) | addr32`` in one int64 (:mod:`lbalgo._hash`).
+Keys are ``(port << 32) | addr32`` in one int64 (:mod:`lbalgo._hash`). The
+state is one int64 array: the fields ``BITS``, ``PORT``, ``FALLBACK``, then
+the buckets from ``BUCKETS`` on (dh uses the same layout).
 """
 
 from __future__ import annotations
 
 import numbers
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
 from .._hash import M32, endpoint_key, endpoint_keys, hash_32
-from .._jit import Kernel, kernel
-from .._table import F_OVERLOAD, FLAGS, WEIGHT, bind
-from .base import Scheduler, schedule_one
+from .._jit import kernel
+from .._table import BACKEND, EV_ADD, LOOKUP, SLOT, WEIGHT, account, account_at, listed, usable
+from .base import Scheduler
 from .registry import register
 
-# meta slots (shared by sh and dh)
+# state slots (shared by sh and dh), then the buckets
 BITS, PORT, FALLBACK = 0, 1, 2
+BUCKETS = 4  # bucket i is state[BUCKETS + i], for i in 0 .. 2**bits - 1
+
+_NO_TIMES = np.zeros(1, dtype=np.float64)
+_ZERO = np.uint64(0)
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 @kernel(inline="always")
-def _sh_decide(table, buckets, key, bits, use_port, probes):
-    """The backend for one key (-1: none); shared by ``sh_pick`` and the batch loop."""
-    mask = buckets.shape[0] - 1
+def _sh_decide(table, state, key, bits, use_port, probes):
+    """The slot of the backend for one key (-1: none)."""
     v = key & M32
     if use_port:
         v = (v + (key >> 32)) & M32
     ih = hash_32(v, bits)
-    # One loop for the hashed bucket and the fallback probes: the probe for
-    # offset o is bucket ((o + ih) % size + ih) & mask, so the walk starts at 2*ih.
-    b = ih
-    chosen = -1
-    for o in range(probes + 1):
-        backend = buckets[b]
+    backend = state[BUCKETS + ih]
+    if backend < 0:
+        return -1
+    s = table[SLOT, backend]
+    if s >= 0 and usable(table, s):  # s >= 0: the compiled code needs no negative-index fixup
+        return backend
+    # The fallback probe for offset o is bucket ((o + ih) % size + ih) & mask: the walk starts at 2*ih.
+    mask = (1 << bits) - 1
+    for o in range(probes):
+        backend = state[BUCKETS + ((((o + ih) & mask) + ih) & mask)]
         if backend < 0:
-            break
-        if table[backend, WEIGHT] > 0 and not table[backend, FLAGS] & F_OVERLOAD:
-            chosen = backend
-            break
-        b = (((o + ih) & mask) + ih) & mask
-    return chosen
+            return -1
+        s = table[SLOT, backend]
+        if s >= 0 and usable(table, s):
+            return backend
+    return -1
 
 
-@kernel(refcount=False)
-def sh_pick(table, order, state, key, now):
-    """``state`` = (buckets int64[2**bits], meta int64[4]); key = (port << 32) | addr."""
-    buckets = state[0]
-    meta = state[1]
-    probes = buckets.shape[0] if meta[FALLBACK] else 0
-    return _sh_decide(table, buckets, key, meta[BITS], meta[PORT] != 0, probes)
+@kernel(inline="always")
+def _sh_run(table, state, keys, out, first, last, mode):
+    """Decide connections ``first .. last-1`` (the schedule kernel, for one ``mode``)."""
+    bits = state[BITS]
+    use_port = state[PORT] != 0
+    probes = (1 << bits) if state[FALLBACK] else 0
+    kmask = _ALL if keys.shape[0] > 1 else _ZERO
+    backend = -1
+    for i in range(first, last):
+        u = np.uint64(i)  # unsigned: keys[u] and out[u] need no negative-index fixup
+        key = keys[u & kmask]  # = item(keys, i)
+        backend = account(table, _sh_decide(table, state, key, bits, use_port, probes), mode)
+        out[u] = backend
+    return backend
 
 
-@kernel
-def sh_changed(table, order, state, event, pos):
-    """Refill every bucket from the list head, ``weight`` buckets per backend (at least 1)."""
-    buckets = state[0]
-    n = order[0]
+@kernel(signature="schedule", refcount=False)
+def sh_schedule(table, state, fstate, keys, times, out, first, last, mode):
+    """``state``: BITS, PORT, FALLBACK, then the buckets; key = (port << 32) | addr."""
+    if mode == LOOKUP:  # a loop of its own, without the accounting
+        return _sh_run(table, state, keys, out, first, last, LOOKUP)
+    return _sh_run(table, state, keys, out, first, last, mode)
+
+
+@kernel(signature="changed", refcount=False)
+def sh_changed(table, state, fstate, event, where):
+    """Refill every bucket from the first slot, ``weight`` buckets per backend (at least 1)."""
+    size = 1 << state[BITS]
+    n = listed(table)
     if n == 0:
-        buckets[:] = -1
+        for i in range(size):
+            state[BUCKETS + i] = -1
         return
-    p = 1
+    s = 0
     count = 0
-    for i in range(buckets.shape[0]):
-        backend = order[p]
-        buckets[i] = backend
+    for i in range(size):
+        state[BUCKETS + i] = table[BACKEND, s]
         count += 1
-        if count >= table[backend, WEIGHT]:
+        if count >= table[WEIGHT, s]:
             count = 0
-            p = p + 1 if p < n else 1
-
-
-@kernel
-def _sh_one(table, order, state, key, now, as_active):
-    return schedule_one(sh_pick, table, order, state, key, now, as_active)
-
-
-@kernel(refcount=False)
-def _sh_loop(table, state, keys, n, as_active, count, out):
-    """``sh_pick`` for ``n`` keys (key 0 when ``keys`` is empty), binding if ``count``.
-
-    The state is unpacked once for the whole batch, which is 1.3 times faster
-    than calling ``sh_pick`` per key through the generic driver.
-    """
-    buckets = state[0]
-    meta = state[1]
-    bits = meta[BITS]
-    use_port = meta[PORT] != 0
-    probes = buckets.shape[0] if meta[FALLBACK] else 0
-    have_keys = keys.shape[0] > 0
-    for i in range(n):
-        key = keys[i] if have_keys else 0
-        chosen = _sh_decide(table, buckets, key, bits, use_port, probes)
-        if chosen >= 0 and count:
-            bind(table, chosen, as_active)
-        out[i] = chosen
-
-
-@kernel
-def _sh_batch(table, order, state, keys, times, now, as_active, out):
-    _sh_loop(table, state, keys, out.shape[0], as_active, True, out)
-
-
-@kernel
-def _sh_lookup(table, order, state, keys, out):
-    _sh_loop(table, state, keys, out.shape[0], False, False, out)
+            s = s + 1 if s + 1 < n else 0
 
 
 def _flag(value: Any, what: str) -> bool:
@@ -148,6 +136,22 @@ def _table_bits(value: Any) -> int:
     return int(value)
 
 
+def _bucket_state(bits: int, port: bool, fallback: bool) -> np.ndarray:
+    """The sh / dh state with every bucket empty."""
+    state = np.full(BUCKETS + (1 << bits), -1, dtype=np.int64)
+    state[:BUCKETS] = 0
+    state[BITS] = bits
+    state[PORT] = port
+    state[FALLBACK] = fallback
+    return state
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
 class HashScheduler(Scheduler):
     """Keyed pick by address and optional client port (sh, dh, mh).
 
@@ -161,7 +165,6 @@ class HashScheduler(Scheduler):
     """
 
     keyed = True
-    _lookup: ClassVar[Kernel]
 
     def _key(self, key: Any) -> int:
         if key is None:
@@ -186,12 +189,13 @@ class HashScheduler(Scheduler):
         """The backend each key would get now, without counting a connection (-1: none).
 
         A pure lookup: the pool's counters and the scheduler's state are
-        left untouched (the pick kernel runs without the accounting).
+        left untouched (the schedule kernel runs in ``LOOKUP`` mode).
         """
         packed = endpoint_keys(keys, ports)
         out = np.empty(len(packed), dtype=np.int64)
-        pool = self.pool
-        self._lookup(pool.table, pool.order, self.state, packed, out)
+        if len(out):
+            self._schedule.entry(self.pool.table, self.state, self.fstate, packed, _NO_TIMES, out,
+                                 0, len(out), LOOKUP)
         return out
 
     def lookup(self, key: Any) -> int:
@@ -221,11 +225,8 @@ class SH(HashScheduler):
     summary = "source hashing: 256 buckets filled by weight, client address hashed (hash_32)"
     source = "Linux IPVS ip_vs_sh.c"
 
-    _pick = sh_pick
+    _schedule = sh_schedule
     _changed = sh_changed
-    _schedule_one = _sh_one
-    _schedule_batch = _sh_batch
-    _lookup = _sh_lookup
 
     def __init__(self, weights=None, *, port: bool = False, fallback: bool = False,
                  table_bits: int = 8, **options) -> None:
@@ -235,18 +236,15 @@ class SH(HashScheduler):
         super().__init__(weights, **options)
 
     def _new_state(self) -> tuple[np.ndarray, np.ndarray]:
-        buckets = np.full(1 << self.table_bits, -1, dtype=np.int64)
-        meta = np.array([self.table_bits, self.port, self.fallback, 0], dtype=np.int64)
-        state = (buckets, meta)
-        self._changed(self.pool.table, self.pool.order, state, 0, 0)
-        return state
+        state = _bucket_state(self.table_bits, self.port, self.fallback)
+        fstate = np.zeros(0, dtype=np.float64)
+        self._changed.entry(self.pool.table, state, fstate, EV_ADD, 0)
+        return state, fstate
 
     @property
     def buckets(self) -> np.ndarray:
         """Backend id per bucket, -1 for an empty bucket (read-only)."""
-        v = self.state[0].view()
-        v.flags.writeable = False
-        return v
+        return _readonly(self.state[BUCKETS:])
 
     def __repr__(self) -> str:
         w = [int(x) for x in self.pool.weights[self.pool.list_order]]

@@ -27,23 +27,27 @@ everywhere else (they differ only once ``weight * overhead`` exceeds 2**31).
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import _rng
 from .._jit import kernel
 from .._rng import below
-from .._table import ACTIVE, F_OVERLOAD, FLAGS, INACTIVE, WEIGHT
-from .base import Scheduler, schedule_batch, schedule_one
+from .._table import ACTIVE, F_OVERLOAD, FLAGS, INACTIVE, WEIGHT, account_at, listed
+from .base import Scheduler, no_change
 from .registry import register
 
+# state layout: the generator, state[0:4] (lbalgo._rng works on it in place)
+RNG = 0
 
-@kernel(refcount=False)
-def twos_pick(table, order, state, key, now):
-    """``state`` is the generator, int64[4]. One exit: an early return slows Numba's loops."""
-    n = order[0]
+
+@kernel(inline="always")
+def twos_decide(state, weight, flags, active, inactive, n):
+    """The slot IPVS twos picks, or -1. One exit: an early return slows Numba's loops."""
     total = 0
-    for pos in range(1, n + 1):
-        backend = order[pos]
-        if not table[backend, FLAGS] & F_OVERLOAD and table[backend, WEIGHT] > 0:
-            total += table[backend, WEIGHT]
+    for s in range(n):
+        w = weight[s]
+        if not flags[s] & F_OVERLOAD and w > 0:
+            total += w
     choice = -1
     if total > 0:
         total += 1
@@ -53,47 +57,45 @@ def twos_pick(table, order, state, key, now):
         first = r1 if r1 < r2 else r2
         second = r1 + r2 - first
         acc = 0
-        pos = 1
-        while pos <= n:
-            backend = order[pos]
-            w = table[backend, WEIGHT]
-            if w > 0 and not table[backend, FLAGS] & F_OVERLOAD:
+        s = 0
+        while s < n:
+            w = weight[s]
+            if w > 0 and not flags[s] & F_OVERLOAD:
                 acc += w
                 if acc >= first:
                     break
-            pos += 1
-        low = order[pos]
+            s += 1
+        low = s
         while acc < second:
-            pos += 1
-            backend = order[pos]
-            w = table[backend, WEIGHT]
-            if w > 0 and not table[backend, FLAGS] & F_OVERLOAD:
+            s += 1
+            w = weight[s]
+            if w > 0 and not flags[s] & F_OVERLOAD:
                 acc += w
-        high = order[pos]
+        high = s
         if r1 <= r2:
             choice1, choice2 = low, high
         else:
             choice1, choice2 = high, low
-        oh1 = (table[choice1, ACTIVE] << 8) + table[choice1, INACTIVE]
-        oh2 = (table[choice2, ACTIVE] << 8) + table[choice2, INACTIVE]
+        oh1 = (active[choice1] << 8) + inactive[choice1]
+        oh2 = (active[choice2] << 8) + inactive[choice2]
         # Strict: on equal load per weight choice1 stays.
-        choice = choice2 if table[choice2, WEIGHT] * oh1 > table[choice1, WEIGHT] * oh2 else choice1
+        choice = choice2 if weight[choice2] * oh1 > weight[choice1] * oh2 else choice1
     return choice
 
 
-@kernel
-def twos_changed(table, order, state, event, pos):
-    """IPVS twos has no add / delete / update hooks."""
-
-
-@kernel
-def _twos_one(table, order, state, key, now, as_active):
-    return schedule_one(twos_pick, table, order, state, key, now, as_active)
-
-
-@kernel
-def _twos_batch(table, order, state, keys, times, now, as_active, out):
-    schedule_batch(twos_pick, table, order, state, keys, times, now, as_active, out)
+@kernel(signature="schedule", refcount=False)
+def twos_schedule(table, state, fstate, keys, times, out, first, last, mode):
+    """``state`` is the generator, int64[4]."""
+    weight = table[WEIGHT]
+    flags = table[FLAGS]
+    active = table[ACTIVE]
+    inactive = table[INACTIVE]
+    n = listed(table)
+    backend = -1
+    for i in range(first, last):
+        backend = account_at(table, twos_decide(state, weight, flags, active, inactive, n), mode)
+        out[i] = backend
+    return backend
 
 
 @register
@@ -113,11 +115,10 @@ class TWOS(Scheduler):
     summary = "power of two choices: two weighted draws (first backend w+1), least overhead/weight wins"
     source = "Linux IPVS ip_vs_twos.c"
     randomized = True
+    scans_pool = True
 
-    _pick = twos_pick
-    _changed = twos_changed
-    _schedule_one = _twos_one
-    _schedule_batch = _twos_batch
+    _schedule = twos_schedule
+    _changed = no_change  # IPVS twos has no add / delete / update hooks
 
-    def _new_state(self):
-        return _rng.new_state(self.seed)
+    def _new_state(self) -> tuple[np.ndarray, np.ndarray]:
+        return _rng.new_state(self.seed), np.zeros(0, dtype=np.float64)

@@ -7,9 +7,9 @@
 >>> res.counts().tolist()
 [500, 500]
 
-The loop is compiled (:mod:`lbalgo.sim.engine`) and calls the scheduler's
-own ``pick`` and ``changed`` kernels; Python only prepares arrays and checks
-the result.
+The loop is compiled once for every scheduler (:mod:`lbalgo.sim.engine`) and
+calls the scheduler's own ``schedule`` and ``changed`` kernels through
+function pointers; Python only prepares and checks arrays.
 """
 
 from __future__ import annotations
@@ -20,18 +20,21 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._table import ACTIVE, INACTIVE, LAST_WEIGHT, WEIGHT
-from .events import Add, Fail, Quiesce, Recover, Remove, SetThresholds, SetWeight, compile_events
+from .. import _table
+from .events import Add, Fail, Quiesce, Recover, Remove, SetThresholds, SetWeight, event_arrays
 from . import engine as _engine
-from ._bind import runner
+from .heap import grown, new_heap
 
 __all__ = ["simulate", "Simulation", "Trace", "Add", "Remove", "SetWeight", "Quiesce", "Fail",
            "Recover", "SetThresholds", "SERVICES", "LIFECYCLES"]
 
 SERVICES = {"infinite": _engine.S_INFINITE, "fifo": _engine.S_FIFO, "ps": _engine.S_PS}
 LIFECYCLES = {"simple": _engine.L_SIMPLE, "tcp": _engine.L_TCP}
-#: Schedulers that hash the destination address rather than the client's.
-DESTINATION_KEYED = frozenset({"dh", "lblc", "lblcr"})
+#: Counter samples are kept in at most this many cells (rows x backend ids) per counter;
+#: past it the sampling step doubles and every other sample is dropped.
+MAX_SAMPLE_CELLS = 1 << 24
+#: Rows of counter samples at most (even), whatever the pool size.
+MAX_SAMPLE_ROWS = 1 << 17
 
 _EMPTY_F = np.zeros(0, dtype=np.float64)
 _EMPTY_I = np.zeros(0, dtype=np.int64)
@@ -80,6 +83,36 @@ class Trace:
 
 
 @dataclass
+class EventLog:
+    """The pool events as the run applied them, in time order.
+
+    ``weight_after[r]`` is the backend's weight once event ``r`` was applied
+    (0 after a removal or a failure); ``given[r]`` is the event's index in the
+    list passed to :func:`simulate`.
+    """
+
+    time: np.ndarray
+    kind: np.ndarray
+    backend: np.ndarray
+    weight_after: np.ndarray
+    given: list
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+    def listed_weights(self, initial: np.ndarray, n_ids: int) -> list[tuple[float, np.ndarray]]:
+        """``(time, weight per backend id)`` from the start and after each event, removed backends at 0."""
+        w = np.zeros(n_ids, dtype=np.int64)
+        w[: len(initial)] = initial
+        out = [(0.0, w.copy())]
+        for r in range(len(self)):
+            b = int(self.backend[r])
+            w[b] = 0 if self.kind[r] == _engine.K_REMOVE else int(self.weight_after[r])
+            out.append((float(self.time[r]), w.copy()))
+        return out
+
+
+@dataclass
 class Simulation:
     """What :func:`simulate` returns: the trace, counter samples and run statistics."""
 
@@ -95,6 +128,7 @@ class Simulation:
     samples_active: np.ndarray | None = None  # int32[samples, backends]: pool counters
     samples_inactive: np.ndarray | None = None
     stats: dict = field(default_factory=dict)
+    event_log: EventLog | None = None
 
     @property
     def events_per_second(self) -> float:
@@ -293,7 +327,7 @@ def simulate(
         if np.isinf(linger):
             raise ValueError("linger must be finite")
     if key is None:
-        key = "destination" if scheduler.name in DESTINATION_KEYED else "client"
+        key = "destination" if scheduler.destination_keyed else "client"
     if key not in ("client", "destination"):
         raise ValueError(f"key must be 'client' or 'destination', got {key!r}")
     keys = arrays.client if key == "client" else arrays.destination
@@ -307,67 +341,180 @@ def simulate(
                 or not np.isfinite(sample_every) or sample_every <= 0:
             raise ValueError(f"sample_every must be a time > 0, got {sample_every!r}")
     _check_arrays(arrays, keys)
+    return _run(scheduler, arrays, keys, events, service, servers, speeds, lifecycle, establish, linger,
+                sample_every)
 
-    compiled = compile_events(pool, events)
-    if len(compiled.time) and len(getattr(pool, "_listeners", ())) > 1:
+
+def _run(scheduler: Any, arrays: Any, keys: np.ndarray, events: Sequence[Any], service: str, servers: Any,
+         speeds: Any, lifecycle: str, establish: float, linger: float, sample_every: float | None) -> Simulation:
+    """Everything validated: build the records, run the compiled loop, check and package the result.
+
+    If the loop or anything after it fails, the scheduler, its pool and its
+    state are restored as they were before the call.
+    """
+    pool = scheduler.pool
+    ev = event_arrays(pool, events)
+    if len(ev) and pool.subscribers > 1:
         raise ValueError("this pool is shared by several schedulers; pool events in a simulation "
                          "reach only the simulated one: give it its own pool")
     n0 = pool.n_ids
-    initial = pool.table[:n0, WEIGHT].copy()
-    capacity = max(pool.capacity, n0 + len(compiled.added))  # the table's rows after reserve()
-    servers_arr = _per_backend(servers, "servers", capacity, pool.table[:n0, LAST_WEIGHT], compiled.added,
-                               np.int64)
-    speeds_arr = _per_backend(speeds, "speeds", capacity, pool.table[:n0, LAST_WEIGHT], compiled.added,
-                              np.float64)
-    pool.reserve(capacity)  # resizes the schedulers' per-id state (EV_RESIZE)
-    reserve = getattr(scheduler, "reserve", None)
-    if callable(reserve):  # schedulers whose pick adds state rows (LBLC) grow them first
-        reserve(len(arrays.arrival))
-    table, order, state = pool.table, pool.order, scheduler.state
-    assert table.shape[0] == capacity
-
+    initial = pool.weights.copy()
+    last_weights = pool.last_weights
+    capacity = max(pool.capacity, n0 + len(ev.added))
+    servers_arr = _per_backend(servers, "servers", capacity, last_weights, ev.added, np.int64)
+    speeds_arr = _per_backend(speeds, "speeds", capacity, last_weights, ev.added, np.float64)
     n = len(arrays.arrival)
-    backend_out = np.empty(n, dtype=np.int32)
-    end_out = np.empty(n, dtype=np.float64)
-    plain = service == "infinite" and lifecycle == "simple"
-    start_out = _EMPTY_F if plain else np.empty(n, dtype=np.float64)
-    stats = np.zeros(_engine.N_STATS, dtype=np.int64)
-    as_active = pool.as_active
 
-    fn = runner(scheduler._pick, scheduler._changed, scheduler._touch)
-    t0 = _time.perf_counter()
-    sa, si = fn(table, order, state, arrays.arrival, arrays.lifetime, keys,
-                compiled.time, compiled.kind, compiled.backend, compiled.pos, compiled.a, compiled.b,
-                compiled.c, SERVICES[service], LIFECYCLES[lifecycle], as_active, servers_arr, speeds_arr,
-                float(establish), float(linger), float(sample_every or 0.0),
-                backend_out, start_out, end_out, stats)
-    seconds = _time.perf_counter() - t0
+    saved = _Snapshot(scheduler)
+    try:
+        pool.reserve(capacity)  # resizes the schedulers' per-id state (EV_RESIZE)
+        scheduler.reserve(n)  # schedulers whose decisions add state rows (LBLC) grow them first
+        table = pool.table
+        persistence = getattr(scheduler, "persistence", None)
+        sched = _engine.Sched(table, scheduler.state, scheduler.fstate,
+                              persistence if persistence is not None else _no_persistence(),
+                              np.zeros(1, dtype=np.int64))
+        plain = service == "infinite" and lifecycle == "simple"
+        conns = _engine.Connections(arrays.arrival, arrays.lifetime, keys, np.empty(n, dtype=np.int64),
+                                    _EMPTY_F if plain else np.empty(n, dtype=np.float64),
+                                    np.empty(n, dtype=np.float64))
+        pool_events = _engine.PoolEvents(ev.time, ev.kind, ev.backend, ev.weight, ev.upper, ev.lower,
+                                         _ranks(pool, ev.added, capacity), np.zeros(len(ev), dtype=np.int64))
+        count_mode = _table.COUNT_INACTIVE if lifecycle == "tcp" else pool.count_mode
+        config = _engine.Config(SERVICES[service], LIFECYCLES[lifecycle], count_mode,
+                                _engine.INSERTIONS[pool.insertion], persistence is not None,
+                                bool(scheduler.watches_counters), not plain, float(establish), float(linger))
+        samples = _new_samples(capacity, sample_every)
+        queues = _engine.new_queues(n, capacity, SERVICES[service])
+        heap = new_heap(min(n, 1 << 16) + capacity)
+        progress = np.zeros(_engine.N_PROGRESS, dtype=np.int64)
+        clock = np.zeros(1, dtype=np.float64)
+        service_arrays = _engine.ServiceArrays(servers_arr, speeds_arr)
+        head = (sched, conns, pool_events, service_arrays, config, samples, queues)
+        run = _engine_dispatcher(*head, heap, progress, clock)
+        schedule, changed = scheduler._schedule.compiled, scheduler._changed.compiled
+        seconds = 0.0
+        while True:
+            t0 = _time.perf_counter()
+            finished = run(schedule, changed, *head, heap, progress, clock)
+            seconds += _time.perf_counter() - t0
+            if finished:
+                break
+            heap = grown(heap)
+        pool.adopt_added([(addr, port) for _, _, addr, port in ev.added])
+    except BaseException:
+        saved.restore()
+        raise
 
-    # Mirror the adds in the Python pool (the table and order were edited in place).
-    for b, _, addr, port in compiled.added:
-        pool.addresses.append(addr)
-        pool.ports.append(port)
-    pool.n_ids = n0 + len(compiled.added)
-    final = compiled.final
-    k = int(order[0])
-    if not np.array_equal(order[: k + 1], final.order[: k + 1]) or \
-            not np.array_equal(table[: pool.n_ids, :2], final.table[: pool.n_ids, :2]):
-        raise RuntimeError("internal error: the simulated pool differs from the Python replay of its events")
-
-    ref_weights = np.concatenate((initial, np.array([w for _, w, _, _ in compiled.added], dtype=np.int64)))
-    trace = Trace(arrays.arrival, backend_out, arrays.arrival if plain else start_out, end_out,
+    ref_weights = np.concatenate((initial, np.array([w for _, w, _, _ in ev.added], dtype=np.int64)))
+    trace = Trace(arrays.arrival, conns.backend, arrays.arrival if plain else conns.start, conns.end,
                   arrays.client, arrays.destination)
-    n_samples = len(sa)
-    times = np.arange(n_samples, dtype=np.float64) * (sample_every or 0.0)
+    k = int(samples.meta[_engine.SAMPLES_TAKEN])
+    dt = float(samples.fmeta[_engine.SAMPLE_DT])
+    n_ids = pool.n_ids
     return Simulation(
-        trace=trace, weights=ref_weights, n_backends=pool.n_ids, service=service, lifecycle=lifecycle,
-        events=int(stats[_engine.ST_EVENTS]), drops=int(stats[_engine.ST_DROPS]), seconds=seconds,
-        sample_times=times, samples_active=sa[:, : pool.n_ids] if n_samples else None,
-        samples_inactive=si[:, : pool.n_ids] if n_samples else None,
-        stats={"arrivals": int(stats[_engine.ST_ARRIVALS]),
-               "connection_events": int(stats[_engine.ST_CONN_EVENTS]),
-               "pool_events": int(stats[_engine.ST_POOL_EVENTS]),
-               "max_pending": int(stats[_engine.ST_MAX_HEAP]),
-               "active_left": pool.table[: pool.n_ids, ACTIVE].copy(),
-               "inactive_left": pool.table[: pool.n_ids, INACTIVE].copy()},
+        trace=trace, weights=ref_weights, n_backends=n_ids, service=service, lifecycle=lifecycle,
+        events=int(progress[_engine.P_EVENTS]), drops=int(progress[_engine.P_DROPS]), seconds=seconds,
+        sample_times=np.arange(k, dtype=np.float64) * dt,
+        samples_active=samples.active[:k, :n_ids].copy() if k else None,
+        samples_inactive=samples.inactive[:k, :n_ids].copy() if k else None,
+        stats={"arrivals": int(progress[_engine.P_ARRIVALS]),
+               "connection_events": int(progress[_engine.P_CONN_EVENTS]),
+               "pool_events": int(progress[_engine.P_POOL_EVENTS]),
+               "max_pending": int(progress[_engine.P_MAX_PENDING]),
+               "active_left": pool.active_conns.copy(),
+               "inactive_left": pool.inactive_conns.copy()},
+        event_log=EventLog(ev.time, ev.kind, ev.backend, pool_events.weight_after, ev.given),
     )
+
+
+class _Snapshot:
+    """Everything :func:`simulate` may change on a scheduler, to put back if it fails."""
+
+    def __init__(self, scheduler: Any) -> None:
+        self.scheduler = scheduler
+        self.pool_dict = dict(scheduler.pool.__dict__)
+        self.table = scheduler.pool.table.copy()
+        self.lists = (list(scheduler.pool.addresses), list(scheduler.pool.ports), list(scheduler.pool._keys))
+        self.holder = getattr(scheduler, "inner", scheduler)
+        self.state = (self.holder.state.copy(), self.holder.fstate.copy())
+        aff = getattr(scheduler, "_aff", None)
+        self.aff = None if aff is None else [a.copy() for a in aff]
+
+    def restore(self) -> None:
+        pool = self.scheduler.pool
+        pool.__dict__.update(self.pool_dict)
+        pool.table = self.table
+        pool.addresses, pool.ports, pool._keys = self.lists
+        self.holder.state, self.holder.fstate = self.state
+        if self.aff is not None:
+            self.aff[4] = self.aff[3].view(np.float64)
+            self.scheduler._aff = tuple(self.aff)
+
+
+_no_persistence_tables: tuple | None = None
+
+
+def _no_persistence() -> tuple:
+    """Persistence tables of the right types for a run without persistence (never read)."""
+    global _no_persistence_tables
+    if _no_persistence_tables is None:
+        ent = np.zeros((1, 8), dtype=np.int64)
+        _no_persistence_tables = (np.zeros(7, np.int64), np.zeros(2), np.full((2, 2), -1, np.int64), ent,
+                                  ent.view(np.float64), np.zeros((1, 3), np.int64), np.zeros(1, np.int64),
+                                  np.zeros(1, np.int64))
+    return _no_persistence_tables
+
+
+def _ranks(pool: Any, added: list, capacity: int) -> np.ndarray:
+    """Per backend id, its endpoint string's rank among all ids (kube-proxy's insertion order)."""
+    ranks = np.zeros(capacity, dtype=np.int64)
+    if pool.insertion != "address":
+        return ranks
+    from ..addresses import endpoint_string
+
+    strings = [endpoint_string(a, p) for a, p in zip(pool.addresses, pool.ports)]
+    strings += [endpoint_string(a, p) for _, _, a, p in added]
+    order = sorted(set(strings))
+    index = {s: r for r, s in enumerate(order)}
+    ranks[: len(strings)] = [index[s] for s in strings]
+    return ranks
+
+
+def _new_samples(capacity: int, sample_every: float | None) -> Any:
+    rows = 0
+    if sample_every is not None:
+        rows = max(2, min(MAX_SAMPLE_ROWS, MAX_SAMPLE_CELLS // capacity)) // 2 * 2
+    meta = np.zeros(1, dtype=np.int64)
+    fmeta = np.array([float(sample_every or 0.0)])
+    return _engine.Samples(np.zeros((rows, capacity), dtype=np.int32), np.zeros((rows, capacity), dtype=np.int32),
+                           meta, fmeta)
+
+
+_compiled_run: Any = None
+
+
+def _engine_dispatcher(*records: Any) -> Any:
+    """The event loop's compiled entry point, compiled (or loaded from the cache) once.
+
+    Its first two arguments are typed as function pointers of the uniform
+    kernel signatures, so the one compiled loop runs every scheduler. Calling
+    the entry point (not the dispatcher) keeps Numba from specialising the
+    loop on each scheduler's kernels.
+    """
+    global _compiled_run
+    if _compiled_run is None:
+        from .._jit import DISABLED
+
+        if DISABLED:
+            return _engine.run.compiled
+        import numba
+
+        from .._jit import function_type
+
+        dispatcher = _engine.run.compiled
+        types = tuple([function_type("schedule"), function_type("changed")] + [numba.typeof(r) for r in records])
+        dispatcher.compile(types)
+        dispatcher.disable_compile()
+        _compiled_run = dispatcher.overloads[types].entry_point
+    return _compiled_run

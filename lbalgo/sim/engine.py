@@ -1,39 +1,38 @@
-"""The compiled discrete-event loop behind :func:`lbalgo.simulate`.
+"""The compiled discrete-event loop behind :func:`lbalgo.simulate`, compiled once for every scheduler.
 
-One kernel, :func:`run`, serves every scheduler: it receives the scheduler's
-``pick``, ``changed`` and ``touch`` kernels as function arguments (Numba specialises it
-per pair, as ``schedule_batch`` is) and calls them directly, so nothing per
-event crosses into Python. Inputs are plain arrays prepared and validated by
-:mod:`lbalgo.sim`; the kernels trust them.
+:func:`run` receives the scheduler's ``schedule`` and ``changed`` kernels as
+function pointers (the uniform signatures of :mod:`lbalgo._jit`), so one
+compiled loop serves every algorithm, with ClientIP affinity or without.
+Nothing per event crosses into Python. Its inputs are records (named tuples
+of arrays and scalars, built and validated by :mod:`lbalgo.sim`)::
+
+    sched    table, state, fstate     the pool table and the scheduler's state
+             aff, inner_key           the persistence layer's tables and scratch
+    conns    arrival, work, keys      per connection, in arrival order
+             backend, start, end      written by the loop
+    events   time, kind, backend, weight, upper, lower   pool events, time-sorted
+             rank                     per backend id: endpoint-string order (insertion "address")
+             weight_after             written: the backend's weight after each event
+    service  servers, speeds          per backend id (FIFO, processor sharing)
+    config   model, lifecycle, count_mode, insertion, persist, watches,
+             store_start, establish, linger
+    samples  active, inactive         counters per backend id at t = k * dt
+             count, dt                (bounded rows: see :func:`take_samples`)
+    queues   FIFO queues and processor-sharing jobs, per backend
+    heap     the connection events (:mod:`.heap`)
+    progress where the loop is: it stops when the heap is full and resumes
 
 Three event streams are merged in ``(time, priority, sequence)`` order::
 
-    priority 0  connection events, from a binary heap keyed (time, seq):
-                end / departure / establish / close / leave
+    priority 0  connection events, from the heap (:mod:`.heap`): end /
+                departure / establish / close / leave
     priority 1  pool events, in the given order (sorted by time, stable)
     priority 2  arrivals, in trace order (times are non-decreasing)
-    priority 3  samples of the counters at t = k * dt (after everything at t)
+    priority 3  samples of the counters (after everything at their time)
 
-``touch(table, order, state, backend)`` is called after every counter move
-the engine makes outside ``pick`` (end, departure, establish, close, leave),
-for schedulers that index the counters (``LC(index="tree")``); the default
-:func:`lbalgo.schedulers.base.no_touch` does nothing. (A pick's own ``bind`` is seen by such a
-scheduler at its next pick.)
-
-``seq`` is the heap's insertion counter, so equal-time connection events
-leave in the order they were scheduled, as in SimPy's
-``(time, priority, eid)`` queue.
-
-Connection events (``kind`` in the low 3 bits of the heap payload)::
-
-    END      infinite server, simple life cycle: unbind(as_active)
-    DEPART   FIFO: unbind(as_active); the backend's next queued
-             connection starts service (or a server goes idle)
-    ESTAB    TCP life cycle: inactive -> active; schedule CLOSE
-    CLOSE    TCP life cycle: active -> inactive; schedule LEAVE at +linger
-    LEAVE    TCP life cycle: unbind(inactive)
-    PSDEP    processor sharing: the backend's job with the least finish tag
-             leaves (stale if the backend's job count changed since)
+Each service model has its own arrival handler; connection events share
+one handler. Every counter move outside ``schedule`` is reported to
+schedulers that watch the counters (``changed(..., EV_COUNTERS, b)``).
 
 Processor sharing keeps, per backend, a virtual time ``V`` (work served so
 far to each job present: ``dV/dt = speed / jobs``) and its jobs sorted by
@@ -44,34 +43,59 @@ older event becomes stale (skipped, not counted).
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 
 from .._jit import kernel
 from .._table import (
     ACTIVE,
+    BACKEND,
+    COUNT_ACTIVE,
     EV_ADD,
+    EV_COUNTERS,
     EV_DELETE,
     EV_UPDATE,
-    F_AVAILABLE,
-    F_OVERLOAD,
-    FLAGS,
+    HEADER,
+    IDS,
     INACTIVE,
-    L_THRESHOLD,
-    LAST_WEIGHT,
-    N_FIELDS,
-    U_THRESHOLD,
+    LISTED,
+    SLOT,
     WEIGHT,
-    bind,
-    list_insert,
-    list_remove,
+    activate,
+    deactivate,
+    fail_backend,
+    insert_backend,
+    recover_backend,
+    remove_backend,
+    set_thresholds,
+    set_weight,
     unbind,
 )
+from ..schedulers.affinity._kernels import affinity_changed, persist_schedule
+from .heap import MAX_SIZE, SIZE, pop, push
 
-# Pool-event kinds (``ev_kind``), prepared by lbalgo.sim.events.
+Sched = namedtuple("Sched", "table state fstate aff inner_key")
+Connections = namedtuple("Connections", "arrival work keys backend start end")
+PoolEvents = namedtuple("PoolEvents", "time kind backend weight upper lower rank weight_after")
+ServiceArrays = namedtuple("ServiceArrays", "servers speeds")
+Config = namedtuple("Config", "model lifecycle count_mode insertion persist watches store_start establish linger")
+Samples = namedtuple("Samples", "active inactive meta fmeta")
+Queues = namedtuple("Queues", "next head tail busy tag vtime vstamp ps_event")
+
+# Pool-event kinds (``events.kind``).
 K_ADD = 1
 K_REMOVE = 2
 K_WEIGHT = 3
 K_THRESHOLDS = 4
+K_FAIL = 5
+K_RECOVER = 6
+
+# Insertion policies (``config.insertion``), as Pool's "head", "tail", "address".
+I_HEAD = 0
+I_TAIL = 1
+I_ADDRESS = 2
+INSERTIONS = {"head": I_HEAD, "tail": I_TAIL, "address": I_ADDRESS}
 
 # Service models.
 S_INFINITE = 0
@@ -82,373 +106,331 @@ S_PS = 2
 L_SIMPLE = 0
 L_TCP = 1
 
-# Connection-event kinds (low 3 bits of the heap payload).
-C_END = 0
-C_DEPART = 1
-C_ESTAB = 2
-C_CLOSE = 3
-C_LEAVE = 4
-C_PSDEP = 5
+# Connection-event kinds (low 3 bits of a heap payload; the connection is payload >> 3).
+C_END = 0  # infinite server, simple life cycle: unbind
+C_DEPART = 1  # FIFO: unbind; the backend's next queued connection starts service
+C_ESTAB = 2  # TCP: inactive -> active; CLOSE at the end of the lifetime
+C_CLOSE = 3  # TCP: active -> inactive; LEAVE after linger
+C_LEAVE = 4  # TCP: unbind (inactive)
+C_PSDEP = 5  # processor sharing: the job with the least finish tag leaves (stale if superseded)
 
-# Indices of ``stats`` (the kernel's counters, returned to Python).
-ST_EVENTS = 0
-ST_ARRIVALS = 1
-ST_DROPS = 2
-ST_CONN_EVENTS = 3
-ST_POOL_EVENTS = 4
-ST_MAX_HEAP = 5
-N_STATS = 6
+# Samples: meta slots (int64) and fmeta slots (float64).
+SAMPLES_TAKEN = 0
+SAMPLE_DT = 0
 
-
-@kernel
-def _grow(htime, hseq, hval):
-    """Return the heap arrays with twice the room."""
-    n = htime.shape[0]
-    t = np.empty(2 * n, dtype=np.float64)
-    q = np.empty(2 * n, dtype=np.int64)
-    v = np.empty(2 * n, dtype=np.int64)
-    t[:n] = htime
-    q[:n] = hseq
-    v[:n] = hval
-    return t, q, v
+# ``progress`` slots (int64: where the loop is, and what it counted so far); ``clock[0]`` is
+# the time of the latest event.
+P_ARRIVALS = 0  # arrivals handled
+P_POOL_EVENTS = 1  # pool events applied
+P_EVENTS = 2  # events processed (arrivals + connection events + pool events)
+P_CONN_EVENTS = 3
+P_DROPS = 4
+P_MAX_PENDING = 5  # most connection events pending at once
+N_PROGRESS = 6
 
 
-@kernel
-def _grow_samples(active, inactive):
-    """Return the sample arrays with twice the rows."""
-    n = active.shape[0]
-    a = np.zeros((2 * n, active.shape[1]), dtype=np.int32)
-    b = np.zeros((2 * n, active.shape[1]), dtype=np.int32)
-    a[:n] = active
-    b[:n] = inactive
-    return a, b
+# -- samples ------------------------------------------------------------------------------------
+@kernel(refcount=False)
+def take_samples(samples, table, t, inclusive):
+    """Record the counters at every sample time before ``t`` (or at it, with ``inclusive``).
+
+    The rows are bounded: when they are full, every other sample is dropped
+    and the step doubles, so the kept samples stay evenly spaced from 0.
+    """
+    active = samples.active
+    inactive = samples.inactive
+    rows = active.shape[0]
+    k = samples.meta[SAMPLES_TAKEN]
+    dt = samples.fmeta[SAMPLE_DT]
+    while k * dt < t or (inclusive and k * dt <= t):
+        if k == rows:
+            half = rows // 2
+            for r in range(half):
+                for b in range(active.shape[1]):
+                    active[r, b] = active[2 * r, b]
+                    inactive[r, b] = inactive[2 * r, b]
+            k = half
+            dt *= 2.0
+            continue
+        for b in range(table[HEADER, IDS]):
+            s = table[SLOT, b]
+            active[k, b] = table[ACTIVE, s]
+            inactive[k, b] = table[INACTIVE, s]
+        k += 1
+    samples.meta[SAMPLES_TAKEN] = k
+    samples.fmeta[SAMPLE_DT] = dt
+
+
+# -- pool events ----------------------------------------------------------------------------------
+@kernel(refcount=False)
+def insertion_slot(table, events, insertion, backend):
+    """Where a new backend goes: the head, the tail, or before the first listed one whose
+    endpoint string sorts after its own (kube-proxy's order)."""
+    n = table[HEADER, LISTED]
+    slot = 0
+    if insertion == I_TAIL:
+        slot = n
+    elif insertion == I_ADDRESS:
+        rank = events.rank
+        slot = n
+        for s in range(n):
+            if rank[table[BACKEND, s]] > rank[backend]:
+                slot = s
+                break
+    return slot
 
 
 @kernel(refcount=False)
-def heap_push(htime, hseq, hval, size, t, seq, val):
-    """Add one entry to a heap of ``size`` entries (room is checked by the caller)."""
-    i = size
-    while i > 0:
-        parent = (i - 1) >> 1
-        pt = htime[parent]
-        if pt < t or (pt == t and hseq[parent] < seq):
-            break
-        htime[i] = pt
-        hseq[i] = hseq[parent]
-        hval[i] = hval[parent]
-        i = parent
-    htime[i] = t
-    hseq[i] = seq
-    hval[i] = val
+def apply_pool_event(changed, sched, events, config, j):
+    """Apply pool event ``j`` with the table's edit kernels, then run the scheduler's hook."""
+    table = sched.table
+    kind = events.kind[j]
+    b = events.backend[j]
+    if kind == K_ADD:
+        slot = insertion_slot(table, events, config.insertion, b)
+        insert_backend(table, slot, events.weight[j], events.upper[j], events.lower[j])
+        event = EV_ADD
+    elif kind == K_REMOVE:
+        slot = remove_backend(table, b)
+        event = EV_DELETE
+    elif kind == K_WEIGHT:
+        slot = set_weight(table, b, events.weight[j])
+        event = EV_UPDATE
+    elif kind == K_THRESHOLDS:
+        slot = set_thresholds(table, b, events.upper[j], events.lower[j])
+        event = EV_UPDATE
+    elif kind == K_FAIL:
+        slot = fail_backend(table, b)
+        event = EV_UPDATE
+    else:  # K_RECOVER
+        slot = recover_backend(table, b)
+        event = EV_UPDATE
+    events.weight_after[j] = table[WEIGHT, table[SLOT, b]]
+    changed(table, sched.state, sched.fstate, event, slot)
+    if config.persist:
+        affinity_changed(table, sched.aff)
 
 
-@kernel(refcount=False)
-def heap_pop(htime, hseq, hval, size):
-    """Remove the root of a heap of ``size`` >= 1 entries; return its payload."""
-    top = hval[0]
-    size -= 1
-    if size > 0:
-        t = htime[size]
-        seq = hseq[size]
-        val = hval[size]
-        i = 0
-        while True:
-            child = 2 * i + 1
-            if child >= size:
-                break
-            right = child + 1
-            if right < size and (htime[right] < htime[child]
-                                 or (htime[right] == htime[child] and hseq[right] < hseq[child])):
-                child = right
-            ct = htime[child]
-            if t < ct or (t == ct and seq < hseq[child]):
-                break
-            htime[i] = ct
-            hseq[i] = hseq[child]
-            hval[i] = hval[child]
-            i = child
-        htime[i] = t
-        hseq[i] = seq
-        hval[i] = val
-    return top
+# -- connection events ----------------------------------------------------------------------------
+@kernel(inline="always")
+def moved(changed, sched, config, b):
+    """Tell a scheduler that watches the counters that backend ``b``'s moved."""
+    if config.watches:
+        changed(sched.table, sched.state, sched.fstate, EV_COUNTERS, b)
 
 
 @kernel(inline="always")
-def run(pick, changed, touch, table, order, state,
-        arrival, work, keys,
-        ev_time, ev_kind, ev_backend, ev_pos, ev_a, ev_b, ev_c,
-        service, lifecycle, as_active, servers, speeds, establish, linger,
-        sample_dt, backend_out, start_out, end_out, stats):
-    """Run the whole simulation; fills the ``*_out`` arrays and ``stats``.
+def on_connection_event(changed, sched, conns, service, config, queues, heap, payload, t):
+    """One connection event (see the C_* kinds); may schedule the connection's next one."""
+    htimes, hseqs, hpay, hmeta = heap
+    table = sched.table
+    c = payload >> 3
+    kind = payload & 7
+    b = conns.backend[c]
+    active = config.count_mode == COUNT_ACTIVE
+    if kind == C_END:
+        unbind(table, b, active)
+        moved(changed, sched, config, b)
+    elif kind == C_DEPART:
+        unbind(table, b, active)
+        moved(changed, sched, config, b)
+        nxt = queues.head[b]
+        if nxt >= 0:
+            queues.head[b] = queues.next[nxt]
+            if queues.head[b] < 0:
+                queues.tail[b] = -1
+            conns.start[nxt] = t
+            done = t + conns.work[nxt] / service.speeds[b]
+            conns.end[nxt] = done
+            push(htimes, hseqs, hpay, hmeta, done, nxt * 8 + C_DEPART)
+        else:
+            queues.busy[b] -= 1
+    elif kind == C_PSDEP:
+        h = queues.head[b]
+        jobs = queues.busy[b]
+        queues.vtime[b] = queues.tag[h]
+        queues.vstamp[b] = t
+        queues.head[b] = queues.next[h]
+        queues.busy[b] = jobs - 1
+        conns.end[h] = t
+        unbind(table, b, active)
+        moved(changed, sched, config, b)
+        if jobs > 1:
+            h = queues.head[b]
+            done = t + (queues.tag[h] - queues.vtime[b]) * (jobs - 1) / service.speeds[b]
+            queues.ps_event[b] = push(htimes, hseqs, hpay, hmeta, done, h * 8 + C_PSDEP)
+    elif kind == C_ESTAB:
+        activate(table, b)
+        moved(changed, sched, config, b)
+        push(htimes, hseqs, hpay, hmeta, conns.end[c], c * 8 + C_CLOSE)
+    elif kind == C_CLOSE:
+        deactivate(table, b)
+        moved(changed, sched, config, b)
+        push(htimes, hseqs, hpay, hmeta, t + config.linger, c * 8 + C_LEAVE)
+    else:  # C_LEAVE
+        unbind(table, b, False)
+        moved(changed, sched, config, b)
 
-    ``arrival``/``work``/``keys`` are float64/float64/int64[n];
-    ``ev_*`` describe pool events (time-sorted), ``ev_pos`` the list position
-    the Python pool would use; ``servers`` int64[capacity] and ``speeds``
-    float64[capacity] describe FIFO backends; ``start_out`` is empty when
-    start times equal arrival times (infinite server, simple life cycle).
 
-    With ``sample_dt > 0`` the counters are sampled at every ``t = k * dt``
-    up to the time of the last event; returns ``(active, inactive)`` samples
-    as int32[k, capacity] arrays (0 rows without sampling).
+# -- arrivals, one handler per service model ------------------------------------------------------
+@kernel(inline="always")
+def decide(schedule, changed, sched, conns, config, c):
+    """The scheduler's decision for connection ``c``, through the persistence layer when it is on."""
+    if config.persist:
+        return persist_schedule(schedule, changed, sched.table, sched.state, sched.fstate, sched.aff, conns.keys,
+                                conns.arrival, conns.backend, c, c + 1, config.count_mode, config.watches,
+                                sched.inner_key)
+    return schedule(sched.table, sched.state, sched.fstate, conns.keys, conns.arrival, conns.backend, c, c + 1,
+                    config.count_mode)
+
+
+@kernel(inline="always")
+def arrive_infinite(conns, config, heap, c, b, t):
+    """Infinite server: open for its lifetime (simple life cycle) or the IPVS TCP life cycle."""
+    htimes, hseqs, hpay, hmeta = heap
+    if config.lifecycle == L_TCP:
+        opened = t + config.establish
+        if config.store_start:
+            conns.start[c] = opened
+        if config.establish == np.inf:  # never established (UDP): leaves after its lifetime
+            conns.end[c] = t + conns.work[c]
+            push(htimes, hseqs, hpay, hmeta, t + conns.work[c] + config.linger, c * 8 + C_LEAVE)
+        else:
+            conns.end[c] = opened + conns.work[c]
+            push(htimes, hseqs, hpay, hmeta, opened, c * 8 + C_ESTAB)
+    else:
+        if config.store_start:
+            conns.start[c] = t
+        done = t + conns.work[c]
+        conns.end[c] = done
+        push(htimes, hseqs, hpay, hmeta, done, c * 8 + C_END)
+
+
+@kernel(inline="always")
+def arrive_fifo(conns, service, queues, heap, c, b, t):
+    """FIFO: start service on an idle server, or join the backend's queue."""
+    htimes, hseqs, hpay, hmeta = heap
+    if queues.busy[b] < service.servers[b]:
+        queues.busy[b] += 1
+        conns.start[c] = t
+        done = t + conns.work[c] / service.speeds[b]
+        conns.end[c] = done
+        push(htimes, hseqs, hpay, hmeta, done, c * 8 + C_DEPART)
+    else:
+        queues.next[c] = -1
+        if queues.tail[b] >= 0:
+            queues.next[queues.tail[b]] = c
+        else:
+            queues.head[b] = c
+        queues.tail[b] = c
+
+
+@kernel(inline="always")
+def arrive_ps(conns, service, queues, heap, c, b, t):
+    """Processor sharing: advance the backend's virtual time, insert the job by finish tag."""
+    htimes, hseqs, hpay, hmeta = heap
+    conns.start[c] = t
+    jobs = queues.busy[b]
+    if jobs > 0:
+        queues.vtime[b] += (t - queues.vstamp[b]) * service.speeds[b] / jobs
+    queues.vstamp[b] = t
+    tag = queues.vtime[b] + conns.work[c]
+    queues.tag[c] = tag
+    prev = -1
+    cur = queues.head[b]
+    while cur >= 0 and queues.tag[cur] <= tag:  # equal tags leave in arrival order
+        prev = cur
+        cur = queues.next[cur]
+    queues.next[c] = cur
+    if prev < 0:
+        queues.head[b] = c
+    else:
+        queues.next[prev] = c
+    queues.busy[b] = jobs + 1
+    h = queues.head[b]
+    done = t + (queues.tag[h] - queues.vtime[b]) * (jobs + 1) / service.speeds[b]
+    queues.ps_event[b] = push(htimes, hseqs, hpay, hmeta, done, h * 8 + C_PSDEP)
+
+
+def new_queues(n: int, capacity: int, model: int) -> Queues:
+    """The per-backend queue arrays a service model needs (empty ones for the others)."""
+    queued = model in (S_FIFO, S_PS)
+    return Queues(next=np.empty(n if queued else 0, dtype=np.int64),
+                  head=np.full(capacity, -1, dtype=np.int64), tail=np.full(capacity, -1, dtype=np.int64),
+                  busy=np.zeros(capacity, dtype=np.int64),
+                  tag=np.empty(n if model == S_PS else 0, dtype=np.float64),
+                  vtime=np.zeros(capacity, dtype=np.float64), vstamp=np.zeros(capacity, dtype=np.float64),
+                  ps_event=np.full(capacity, -1, dtype=np.int64))
+
+
+# -- the loop ---------------------------------------------------------------------------------------
+@kernel(refcount=False)
+def run(schedule, changed, sched, conns, events, service, config, samples, queues, heap, progress, clock):
+    """Run the simulation from where ``progress`` says until it ends or the heap is full.
+
+    Fills ``conns.backend/start/end``, ``events.weight_after``, ``samples``
+    and ``progress``. Returns False when it stopped because the heap needs
+    more room: the caller grows the heap arrays and calls again, and the run
+    continues exactly where it stopped. (Growing here would need Numba's
+    reference counting, which costs the whole loop about 2x.)
     """
-    n = arrival.shape[0]
-    m = ev_time.shape[0]
-    capacity = table.shape[0]
-    sampling = sample_dt > 0
-    samples_active = np.zeros((64 if sampling else 0, capacity), dtype=np.int32)
-    samples_inactive = np.zeros((64 if sampling else 0, capacity), dtype=np.int32)
-    store_start = start_out.shape[0] > 0
+    n = conns.arrival.shape[0]
+    m = events.time.shape[0]
+    htimes, hseqs, hpay, hmeta = heap
+    room = htimes.shape[0]
+    sampling = samples.fmeta[SAMPLE_DT] > 0
+    ps = config.model == S_PS
     inf = np.inf
-
-    cap = 1024
-    htime = np.empty(cap, dtype=np.float64)
-    hseq = np.empty(cap, dtype=np.int64)
-    hval = np.empty(cap, dtype=np.int64)
-    hsize = 0
-    seq = 0
-
-    # FIFO queues: a singly linked list through connection indices per backend.
-    fifo = service == S_FIFO
-    ps = service == S_PS
-    qn = n if fifo or ps else 0
-    qnext = np.empty(qn, dtype=np.int64)
-    qhead = np.empty(capacity, dtype=np.int64)
-    qtail = np.empty(capacity, dtype=np.int64)
-    busy = np.empty(capacity, dtype=np.int64)
-    # Processor sharing: finish tags, virtual time, its last update, latest departure event.
-    ps_tag = np.empty(n if ps else 0, dtype=np.float64)
-    vtime = np.zeros(capacity, dtype=np.float64)
-    vstamp = np.zeros(capacity, dtype=np.float64)
-    ps_event = np.empty(capacity, dtype=np.int64)
-    for b in range(capacity):
-        qhead[b] = -1
-        qtail[b] = -1
-        busy[b] = 0
-        ps_event[b] = -1
-
-    i = 0
-    j = 0
-    k = 0
-    last = 0.0
-    events = 0
-    drops = 0
-    conn_events = 0
-    max_heap = 0
+    i = progress[P_ARRIVALS]
+    j = progress[P_POOL_EVENTS]
+    finished = True
     while True:
-        if ps and hsize > 0 and hval[0] & 7 == C_PSDEP and hseq[0] != ps_event[backend_out[hval[0] >> 3]]:
-            heap_pop(htime, hseq, hval, hsize)  # stale: the backend's job count changed since
-            hsize -= 1
+        size = hmeta[SIZE]
+        if ps and size > 0 and hpay[0] & 7 == C_PSDEP and hseqs[0] != queues.ps_event[conns.backend[hpay[0] >> 3]]:
+            pop(htimes, hseqs, hpay, hmeta)  # stale: the backend's job count changed since
             continue
-        ta = arrival[i] if i < n else inf
-        tp = ev_time[j] if j < m else inf
-        th = htime[0] if hsize > 0 else inf
-        if i >= n and j >= m and hsize == 0:
+        ta = conns.arrival[i] if i < n else inf
+        tp = events.time[j] if j < m else inf
+        th = htimes[0] if size > 0 else inf
+        if i >= n and j >= m and size == 0:
+            break
+        if size + 2 > room:  # every step pushes at most one entry
+            finished = False
             break
         t = th
         if tp < t:
             t = tp
         if ta < t:
             t = ta
-        # Samples strictly before t see every event up to their own time.
-        while sampling and k * sample_dt < t:
-            if k == samples_active.shape[0]:
-                samples_active, samples_inactive = _grow_samples(samples_active, samples_inactive)
-            for b in range(capacity):
-                samples_active[k, b] = table[b, ACTIVE]
-                samples_inactive[k, b] = table[b, INACTIVE]
-            k += 1
-        last = t
-        events += 1
-        if hsize > 0 and th <= tp and th <= ta:
-            val = heap_pop(htime, hseq, hval, hsize)
-            hsize -= 1
-            conn_events += 1
-            c = val >> 3
-            kind = val & 7
-            b = backend_out[c]
-            if kind == C_END:
-                unbind(table, b, as_active)
-                touch(table, order, state, b)
-            elif kind == C_DEPART:
-                unbind(table, b, as_active)
-                touch(table, order, state, b)
-                nxt = qhead[b]
-                if nxt >= 0:
-                    qhead[b] = qnext[nxt]
-                    if qhead[b] < 0:
-                        qtail[b] = -1
-                    start_out[nxt] = t
-                    done = t + work[nxt] / speeds[b]
-                    end_out[nxt] = done
-                    if hsize == htime.shape[0]:
-                        htime, hseq, hval = _grow(htime, hseq, hval)
-                    heap_push(htime, hseq, hval, hsize, done, seq, nxt * 8 + C_DEPART)
-                    hsize += 1
-                    seq += 1
-                else:
-                    busy[b] -= 1
-            elif kind == C_PSDEP:
-                h = qhead[b]
-                jobs = busy[b]
-                vtime[b] = ps_tag[h]
-                vstamp[b] = t
-                qhead[b] = qnext[h]
-                busy[b] = jobs - 1
-                end_out[h] = t
-                unbind(table, b, as_active)
-                touch(table, order, state, b)
-                if jobs > 1:
-                    h = qhead[b]
-                    done = t + (ps_tag[h] - vtime[b]) * (jobs - 1) / speeds[b]
-                    if hsize == htime.shape[0]:
-                        htime, hseq, hval = _grow(htime, hseq, hval)
-                    heap_push(htime, hseq, hval, hsize, done, seq, h * 8 + C_PSDEP)
-                    ps_event[b] = seq
-                    hsize += 1
-                    seq += 1
-            elif kind == C_ESTAB:
-                table[b, INACTIVE] -= 1
-                table[b, ACTIVE] += 1
-                touch(table, order, state, b)
-                if hsize == htime.shape[0]:
-                    htime, hseq, hval = _grow(htime, hseq, hval)
-                heap_push(htime, hseq, hval, hsize, end_out[c], seq, c * 8 + C_CLOSE)
-                hsize += 1
-                seq += 1
-            elif kind == C_CLOSE:
-                table[b, ACTIVE] -= 1
-                table[b, INACTIVE] += 1
-                touch(table, order, state, b)
-                if hsize == htime.shape[0]:
-                    htime, hseq, hval = _grow(htime, hseq, hval)
-                heap_push(htime, hseq, hval, hsize, t + linger, seq, c * 8 + C_LEAVE)
-                hsize += 1
-                seq += 1
-            else:  # C_LEAVE
-                unbind(table, b, False)
-                touch(table, order, state, b)
+        if sampling:
+            take_samples(samples, sched.table, t, False)  # samples strictly before t see every event up to them
+        clock[0] = t
+        progress[P_EVENTS] += 1
+        if size > 0 and th <= tp and th <= ta:
+            payload = pop(htimes, hseqs, hpay, hmeta)
+            progress[P_CONN_EVENTS] += 1
+            on_connection_event(changed, sched, conns, service, config, queues, heap, payload, t)
         elif j < m and tp <= ta:
-            kind = ev_kind[j]
-            b = ev_backend[j]
-            pos = ev_pos[j]
-            if kind == K_ADD:
-                for f in range(N_FIELDS):
-                    table[b, f] = 0
-                table[b, WEIGHT] = ev_a[j]
-                table[b, LAST_WEIGHT] = ev_a[j]
-                table[b, U_THRESHOLD] = ev_b[j]
-                table[b, L_THRESHOLD] = ev_c[j]
-                table[b, FLAGS] = F_AVAILABLE
-                list_insert(order, pos, b)
-                changed(table, order, state, EV_ADD, pos)
-            elif kind == K_REMOVE:
-                list_remove(order, pos)
-                table[b, FLAGS] &= ~F_AVAILABLE
-                changed(table, order, state, EV_DELETE, pos)
-            elif kind == K_WEIGHT:
-                table[b, WEIGHT] = ev_a[j]
-                if ev_a[j] != 0:
-                    table[b, LAST_WEIGHT] = ev_a[j]
-                changed(table, order, state, EV_UPDATE, pos)
-            else:  # K_THRESHOLDS, as Pool.set_thresholds
-                old = table[b, U_THRESHOLD]
-                table[b, U_THRESHOLD] = ev_b[j]
-                table[b, L_THRESHOLD] = ev_c[j]
-                if ev_b[j] == 0 or ev_b[j] > old:
-                    table[b, FLAGS] &= ~F_OVERLOAD
-                changed(table, order, state, EV_UPDATE, pos)
+            apply_pool_event(changed, sched, events, config, j)
             j += 1
         else:
             c = i
             i += 1
-            b = pick(table, order, state, keys[c], t)
-            backend_out[c] = b
+            b = decide(schedule, changed, sched, conns, config, c)
             if b < 0:
-                drops += 1
-                if store_start:
-                    start_out[c] = np.nan
-                end_out[c] = np.nan
-                continue
-            if hsize == htime.shape[0]:
-                htime, hseq, hval = _grow(htime, hseq, hval)
-            if lifecycle == L_TCP:
-                bind(table, b, False)
-                opened = t + establish
-                if store_start:
-                    start_out[c] = opened
-                end_out[c] = opened + work[c]
-                if establish == inf:  # never established (UDP): leaves after its lifetime
-                    end_out[c] = t + work[c]
-                    heap_push(htime, hseq, hval, hsize, t + work[c] + linger, seq, c * 8 + C_LEAVE)
-                else:
-                    heap_push(htime, hseq, hval, hsize, opened, seq, c * 8 + C_ESTAB)
-                hsize += 1
-                seq += 1
+                progress[P_DROPS] += 1
+                if config.store_start:
+                    conns.start[c] = np.nan
+                conns.end[c] = np.nan
+            elif config.model == S_FIFO:
+                arrive_fifo(conns, service, queues, heap, c, b, t)
             elif ps:
-                bind(table, b, as_active)
-                start_out[c] = t
-                jobs = busy[b]
-                if jobs > 0:
-                    vtime[b] += (t - vstamp[b]) * speeds[b] / jobs
-                vstamp[b] = t
-                tag = vtime[b] + work[c]
-                ps_tag[c] = tag
-                prev = -1
-                cur = qhead[b]
-                while cur >= 0 and ps_tag[cur] <= tag:  # equal tags leave in arrival order
-                    prev = cur
-                    cur = qnext[cur]
-                qnext[c] = cur
-                if prev < 0:
-                    qhead[b] = c
-                else:
-                    qnext[prev] = c
-                busy[b] = jobs + 1
-                h = qhead[b]
-                done = t + (ps_tag[h] - vtime[b]) * (jobs + 1) / speeds[b]
-                heap_push(htime, hseq, hval, hsize, done, seq, h * 8 + C_PSDEP)
-                ps_event[b] = seq
-                hsize += 1
-                seq += 1
-            elif fifo:
-                bind(table, b, as_active)
-                if busy[b] < servers[b]:
-                    busy[b] += 1
-                    start_out[c] = t
-                    done = t + work[c] / speeds[b]
-                    end_out[c] = done
-                    heap_push(htime, hseq, hval, hsize, done, seq, c * 8 + C_DEPART)
-                    hsize += 1
-                    seq += 1
-                else:
-                    qnext[c] = -1
-                    if qtail[b] >= 0:
-                        qnext[qtail[b]] = c
-                    else:
-                        qhead[b] = c
-                    qtail[b] = c
+                arrive_ps(conns, service, queues, heap, c, b, t)
             else:
-                bind(table, b, as_active)
-                if store_start:
-                    start_out[c] = t
-                done = t + work[c]
-                end_out[c] = done
-                heap_push(htime, hseq, hval, hsize, done, seq, c * 8 + C_END)
-                hsize += 1
-                seq += 1
-            if hsize > max_heap:
-                max_heap = hsize
-    while sampling and k * sample_dt <= last:
-        if k == samples_active.shape[0]:
-            samples_active, samples_inactive = _grow_samples(samples_active, samples_inactive)
-        for b in range(capacity):
-            samples_active[k, b] = table[b, ACTIVE]
-            samples_inactive[k, b] = table[b, INACTIVE]
-        k += 1
-    stats[ST_EVENTS] = events
-    stats[ST_ARRIVALS] = n
-    stats[ST_DROPS] = drops
-    stats[ST_CONN_EVENTS] = conn_events
-    stats[ST_POOL_EVENTS] = m
-    stats[ST_MAX_HEAP] = max_heap
-    return samples_active[:k], samples_inactive[:k]
+                arrive_infinite(conns, config, heap, c, b, t)
+    progress[P_ARRIVALS] = i
+    progress[P_POOL_EVENTS] = j
+    progress[P_MAX_PENDING] = hmeta[MAX_SIZE]
+    if finished and sampling:
+        take_samples(samples, sched.table, clock[0], True)
+    return finished

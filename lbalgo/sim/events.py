@@ -1,11 +1,11 @@
 """Pool events scheduled at given times during a simulation.
 
-Each event is applied exactly as the matching :class:`~lbalgo.Pool` method
-would apply it (same table edits, same list position, same scheduler hook),
-but inside the compiled loop. ``Fail`` and ``Recover`` model a health checker
-that quiesces a failed backend rather than deleting it (keepalived's
-``inhibit_on_failure``): ``Fail`` sets the weight to 0 and remembers the old
-one, ``Recover`` restores it. Open connections on a failed backend continue
+Each event is applied by the same table kernel as the matching
+:class:`~lbalgo.Pool` method (same edit, same list position, same scheduler
+hook), inside the compiled loop. ``Fail`` and ``Recover`` model a health
+checker that quiesces a failed backend rather than deleting it (keepalived's
+``inhibit_on_failure``; :meth:`Pool.fail` / :meth:`Pool.recover`): ``Fail``
+sets the weight to 0 and remembers the old one, ``Recover`` restores it. Open connections on a failed backend continue
 (they are counted until they end). A deleting health checker is ``Remove``.
 
 Backends added by :class:`Add` get the next ids in time order: with ``n``
@@ -21,8 +21,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import _validate
+from ..addresses import parse_endpoint
+from ..errors import UnknownBackend
 from ..pool import Pool
-from .engine import K_ADD, K_REMOVE, K_THRESHOLDS, K_WEIGHT
+from .engine import K_ADD, K_FAIL, K_RECOVER, K_REMOVE, K_THRESHOLDS, K_WEIGHT
 
 
 @dataclass(frozen=True)
@@ -91,35 +93,28 @@ EVENT_TYPES = (Add, Remove, SetWeight, Quiesce, Fail, Recover, SetThresholds)
 
 
 @dataclass
-class CompiledEvents:
-    """Pool events as the arrays the engine reads, plus what Python must mirror."""
+class PoolEventArrays:
+    """Pool events as the arrays the event loop reads (time-sorted), plus what Python keeps."""
 
     time: np.ndarray
     kind: np.ndarray
     backend: np.ndarray
-    pos: np.ndarray
-    a: np.ndarray
-    b: np.ndarray
-    c: np.ndarray
-    added: list  # (id, weight, address, port) per Add, in order
-    final: Pool  # the shadow pool after every event
+    weight: np.ndarray
+    upper: np.ndarray
+    lower: np.ndarray
+    added: list  # (id, weight, address, port) per Add, in time order
+    given: list  # index in the caller's list of each row
+
+    def __len__(self) -> int:
+        return len(self.time)
 
 
-def _shadow(pool: Pool) -> Pool:
-    shadow = Pool.__new__(Pool)
-    shadow.__dict__.update(pool.__dict__)
-    shadow.table = pool.table.copy()
-    shadow.order = pool.order.copy()
-    shadow.addresses = list(pool.addresses)
-    shadow.ports = list(pool.ports)
-    shadow._listeners = []
-    return shadow
+def event_arrays(pool: Pool, events: Sequence[Any]) -> PoolEventArrays:
+    """Validate ``events`` against ``pool`` and return them as arrays, in time order.
 
-
-def compile_events(pool: Pool, events: Sequence[Any]) -> CompiledEvents:
-    """Validate ``events`` against ``pool`` by replaying them on a copy; return arrays.
-
-    Events are applied in time order; events at equal times in the order given.
+    Events at equal times keep the order given. Only membership is followed
+    here (which ids are listed, which have failed); the edits themselves are
+    the table's kernels, applied by the event loop.
     """
     events = list(events)
     for i, ev in enumerate(events):
@@ -132,51 +127,64 @@ def compile_events(pool: Pool, events: Sequence[Any]) -> CompiledEvents:
             raise ValueError(f"events[{i}] ({ev!r}): time must be a finite number >= 0")
     ordered = sorted(range(len(events)), key=lambda i: float(events[i].time))
     m = len(events)
-    out = {name: np.zeros(m, dtype=np.int64) for name in ("kind", "backend", "pos", "a", "b", "c")}
+    kind, backend, weight, upper, lower = (np.zeros(m, dtype=np.int64) for _ in range(5))
     times = np.zeros(m, dtype=np.float64)
-    shadow = _shadow(pool)
-    remembered: dict[int, int] = {}
+    listed = {int(b) for b in pool.list_order}
+    failed = {int(b) for b in np.flatnonzero(pool.failed)}
+    next_id = pool.n_ids
     added = []
     for r, i in enumerate(ordered):
         ev = events[i]
         times[r] = float(ev.time)
         try:
             if isinstance(ev, Add):
-                b = shadow.add(ev.weight, address=ev.address, u_threshold=ev.u_threshold,
-                               l_threshold=ev.l_threshold)
-                kind, pos = K_ADD, shadow.position(b)
-                a, hi, lo = int(shadow.table[b, 0]), ev.u_threshold, ev.l_threshold
-                added.append((b, a, shadow.addresses[b], shadow.ports[b]))
-            elif isinstance(ev, Remove):
-                b = shadow.check_id(ev.backend)
-                pos = shadow.position(b)
-                shadow.remove(b)
-                remembered.pop(b, None)
-                kind, a, hi, lo = K_REMOVE, 0, 0, 0
-            elif isinstance(ev, SetThresholds):
-                b = shadow.check_id(ev.backend)
-                shadow.set_thresholds(b, ev.upper, ev.lower)
-                kind, pos, a, hi, lo = K_THRESHOLDS, shadow.position(b), 0, ev.upper, ev.lower
+                w = _validate.weight(ev.weight)
+                hi = _validate.threshold(ev.u_threshold, "u_threshold")
+                lo = _validate.threshold(ev.l_threshold, "l_threshold")
+                addr, port = (None, 0) if ev.address is None else parse_endpoint(ev.address, "address")
+                if pool.insertion == "address" and addr is None:
+                    raise ValueError("this pool orders backends by address: Add needs address=")
+                b = next_id
+                next_id += 1
+                listed.add(b)
+                added.append((b, w, addr, port))
+                kind[r], weight[r], upper[r], lower[r] = K_ADD, w, hi, lo
             else:
-                b = shadow.check_id(ev.backend)
-                if isinstance(ev, SetWeight):
-                    w = _validate.weight(ev.weight)
+                b = _listed_id(ev.backend, listed, next_id)
+                if isinstance(ev, Remove):
+                    listed.discard(b)
+                    failed.discard(b)
+                    kind[r] = K_REMOVE
+                elif isinstance(ev, SetThresholds):
+                    kind[r] = K_THRESHOLDS
+                    upper[r] = _validate.threshold(ev.upper, "upper")
+                    lower[r] = _validate.threshold(ev.lower, "lower")
+                elif isinstance(ev, SetWeight):
+                    kind[r], weight[r] = K_WEIGHT, _validate.weight(ev.weight)
                 elif isinstance(ev, Quiesce):
-                    w = 0
+                    kind[r], weight[r] = K_WEIGHT, 0
                 elif isinstance(ev, Fail):
-                    if b in remembered:
+                    if b in failed:
                         raise ValueError(f"backend {b} has already failed")
-                    remembered[b] = int(shadow.table[b, 0])
-                    w = 0
+                    failed.add(b)
+                    kind[r] = K_FAIL
                 else:  # Recover
-                    if b not in remembered:
+                    if b not in failed:
                         raise ValueError(f"backend {b} has not failed, so it cannot recover")
-                    w = remembered.pop(b)
-                shadow.set_weight(b, w)
-                kind, pos, a, hi, lo = K_WEIGHT, shadow.position(b), w, 0, 0
+                    failed.discard(b)
+                    kind[r] = K_RECOVER
         except (ValueError, TypeError, LookupError) as exc:
             raise type(exc)(f"events[{i}] ({ev!r}): {exc}") from None
-        out["kind"][r], out["backend"][r], out["pos"][r] = kind, b, pos
-        out["a"][r], out["b"][r], out["c"][r] = a, hi, lo
-    return CompiledEvents(times, out["kind"], out["backend"], out["pos"], out["a"], out["b"], out["c"],
-                          added, shadow)
+        backend[r] = b
+    return PoolEventArrays(times, kind, backend, weight, upper, lower, added, ordered)
+
+
+def _listed_id(value: Any, listed: set, n_ids: int) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"backend id must be an integer, got {value!r}")
+    b = int(value)
+    if not 0 <= b < n_ids:
+        raise UnknownBackend(f"no backend with id {b} (ids are 0..{n_ids - 1})")
+    if b not in listed:
+        raise UnknownBackend(f"backend {b} was removed")
+    return b

@@ -1,7 +1,14 @@
-"""The three affinity semantics as kernels, and the wrapper's pick / changed / release.
+"""The persistence layer: the three affinity semantics as kernels, and the driver around any scheduler.
 
 Data layout and the storage kernels: :mod:`._store`. Each decision computes
 the client's slot once and hands it to the mode's check and record kernels.
+
+:func:`persist_schedule` is the layer itself, the way IPVS looks up a
+persistence template before it calls a scheduler (``ip_vs_sched_persist``):
+it is compiled once and receives the inner scheduler's ``schedule`` and
+``changed`` kernels as function pointers, so any scheduler gets ClientIP
+affinity without compiling the combination. The simulator's event loop
+calls it for every arrival when persistence is on.
 """
 
 from __future__ import annotations
@@ -9,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..._jit import kernel
-from ..._table import F_AVAILABLE, FLAGS, WEIGHT, bind_template, unbind_template
+from ..._table import BACKEND as BACKEND_ROW  # the table row; BACKEND below is the entry column
+from ..._table import EV_COUNTERS, F_AVAILABLE, FLAGS, SLOT, WEIGHT, account, bind_template, item, listed, unbind_template
 from ._store import (  # noqa: F401  (constants re-exported for the Python side)
     BACKEND, BIG, BITS, CAPACITY, CLIENT, CLOCK, CNEXT, COUNT, EQT, FIRST, FREE, HEAD, IPTABLES, IPVS, KEY,
     MODE, N_CLIENTS, N_ENT, N_FMETA, N_META, NCTL, NFTABLES, STAMP, STICKY, TAIL, TIMEOUT, TMO, USED, V6_BASE,
@@ -148,9 +156,10 @@ def template_check(table, aff, s, client, now):
                 r = -1
     if r >= 0:
         b = ent[r, BACKEND]
+        sb = table[SLOT, b]
         # ip_vs_check_template; the kernel keeps an invalidated template
         # (unhashed) until its timer; here it goes at once.
-        if not table[b, FLAGS] & F_AVAILABLE or (meta[EQT] != 0 and table[b, WEIGHT] == 0):
+        if not table[FLAGS, sb] & F_AVAILABLE or (meta[EQT] != 0 and table[WEIGHT, sb] == 0):
             drop_template(table, aff, r)
         else:
             ent[r, NCTL] += 1
@@ -181,12 +190,11 @@ def template_release(aff, client, b, now):
         ent[r, NCTL] -= 1
 
 
-# -- the wrapper ---------------------------------------------------------------------------------
-@kernel(inline="always")
-def affinity_pick(inner, table, order, state, key, now):
-    """Affinity first; otherwise the inner scheduler, then the mode's record of the choice."""
-    aff = state[1]
-    meta, fmeta, v6fold = aff[0], aff[1], aff[7]
+# -- the layer ------------------------------------------------------------------------------------
+@kernel(refcount=False)
+def persist_check(table, aff, key, now):
+    """The affinity rules of the mode for client ``key`` at ``now``: the backend they pin it to, or -1."""
+    meta = aff[0]
     mode = meta[MODE]
     s = slot_of(aff, key)
     if mode == IPVS:
@@ -195,33 +203,67 @@ def affinity_pick(inner, table, order, state, key, now):
         hit = set_check(aff, s, key, now)
     else:
         hit = recent_check(aff, s, key, now)
-    backend = hit
-    if hit < 0:
-        inner_key = key if key < V6_BASE else v6fold[key - V6_BASE]
-        backend = inner(table, order, state[0], inner_key, now)
-    if backend >= 0:
-        # Deletions above never move a client's slot: clients stay in the table.
-        if mode == IPVS:
-            if hit < 0:
-                template_new(table, aff, s, key, backend, now)
-        elif mode == NFTABLES:
-            set_update(aff, s, key, backend, now)
+    aff[1][CLOCK] = now
+    return hit
+
+
+@kernel(refcount=False)
+def persist_record(table, aff, key, backend, hit, now):
+    """Record that client ``key`` went to ``backend`` (``hit``: the rules chose it, else the scheduler)."""
+    mode = aff[0][MODE]
+    # Deletions in persist_check never move a client's slot: clients stay in the table.
+    s = slot_of(aff, key)
+    if mode == IPVS:
+        if hit < 0:
+            template_new(table, aff, s, key, backend, now)
+    elif mode == NFTABLES:
+        set_update(aff, s, key, backend, now)
+    else:
+        recent_set(aff, s, key, backend, now)
+
+
+@kernel(refcount=False)
+def persist_schedule(schedule, changed, table, state, fstate, aff, keys, times, out, first, last, mode, watches,
+                     inner_key):
+    """Schedule connections ``first .. last-1`` with ClientIP affinity in front of ``schedule``.
+
+    ``keys`` are client identities (IPv6 as ids >= 2**32, see
+    ``_identity_keys``); the inner scheduler gets what IPVS hashes, the
+    address folded to 32 bits, through the one-element array ``inner_key``.
+    A connection the rules pin is counted here; the others go to the inner
+    scheduler, which counts them. ``watches``: the inner scheduler hears
+    EV_COUNTERS for the counts it did not make itself. Returns the last backend.
+    """
+    v6fold = aff[7]
+    backend = -1
+    for i in range(first, last):
+        key = item(keys, i)
+        now = item(times, i)
+        hit = persist_check(table, aff, key, now)
+        if hit >= 0:
+            backend = account(table, hit, mode)
+            out[i] = backend
+            if watches:
+                changed(table, state, fstate, EV_COUNTERS, backend)
         else:
-            recent_set(aff, s, key, backend, now)
-    fmeta[CLOCK] = now
+            inner_key[0] = key if key < V6_BASE else v6fold[key - V6_BASE]
+            backend = schedule(table, state, fstate, inner_key, times, out, i, i + 1, mode)
+        if backend >= 0:
+            persist_record(table, aff, key, backend, hit, now)
+            if watches and hit < 0 and aff[0][MODE] == IPVS:  # a template can set the overload flag
+                changed(table, state, fstate, EV_COUNTERS, backend)
     return backend
 
 
 @kernel(refcount=False)
-def affinity_changed(table, order, aff):
+def affinity_changed(table, aff):
     """Endpoint order for the affinity rules; iptables / nftables drop the list of an endpoint that left."""
     meta, blist, rank = aff[0], aff[5], aff[6]
     for b in range(rank.shape[0]):
         rank[b] = BIG
-    for p in range(1, order[0] + 1):
-        b = order[p]
-        if table[b, WEIGHT] > 0:
-            rank[b] = p
+    for s in range(listed(table)):
+        if table[WEIGHT, s] > 0:
+            rank[table[BACKEND_ROW, s]] = s
     if meta[MODE] != IPVS:
         for b in range(blist.shape[0]):
             if blist[b, COUNT] > 0 and rank[b] == BIG:

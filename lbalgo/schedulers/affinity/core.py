@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import copy as _copy
 import numbers
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from ... import _validate
-from ..._table import ACTIVE, EV_RESIZE, F_AVAILABLE, FLAGS, INACTIVE, WEIGHT
+from ..._table import ACTIVE, EV_COUNTERS, EV_RESIZE, F_AVAILABLE, FLAGS, INACTIVE, SLOT, WEIGHT
+from ..._table import account as _account
+from ...errors import NoBackendAvailable
 from ..base import Scheduler
 from . import _kernels as K
-from ._bind import entry_points
 from ._keys import ClientKeys
 
 MODES = ("iptables", "nftables", "ipvs")
@@ -88,26 +90,21 @@ class ClientIPAffinity(ClientKeys, Scheduler):
         self.seed = inner.seed
         self.pool = inner.pool
         self.randomized = inner.randomized
-        module = entry_points(inner._pick, inner._changed)
-        self._pick = module.clientip_pick
-        self._changed = module.clientip_changed
-        self._schedule_one = module.clientip_one
-        self._schedule_batch = module.clientip_batch
-        #: ``released(table, order, state, backend, key, now)``: a connection of client ``key`` on
-        #: ``backend`` ended (counters untouched; ipvs templates count down). For compiled callers.
-        self._released = module.clientip_released
-        self._one: Any = None
-        self._batch: Any = None
+        self.destination_keyed = False
+        self._schedule = inner._schedule
+        self._changed = inner._changed
         self._init_identity_keys()
         self._aff = self._new_aff(self.pool.capacity, rows=256, bits=9)
         self._budget = 0  # picks that surely fit without growing the tables
-        self._state = (inner.state, self._aff)
-        try:  # the wrapper forwards every event to the inner scheduler (one changed kernel)
+        self._one_key = np.zeros(1, dtype=np.int64)
+        self._one_time = np.zeros(1, dtype=np.float64)
+        self._one_out = np.zeros(1, dtype=np.int64)
+        try:  # the wrapper forwards every event to the inner scheduler
             self.pool.unsubscribe(inner._pool_changed)
         except ValueError:
             pass
-        self.pool.subscribe(self._pool_changed)
-        K.affinity_changed(self.pool.table, self.pool.order, self._aff)
+        self.pool.subscribe(self._pool_changed, counters=inner.watches_counters)
+        K.affinity_changed(self.pool.table, self._aff)
 
     # -- state -------------------------------------------------------------------------------
     def _new_aff(self, capacity: int, rows: int, bits: int) -> tuple:
@@ -129,20 +126,28 @@ class ClientIPAffinity(ClientKeys, Scheduler):
                 np.full(capacity, K.BIG, np.int64), np.zeros(16, dtype=np.int64))
 
     @property
-    def state(self) -> tuple:
-        """``(inner.state, affinity arrays)``: what the kernels receive (see ``_kernels``)."""
-        if self._state[0] is not self.inner.state or self._state[1] is not self._aff:
-            self._state = (self.inner.state, self._aff)
-        return self._state
+    def state(self) -> np.ndarray:
+        """The inner scheduler's state (the affinity tables are :attr:`persistence`)."""
+        return self.inner.state
 
-    @state.setter
-    def state(self, value: tuple) -> None:
-        self.inner.state, self._aff = value
-        self._state = value
+    @property
+    def fstate(self) -> np.ndarray:
+        """The inner scheduler's float state."""
+        return self.inner.fstate
 
-    def _pool_changed(self, event: int, pos: int) -> None:
+    @property
+    def watches_counters(self) -> bool:  # type: ignore[override]
+        """Whether the inner scheduler indexes the counters."""
+        return self.inner.watches_counters
+
+    @property
+    def persistence(self) -> tuple:
+        """The affinity tables the persistence layer reads (see ``_store``)."""
+        return self._aff
+
+    def _pool_changed(self, event: int, where: int) -> None:
         if event == EV_RESIZE:  # the inner resizes its own state; the per-id arrays grow here
-            self.inner._pool_changed(event, pos)
+            self.inner._pool_changed(event, where)
             a = list(self._aff)
             cap = self.pool.capacity
             blist = np.zeros((cap, 3), dtype=np.int64)
@@ -153,7 +158,26 @@ class ClientIPAffinity(ClientKeys, Scheduler):
             a[5], a[6] = blist, rank
             self._aff = tuple(a)
             return
-        self._changed(self.pool.table, self.pool.order, self.state, event, pos)
+        self.inner._pool_changed(event, where)
+        if event != EV_COUNTERS:
+            K.affinity_changed(self.pool.table, self._aff)
+
+    def detached(self) -> ClientIPAffinity:
+        """An independent copy (inner scheduler, pool and affinity tables) for what-if decisions."""
+        clone = _copy.copy(self)
+        clone.inner = self.inner.detached()
+        clone.pool = clone.inner.pool
+        clone.pool.unsubscribe(clone.inner._pool_changed)
+        clone.pool.subscribe(clone._pool_changed, counters=clone.inner.watches_counters)
+        aff = [a.copy() for a in self._aff]
+        aff[4] = aff[3].view(np.float64)  # entf is a float view of ent's rows
+        clone._aff = tuple(aff)
+        clone._v6_ids = dict(self._v6_ids)
+        clone._v6_addrs = list(self._v6_addrs)
+        clone._one_key = np.zeros(1, dtype=np.int64)
+        clone._one_time = np.zeros(1, dtype=np.float64)
+        clone._one_out = np.zeros(1, dtype=np.int64)
+        return clone
 
     def reserve(self, picks: int) -> None:
         """Make room for ``picks`` more decisions (each adds at most one client and one entry)."""
@@ -220,7 +244,23 @@ class ClientIPAffinity(ClientKeys, Scheduler):
             if self._room() < 64:
                 self.reserve(max(64, self._aff[3].shape[0]))
             self._budget = self._room() - 1
-        return self._schedule(k, t)
+        # The persistence layer, step by step from Python (one compiled call each).
+        table, aff, inner = self.pool.table, self._aff, self.inner
+        hit = K.persist_check(table, aff, k, t)
+        if hit >= 0:
+            backend = int(_account(table, hit, self.pool.count_mode))
+            if inner.watches_counters:
+                inner._changed.entry(table, inner.state, inner.fstate, EV_COUNTERS, backend)
+        else:
+            inner_key = k if k < K.V6_BASE else int(aff[7][k - K.V6_BASE])
+            try:
+                backend = inner._schedule_one(inner_key, t)
+            except NoBackendAvailable as exc:
+                raise NoBackendAvailable(str(exc).replace(inner.name, self._label(), 1)) from None
+        K.persist_record(table, aff, k, backend, hit, t)
+        if hit < 0 and self.mode == "ipvs" and inner.watches_counters:
+            inner._changed.entry(table, inner.state, inner.fstate, EV_COUNTERS, backend)
+        return backend
 
     def pick_many(self, keys: Any, now: Any = None) -> np.ndarray:
         """Schedule one new connection per client, in order, in compiled loops.
@@ -262,17 +302,20 @@ class ClientIPAffinity(ClientKeys, Scheduler):
         if len(times) and len(times) != n:
             raise ValueError(f"now has {len(times)} times but there are {n} keys")
         out = np.empty(n, dtype=np.int64)
-        batch = self._batch or self._compiled()[1]
-        pool = self.pool
-        active = pool.as_active
+        if not len(times):
+            times = np.array([t], dtype=np.float64)
+        pool, inner = self.pool, self.inner
+        schedule, changed = inner._schedule.compiled, inner._changed.compiled
+        layer = K.persist_schedule.compiled
+        inner_key = np.zeros(1, dtype=np.int64)
         done = 0
         while done < n:
             left = n - done
             if self._room() < min(left, 1024):
                 self.reserve(min(left, max(1024, self._aff[3].shape[0])))
             end = done + min(left, self._room())
-            batch(pool.table, pool.order, self.state, packed[done:end],
-                  times[done:end] if len(times) else times, t, active, out[done:end])
+            layer(schedule, changed, pool.table, inner.state, inner.fstate, self._aff, packed, times, out,
+                  done, end, pool.count_mode, inner.watches_counters, inner_key)
             done = end
         self._budget = 0
         return out
@@ -291,7 +334,7 @@ class ClientIPAffinity(ClientKeys, Scheduler):
         k = None if key is None else self._key(key)
         was_active = (self.pool.as_active) if active is None else bool(active)
         col = ACTIVE if was_active else INACTIVE
-        if self.pool.table[b, col] <= 0:
+        if self.pool.field(col, b) <= 0:
             raise ValueError(f"backend {b} has no {'active' if was_active else 'inactive'} connection to release")
         self.pool.release(b, active=active)
         if k is not None and t > -np.inf:
@@ -329,8 +372,9 @@ class ClientIPAffinity(ClientKeys, Scheduler):
                     nctl = int(ent[r, K.NCTL])
                     if stamp <= t and nctl > 0:
                         stamp = float(K.sticky_expiry(stamp, t))
-                    usable = (table[b, FLAGS] & F_AVAILABLE) and not (self.expire_quiescent_template
-                                                                      and table[b, WEIGHT] == 0)
+                    sb = table[SLOT, b]
+                    usable = (table[FLAGS, sb] & F_AVAILABLE) and not (self.expire_quiescent_template
+                                                                       and table[WEIGHT, sb] == 0)
                     if stamp > t and usable:
                         best = Pin(b, stamp, nctl)
                 r = int(ent[r, K.CNEXT])
