@@ -18,6 +18,7 @@ from .pool import Pool
 from .schedulers import LC, RR, SCHEDULERS, WLC, WRR, Scheduler, get, names
 from .schedulers import DH, MH, SH
 from .schedulers import FO, NQ, OVF, SED, TWOS, IptablesCascade, NftNumgen, Random
+from .schedulers import LBLC, LBLCR
 
 __version__ = "0.1.0"
 

@@ -75,11 +75,10 @@ def test_ipvs_release_without_key_cannot_end_the_template():
     assert aff.pinned(1000.0)[ip(A)].connections == 1  # still believed alive: extended in 60 s steps
 
 
-def test_released_kernel_for_compiled_callers():
+def test_release_with_key_counts_the_template_down():
     aff = ClientIPAffinity(RR(weights=[1, 1]), timeout=100, mode="ipvs")
     aff.pick(A, now=0.0)
-    p = aff.pool
-    aff._released(p.table, p.order, aff.state, 0, int(ip(A)), 50.0)  # the simulator's connection end
+    aff.release(0, key=A, now=50.0)
     assert aff.pinned(50.0)[ip(A)].connections == 0
     assert aff.pinned(100.0) == {}
 
@@ -343,7 +342,7 @@ def test_pool_growth_keeps_affinity_and_inner_state():
     b = aff.pick(A, now=0.0)
     for _ in range(20):  # past the pool's initial capacity: EV_RESIZE
         aff.add_backend(1)
-    assert aff.pool.capacity > 8 and aff.state[0] is aff.inner.state
+    assert aff.pool.capacity > 8 and aff.state is aff.inner.state
     assert aff.pick(A, now=1.0) == b
     ids = aff.pick_many([f"10.9.0.{i}" for i in range(200)], now=2.0)
     assert (ids >= 0).all() and len(set(ids.tolist())) > 2

@@ -7,7 +7,6 @@ from hypothesis import strategies as st
 
 from lbalgo import LC, WLC, NoBackendAvailable, Pool
 from lbalgo._table import unbind
-from lbalgo.schedulers.indexed import DIRTY_CAPACITY, index_touch
 from tests.reference import REFERENCES
 
 CLASSES = {"lc": LC, "wlc": WLC}
@@ -98,11 +97,11 @@ def test_tree_equals_scan_with_many_backends(name, n, seed, ops):
 
 
 @pytest.mark.parametrize("cls", [LC, WLC])
-def test_many_releases_between_picks_force_a_rebuild(cls):
+def test_many_releases_between_picks(cls):
     scan, tree = cls([1, 2, 3, 1]), cls([1, 2, 3, 1], index="tree")
     for s in (scan, tree):
         s.pick_many(400)
-    for k in range(2 * DIRTY_CAPACITY):  # overflows the dirty buffer
+    for k in range(200):
         b = k % 4
         if scan.active_conns[b] > 0:
             scan.release(b)
@@ -135,13 +134,13 @@ def test_shared_pool_and_direct_pool_calls_are_seen():
     assert scan.pick() == mirror.pick()  # the scan sees the shared counters too
 
 
-def test_compiled_unbind_is_reported_with_index_touch():
+def test_compiled_unbind_is_reported_with_touch():
     tree = LC([1, 1, 1], index="tree")
     scan = LC([1, 1, 1])
     for s in (tree, scan):
         s.pick_many(6)
         unbind(s.pool.table, 2, True)  # behind the pool's back, as a compiled loop would
-    index_touch(tree.pool.table, tree.pool.order, tree.state, 2)
+    tree.touch(2)
     assert tree.pick() == scan.pick() == 2
 
 

@@ -10,17 +10,14 @@ from lbalgo import WRR, NoBackendAvailable, Pool, UnknownBackend
 
 
 def snapshot(s):
-    state = s.state if isinstance(s.state, tuple) else (s.state,)
-    return (s.pool.table.copy(), s.pool.order.copy(), s.pool.n_ids, [a.copy() for a in state])
+    return (s.pool.table.copy(), s.pool.n_ids, [s.state.copy(), s.fstate.copy()])
 
 
 def assert_unchanged(s, snap):
-    table, order, n_ids, state = snap
-    now_state = s.state if isinstance(s.state, tuple) else (s.state,)
+    table, n_ids, state = snap
     assert np.array_equal(s.pool.table, table)
-    assert np.array_equal(s.pool.order, order)
     assert s.pool.n_ids == n_ids
-    assert all(np.array_equal(a, b) for a, b in zip(now_state, state))
+    assert all(np.array_equal(a, b) for a, b in zip([s.state, s.fstate], state))
 
 
 @pytest.mark.parametrize(

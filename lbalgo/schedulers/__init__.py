@@ -14,3 +14,5 @@ from .wlc import WLC
 from .sed import NQ, SED
 from .fo import FO, OVF
 from .twos import TWOS
+from .lblc import LBLC
+from .lblcr import LBLCR

@@ -486,10 +486,14 @@ class LocalityScheduler(AddressIdentityKeys, Scheduler):
             now = _validate.time(now)
         k = self._key(key)
         self._check_time(now)
+        return self._schedule_one(k, now)
+
+    def _schedule_one(self, key: int, now: float) -> int:
+        """One decision with converted arguments (also what a wrapper such as ClientIPAffinity calls)."""
         state = self.state
         if state[ENT_ROWS] <= state[COUNT] or (self._replicated and state[ELEM_ROWS] <= state[E_COUNT]):
             self.reserve(1)
-        return self._schedule_one(k, now)
+        return super()._schedule_one(key, now)
 
     def pick_many(self, keys_or_count: Any, now: Any = None) -> np.ndarray:
         """Schedule one new connection per destination address, in order.

@@ -80,16 +80,18 @@ def _sh_decide(table, state, key, bits, use_port, probes):
 
 
 @kernel(inline="always")
-def _sh_run(table, state, keys, out, first, last, mode):
-    """Decide connections ``first .. last-1`` (the schedule kernel, for one ``mode``)."""
+def _sh_run(table, state, keys, out, first, last, mode, many):
+    """Decide connections ``first .. last-1``; ``mode`` and ``many`` are constants where it is inlined.
+
+    ``many``: all bits set to read key i, 0 to read key 0 for every connection.
+    """
     bits = state[BITS]
     use_port = state[PORT] != 0
     probes = (1 << bits) if state[FALLBACK] else 0
-    kmask = _ALL if keys.shape[0] > 1 else _ZERO
     backend = -1
     for i in range(first, last):
         u = np.uint64(i)  # unsigned: keys[u] and out[u] need no negative-index fixup
-        key = keys[u & kmask]  # = item(keys, i)
+        key = keys[u & many]  # = item(keys, i)
         backend = account(table, _sh_decide(table, state, key, bits, use_port, probes), mode)
         out[u] = backend
     return backend
@@ -98,9 +100,12 @@ def _sh_run(table, state, keys, out, first, last, mode):
 @kernel(signature="schedule", refcount=False)
 def sh_schedule(table, state, fstate, keys, times, out, first, last, mode):
     """``state``: BITS, PORT, FALLBACK, then the buckets; key = (port << 32) | addr."""
-    if mode == LOOKUP:  # a loop of its own, without the accounting
-        return _sh_run(table, state, keys, out, first, last, LOOKUP)
-    return _sh_run(table, state, keys, out, first, last, mode)
+    # One loop per case, so that none tests the mode or the key broadcast per connection.
+    if mode == LOOKUP:
+        return _sh_run(table, state, keys, out, first, last, LOOKUP, _ALL if keys.shape[0] > 1 else _ZERO)
+    if keys.shape[0] > 1:
+        return _sh_run(table, state, keys, out, first, last, mode, _ALL)
+    return _sh_run(table, state, keys, out, first, last, mode, _ZERO)
 
 
 @kernel(signature="changed", refcount=False)

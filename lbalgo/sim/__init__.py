@@ -407,7 +407,7 @@ def _run(scheduler: Any, arrays: Any, keys: np.ndarray, events: Sequence[Any], s
         raise
 
     ref_weights = np.concatenate((initial, np.array([w for _, w, _, _ in ev.added], dtype=np.int64)))
-    trace = Trace(arrays.arrival, conns.backend, arrays.arrival if plain else conns.start, conns.end,
+    trace = Trace(arrays.arrival, conns.backend.astype(np.int32), arrays.arrival if plain else conns.start, conns.end,
                   arrays.client, arrays.destination)
     k = int(samples.meta[_engine.SAMPLES_TAKEN])
     dt = float(samples.fmeta[_engine.SAMPLE_DT])

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ... import _validate
-from ..._table import ACTIVE, EV_COUNTERS, EV_RESIZE, F_AVAILABLE, FLAGS, INACTIVE, SLOT, WEIGHT
+from ..._table import EV_COUNTERS, EV_RESIZE, F_AVAILABLE, FLAGS, SLOT, WEIGHT
 from ..._table import account as _account
 from ...errors import NoBackendAvailable
 from ..base import Scheduler
@@ -332,11 +332,7 @@ class ClientIPAffinity(ClientKeys, Scheduler):
         b = self.pool.check_id(backend, listed=False)
         t = self.clock if now is None else self._time(now)
         k = None if key is None else self._key(key)
-        was_active = (self.pool.as_active) if active is None else bool(active)
-        col = ACTIVE if was_active else INACTIVE
-        if self.pool.field(col, b) <= 0:
-            raise ValueError(f"backend {b} has no {'active' if was_active else 'inactive'} connection to release")
-        self.pool.release(b, active=active)
+        self.pool.release(b, active=active)  # checks there is such a connection
         if k is not None and t > -np.inf:
             K.release_one(self._aff, k, b, t)
 
