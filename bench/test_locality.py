@@ -24,8 +24,7 @@ import pytest
 import lbalgo
 from bench.conftest import mixed_weights, ns_per
 from lbalgo._jit import kernel
-from lbalgo._table import bind, unbind
-from lbalgo.schedulers._locality import OVERFLOW
+from lbalgo._table import ACTIVE, COUNT_ACTIVE, INACTIVE, unbind
 from tests.reference import REFERENCES
 
 ALGOS = ["lblc", "lblcr"]
@@ -45,10 +44,11 @@ def destinations(count, seed=0):
 
 
 @kernel(cache=False)
-def churn(pick, table, order, state, as_active, keys, ring, cursor, steps):
+def churn(schedule, table, state, fstate, mode, keys, now, out, ring, cursor, steps):
     """``steps`` keyed decisions, each after releasing the one made ``len(ring)`` decisions ago.
 
     ``cursor`` = (ring position, position in ``keys``, decisions so far), kept across calls.
+    ``schedule`` counts each connection itself; ``now`` is its one-element time array.
     """
     k = ring.shape[0]
     j = cursor[0]
@@ -57,11 +57,11 @@ def churn(pick, table, order, state, as_active, keys, ring, cursor, steps):
     for _ in range(steps):
         old = ring[j]
         if old >= 0:
-            unbind(table, old, as_active)
-        backend = pick(table, order, state, keys[q], cursor[2] * TICK)
+            unbind(table, old, mode == COUNT_ACTIVE)
+        now[0] = cursor[2] * TICK
+        backend = schedule(table, state, fstate, keys, now, out, q, q + 1, mode)
         cursor[2] += 1
         if backend >= 0:
-            bind(table, backend, as_active)
             done += 1
         ring[j] = backend
         j = j + 1 if j + 1 < k else 0
@@ -92,11 +92,13 @@ def _lbalgo_churn(benchmark, name, n):
     keys = destinations(200_000).astype(np.int64)
     ring = np.full(8 * n, -1, dtype=np.int64)
     cursor = np.zeros(3, dtype=np.int64)
-    args = (s._pick.compiled, pool.table, pool.order, s.state, True, keys, ring, cursor)
+    now = np.zeros(1, dtype=np.float64)
+    out = np.empty(len(keys), dtype=np.int64)
+    args = (s._schedule.compiled, pool.table, s.state, s.fstate, pool.count_mode, keys, now, out, ring, cursor)
     churn(*args, len(ring))  # compile; one ring turn opens len(ring) connections
     steps = _steps(n)
     done = benchmark(churn.compiled, *args, steps)
-    assert done == steps and s.state[0][OVERFLOW] == 0
+    assert done == steps and s.cache_size <= POPULATION  # reserve() left a free row for every decision
     return _ns(benchmark, steps), steps, s.cache_size
 
 
@@ -157,12 +159,13 @@ def test_pick(benchmark, name, impl, n):
         times = np.arange(count) * TICK
         s = lbalgo.get(name)(weights=mixed_weights(n))
         s.pick_many(keys[:10], now=0.0)  # warm-up JIT / load cache
-        state = s.state
+        state, fstate = s.state, s.fstate
 
         def run():
             # a fresh cache, counters and clock per round, so every round makes the same decisions
-            s.pool.table[:, 2:4] = 0
-            s.state = tuple(a.copy() for a in state)
+            s.pool.table[ACTIVE] = 0
+            s.pool.table[INACTIVE] = 0
+            s.state, s.fstate = state.copy(), fstate.copy()
             return s.pick_many(keys, now=times)
 
         ids = benchmark.pedantic(run, rounds=5, iterations=1)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import lbalgo
 from lbalgo import DH, MH, SH, NoBackendAvailable, disruption
 from lbalgo._hash import _hsiphash32_halves, hash_32, hsiphash32
-from lbalgo.schedulers.mh import mh_changed
+from lbalgo.schedulers.mh import RSHIFT, SLOTS, mh_changed
 from tests.reference import REFERENCES
 from tests.reference.ipvs_hash import hsiphash, siphash
 from tests.reference.ipvs_hash import hash_32 as ref_hash_32
@@ -286,7 +286,7 @@ def test_mh_equal_weights_share_the_table_within_one_slot():
 def test_mh_turns_and_shift():
     s = MH([1, 1000], table_size=251)
     counts = np.bincount(s.slots, minlength=2)
-    assert s.state[2][4] == 6  # rshift = fls(1000) - 4
+    assert s.state[RSHIFT] == 6  # rshift = fls(1000) - 4
     # every round: 1 slot for backend 0, 1000 >> 6 = 15 for backend 1
     assert counts[0] == -(-251 // 16)
 
@@ -534,9 +534,10 @@ def test_disruption_with_ports():
 def test_mh_build_kernel_same_as_plain_python():
     s = MH([3, 1, 0, 2, 5], table_size=1021,
            addresses=["10.9.0.1:80", "10.9.0.2", "10.9.0.3", "::9", "1.2.3.4:9"])
-    slots, ident, meta = (a.copy() for a in s.state)
-    mh_changed.py_func(s.pool.table, s.pool.order, (slots, ident, meta), 1, 1)
-    assert np.array_equal(slots, s.slots)
+    state = s.state.copy()
+    state[SLOTS:SLOTS + 1021] = -1
+    mh_changed.py_func(s.pool.table, state, s.fstate, 1, 0)
+    assert np.array_equal(state[SLOTS:SLOTS + 1021], s.slots)
 
 
 def test_identical_results_with_jit_disabled():

@@ -7,8 +7,18 @@ import numpy as np
 import pytest
 
 from lbalgo import LBLC, LBLCR, NoBackendAvailable
-from lbalgo.schedulers._locality import (E_COUNT, E_FREE, E_NEXT, ELEM, ELEM_ROWS, ENT, ENT_ROWS, FREE, NEXT,
-                                        STATE_LAYOUT)
+from lbalgo.schedulers._locality import (
+    E_COUNT,
+    E_FREE,
+    E_NEXT,
+    ELEM,
+    ELEM_ROWS,
+    ENT,
+    ENT_ROWS,
+    FREE,
+    NEXT,
+    STATE_LAYOUT,
+)
 from tests.reference import REFERENCES
 
 A, B, C, D = "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"

@@ -13,6 +13,8 @@ counts are header fields too::
     fstate (float64) header: START, CLOCK, EXPIRATION, NEXT_T, OLDEST
                      times    one row per entry: (LASTUSE, LASTMOD)
 
+Kernels index the regions flat (:func:`cache_regions`: entry row ``i``'s
+``NEXT`` is ``ent[ENT_WIDTH * i + NEXT]``); Python sees them as 2-D views.
 Entry rows are chained per bucket, new ones at the head; free rows (entries
 and members) sit on free lists. ``DEST`` is a backend *id* for lblc and the
 first member row of the replica set for lblcr (``SIZE`` members, set order
@@ -47,7 +49,7 @@ from .. import _validate
 from .._jit import kernel
 from .._table import ACTIVE, WEIGHT, account_at, item, listed
 from ._identity_keys import V6_BASE, AddressIdentityKeys
-from ._regions import Layout, Region, rows_of, values_of
+from ._regions import Layout, Region, region
 from .base import Scheduler, no_change
 
 TAB_BITS = 10
@@ -104,12 +106,16 @@ INITIAL_FOLDS = 16
 
 @kernel(inline="always")
 def cache_regions(state, fstate):
-    """The cache's regions as arrays: ``(buckets, ent, entf, elem, v6fold)``."""
-    return (values_of(state, state, BUCKETS_AT, BUCKETS_ROWS),
-            rows_of(state, state, ENT_AT, ENT_ROWS, ENT_WIDTH),
-            rows_of(fstate, state, TIMES_AT, TIMES_ROWS, TIMES_WIDTH),
-            rows_of(state, state, ELEM_AT, ELEM_ROWS, ELEM_WIDTH),
-            values_of(state, state, FOLDS_AT, FOLDS_ROWS))
+    """Return the cache's regions, flat: ``(buckets, ent, entf, elem, v6fold)``.
+
+    Entry row ``i``'s column ``c`` is ``ent[ENT_WIDTH * i + c]`` (its times
+    ``entf[TIMES_WIDTH * i + c]``), member row ``e``'s ``elem[ELEM_WIDTH * e + c]``.
+    """
+    return (region(state, state, BUCKETS_AT, BUCKETS_ROWS, 1),
+            region(state, state, ENT_AT, ENT_ROWS, ENT_WIDTH),
+            region(fstate, state, TIMES_AT, TIMES_ROWS, TIMES_WIDTH),
+            region(state, state, ELEM_AT, ELEM_ROWS, ELEM_WIDTH),
+            region(state, state, FOLDS_AT, FOLDS_ROWS, 1))
 
 
 # -- the hash table --------------------------------------------------------------
@@ -125,9 +131,10 @@ def cache_find(buckets, ent, key, bucket):
     """Row of ``key`` in ``bucket``, or -1."""
     i = buckets[bucket]
     while i >= 0:
-        if ent[i, KEY] == key:
+        row = ENT_WIDTH * i
+        if ent[row + KEY] == key:
             return i
-        i = ent[i, NEXT]
+        i = ent[row + NEXT]
     return -1
 
 
@@ -135,13 +142,14 @@ def cache_find(buckets, ent, key, bucket):
 def cache_insert(state, buckets, ent, entf, key, bucket, now):
     """Link a free row for ``key`` at the head of ``bucket``; return it (the caller reserved it)."""
     i = state[FREE]
-    state[FREE] = ent[i, NEXT]
-    ent[i, KEY] = key
-    ent[i, NEXT] = buckets[bucket]
-    ent[i, DEST] = -1
-    ent[i, SIZE] = 0
-    entf[i, LASTUSE] = now
-    entf[i, LASTMOD] = now
+    row = ENT_WIDTH * i
+    state[FREE] = ent[row + NEXT]
+    ent[row + KEY] = key
+    ent[row + NEXT] = buckets[bucket]
+    ent[row + DEST] = -1
+    ent[row + SIZE] = 0
+    entf[TIMES_WIDTH * i + LASTUSE] = now
+    entf[TIMES_WIDTH * i + LASTMOD] = now
     buckets[bucket] = i
     state[COUNT] += 1
     state[ENTRIES] += 1
@@ -151,15 +159,17 @@ def cache_insert(state, buckets, ent, entf, key, bucket, now):
 @kernel(refcount=False)
 def release_row(state, ent, elem, i):
     """Return row ``i`` (already unlinked) and its replica set to the free lists."""
+    row = ENT_WIDTH * i
     if state[REPLICATED]:
-        e = ent[i, DEST]
+        e = ent[row + DEST]
         while e >= 0:
-            nxt = elem[e, E_NEXT]
-            elem[e, E_NEXT] = state[E_FREE]
+            member = ELEM_WIDTH * e
+            nxt = elem[member + E_NEXT]
+            elem[member + E_NEXT] = state[E_FREE]
             state[E_FREE] = e
             state[E_COUNT] -= 1
             e = nxt
-    ent[i, NEXT] = state[FREE]
+    ent[row + NEXT] = state[FREE]
     state[FREE] = i
     state[COUNT] -= 1
 
@@ -175,17 +185,18 @@ def sweep_bucket(state, fstate, buckets, ent, entf, elem, bucket, t, idle):
     prev = -1
     i = buckets[bucket]
     while i >= 0:
-        nxt = ent[i, NEXT]
-        if t >= entf[i, LASTUSE] + idle:
+        nxt = ent[ENT_WIDTH * i + NEXT]
+        lastuse = entf[TIMES_WIDTH * i + LASTUSE]
+        if t >= lastuse + idle:
             if prev < 0:
                 buckets[bucket] = nxt
             else:
-                ent[prev, NEXT] = nxt
+                ent[ENT_WIDTH * prev + NEXT] = nxt
             release_row(state, ent, elem, i)
             deleted += 1
         else:
-            if entf[i, LASTUSE] < oldest:
-                oldest = entf[i, LASTUSE]
+            if lastuse < oldest:
+                oldest = lastuse
             prev = i
         i = nxt
     state[ENTRIES] -= deleted
@@ -306,7 +317,7 @@ def gc_run(state, fstate, now):
 # -- the shared decision rules --------------------------------------------------------
 @kernel(refcount=False)
 def lbl_overloaded(table, s):
-    """For the backend at slot ``s``: ``active > weight`` while some listed backend has ``active*2 < weight``."""
+    """Whether slot ``s`` has ``active > weight`` while some listed backend has ``active*2 < weight``."""
     if table[ACTIVE, s] > table[WEIGHT, s]:
         active = table[ACTIVE]
         weight = table[WEIGHT]
@@ -318,7 +329,7 @@ def lbl_overloaded(table, s):
 
 @kernel(inline="always")
 def locality_schedule(decide, table, state, fstate, keys, times, out, first, last, mode):
-    """The ``schedule`` kernel of lblc and lblcr, given the decision ``decide``.
+    """Run the ``schedule`` kernel of lblc and lblcr, given the decision ``decide``.
 
     ``decide(table, state, fstate, buckets, ent, entf, elem, v6fold, key, now)``
     is the pick once the GC ticks due have run; it returns a slot (-1: none).

@@ -12,8 +12,9 @@ by reallocating the array::
 
 A region's rows refer to each other by row number, never by offset, so
 growing (which moves the regions after it) changes nothing they hold.
-Kernels take a region with :func:`rows_of` (2-D) or :func:`values_of`
-(1-D); Python lays an array out with :class:`Layout`.
+Kernels take a region with :func:`region` (a flat view: row ``r``, column
+``c`` at ``width * r + c``); Python lays an array out, and sees regions as
+2-D views, with :class:`Layout`.
 """
 
 from __future__ import annotations
@@ -34,18 +35,16 @@ class Region(NamedTuple):
 
 
 @kernel(inline="always")
-def rows_of(array, index, at, rows, width):
-    """The region whose offset and row count are ``index[at]`` and ``index[rows]``, as rows of ``width``."""
-    start = index[at]
-    n = index[rows]
-    return array[start:start + n * width].reshape((n, width))
+def region(array, index, at, rows, width):
+    """Return the region whose offset and row count are ``index[at]`` and ``index[rows]``, flat.
 
-
-@kernel(inline="always")
-def values_of(array, index, at, rows):
-    """A region of width 1 as a 1-D view (see :func:`rows_of`)."""
+    Row ``r``'s column ``c`` is ``region[width * r + c]``. Kernels index
+    regions flat rather than through a 2-D ``reshape``: Numba's reshape calls
+    an out-of-line helper, about 10 ns per view, which a scheduler would pay
+    on every call (the simulator makes one call per connection).
+    """
     start = index[at]
-    return array[start:start + index[rows]]
+    return array[start:start + index[rows] * width]
 
 
 class Layout:
@@ -60,16 +59,10 @@ class Layout:
         self.header = header
         self.regions = regions
 
-    def new(self, rows: Sequence[int], dtype: type, index: np.ndarray | None = None,
-            header: np.ndarray | None = None) -> np.ndarray:
-        """A zeroed array with ``rows[k]`` rows in region ``k``; the fields are set in ``index``.
-
-        ``header`` (optional) gives the header's values (the array's own, or ``index``'s).
-        """
+    def new(self, rows: Sequence[int], dtype: type, index: np.ndarray | None = None) -> np.ndarray:
+        """Return a zeroed array with ``rows[k]`` rows in region ``k`` (their fields set in ``index``)."""
         size = self.header + sum(n * r.width for n, r in zip(rows, self.regions))
         array = np.zeros(size, dtype=dtype)
-        if header is not None:
-            array[: len(header)] = header
         idx = array if index is None else index
         at = self.header
         for n, r in zip(rows, self.regions):
@@ -78,33 +71,34 @@ class Layout:
             at += n * r.width
         return array
 
-    def view(self, array: np.ndarray, region: Region, index: np.ndarray | None = None) -> np.ndarray:
-        """The rows of ``region`` (a writable 2-D view; 1-D for width 1)."""
+    def view(self, array: np.ndarray, which: Region, index: np.ndarray | None = None) -> np.ndarray:
+        """Return the rows of ``which`` (a writable 2-D view; 1-D for width 1)."""
         idx = array if index is None else index
-        start, n = int(idx[region.at]), int(idx[region.rows])
-        flat = array[start:start + n * region.width]
-        return flat if region.width == 1 else flat.reshape(n, region.width)
+        start, n = int(idx[which.at]), int(idx[which.rows])
+        flat = array[start:start + n * which.width]
+        return flat if which.width == 1 else flat.reshape(n, which.width)
 
-    def grown(self, array: np.ndarray, region: Region, rows: int,
+    def grown(self, array: np.ndarray, which: Region, rows: int,
               index: np.ndarray | None = None) -> np.ndarray:
-        """A copy of ``array`` with ``region`` grown to ``rows`` rows (the new rows zero).
+        """Return a copy of ``array`` with ``which`` grown to ``rows`` rows (new rows zero).
 
-        The regions after it move; their offsets are updated in the copy's
+        ``array`` itself if the region has that many rows already. The
+        regions after it move; their offsets are updated in the copy's
         header, or in ``index`` when it is given.
         """
         own = index is None
         idx = array if own else index
-        old = int(idx[region.rows])
+        old = int(idx[which.rows])
         if rows <= old:
             return array
-        end = int(idx[region.at]) + old * region.width
-        extra = (rows - old) * region.width
+        end = int(idx[which.at]) + old * which.width
+        extra = (rows - old) * which.width
         bigger = np.zeros(len(array) + extra, dtype=array.dtype)
         bigger[:end] = array[:end]
         bigger[end + extra:] = array[end:]
         if own:
             idx = bigger
-        for r in self.regions[self.regions.index(region) + 1:]:
+        for r in self.regions[self.regions.index(which) + 1:]:
             idx[r.at] += extra
-        idx[region.rows] = rows
+        idx[which.rows] = rows
         return bigger

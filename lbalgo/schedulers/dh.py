@@ -27,33 +27,29 @@ import numpy as np
 
 from .._hash import M32, hash_32
 from .._jit import kernel
-from .._table import (BACKEND, EV_ADD, EV_DELETE, F_AVAILABLE, F_OVERLOAD, FLAGS, SLOT, WEIGHT, account, item,
-                      listed)
+from .._table import (BACKEND, COUNT_ACTIVE, EV_ADD, EV_DELETE, F_AVAILABLE, FLAGS, LOOKUP, SLOT, bind, listed,
+                      usable)
 from .registry import register
-from .sh import BITS, BUCKETS, HashScheduler, _bucket_state, _readonly, _table_bits
-
-
-@kernel(inline="always")
-def _dh_decide(table, state, key, bits):
-    """The backend id for one key (-1: none)."""
-    backend = state[BUCKETS + hash_32(key & M32, bits)]
-    # Branch-free checks (an empty bucket reads the slot of id 0 harmlessly).
-    s = table[SLOT, backend if backend >= 0 else 0]
-    flags = table[FLAGS, s]
-    ok = (backend >= 0) & (flags & F_AVAILABLE != 0) & (table[WEIGHT, s] > 0) & (flags & F_OVERLOAD == 0)
-    return backend if ok else -1
+from .sh import BITS, BUCKETS, HashScheduler, _bucket_state, _readonly, _table_bits, key_source
 
 
 @kernel(signature="schedule", refcount=False)
 def dh_schedule(table, state, fstate, keys, times, out, first, last, mode):
     """``state``: BITS, then the buckets; the port half of a key is ignored."""
     bits = state[BITS]
+    source = key_source(keys, out, first, last)
     backend = -1
-    if first < 0:
-        first = 0
     for i in range(first, last):
-        backend = account(table, _dh_decide(table, state, item(keys, i), bits), mode)
-        out[i] = backend
+        u = np.uint64(i)  # unsigned: source[u] and out[u] compile without the negative-index fixup
+        backend = state[BUCKETS + hash_32(source[u] & M32, bits)]
+        if backend >= 0:
+            s = table[SLOT, backend]
+            # (s >= 0 always holds; saying so spares the compiled code the negative-index fixup.)
+            if not (s >= 0 and table[FLAGS, s] & F_AVAILABLE and usable(table, s)):
+                backend = -1
+        if backend >= 0 and mode != LOOKUP:  # account(table, backend, mode), as in sh_schedule
+            bind(table, backend, mode == COUNT_ACTIVE)
+        out[u] = backend
     return backend
 
 

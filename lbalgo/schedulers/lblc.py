@@ -62,8 +62,10 @@ from .._table import BACKEND, F_AVAILABLE, FLAGS, SLOT, WEIGHT
 from ._locality import (
     CLOCK,
     DEST,
+    ENT_WIDTH,
     ENTRIES,
     LASTUSE,
+    TIMES_WIDTH,
     LocalityScheduler,
     bucket_of,
     cache_find,
@@ -79,14 +81,14 @@ from .wlc import wlc_scan
 def lblc_decide(table, state, fstate, buckets, ent, entf, elem, v6fold, key, now):
     """One lblc decision once the GC ticks due have run: the chosen slot, or -1.
 
-    ``ent[i, DEST]`` is the cached backend id (``elem`` is unused); see :mod:`._locality`.
+    Entry ``i``'s ``DEST`` is the cached backend id (``elem`` is unused); see :mod:`._locality`.
     """
     fstate[CLOCK] = now
     bucket = bucket_of(v6fold, key)
     i = cache_find(buckets, ent, key, bucket)
     if i >= 0:
-        entf[i, LASTUSE] = now
-        s = table[SLOT, ent[i, DEST]]
+        entf[TIMES_WIDTH * i + LASTUSE] = now
+        s = table[SLOT, ent[ENT_WIDTH * i + DEST]]
         if table[FLAGS, s] & F_AVAILABLE and table[WEIGHT, s] > 0 and not lbl_overloaded(table, s):
             return s
     s = wlc_scan(table)
@@ -94,18 +96,18 @@ def lblc_decide(table, state, fstate, buckets, ent, entf, elem, v6fold, key, now
         return -1
     d = table[BACKEND, s]
     if i >= 0:
-        if ent[i, DEST] != d:
-            ent[i, DEST] = d
+        if ent[ENT_WIDTH * i + DEST] != d:
+            ent[ENT_WIDTH * i + DEST] = d
             state[ENTRIES] += 1  # the kernel's counter is not decremented for the old entry
     else:
         i = cache_insert(state, buckets, ent, entf, key, bucket, now)
-        ent[i, DEST] = d
+        ent[ENT_WIDTH * i + DEST] = d
     return s
 
 
 @kernel(signature="schedule", refcount=False)
 def lblc_schedule(table, state, fstate, keys, times, out, first, last, mode):
-    """The cache and GC timer of :mod:`._locality` with :func:`lblc_decide`."""
+    """Schedule with the cache and GC timer of :mod:`._locality` and :func:`lblc_decide`."""
     return locality_schedule(lblc_decide, table, state, fstate, keys, times, out, first, last, mode)
 
 

@@ -45,10 +45,13 @@ from ._locality import (
     E_DEST,
     E_FREE,
     E_NEXT,
+    ELEM_WIDTH,
+    ENT_WIDTH,
     EXPIRATION,
     LASTMOD,
     LASTUSE,
     SIZE,
+    TIMES_WIDTH,
     LocalityScheduler,
     bucket_of,
     cache_find,
@@ -63,12 +66,13 @@ from .wlc import wlc_scan
 @kernel(refcount=False)
 def set_min(table, ent, elem, i):
     """Slot of the weighted least-loaded usable member of row ``i``'s set, or -1."""
-    e = ent[i, DEST]
+    e = ent[ENT_WIDTH * i + DEST]
     least = -1
     loh = 0
     while e >= 0:
-        s = table[SLOT, elem[e, E_DEST]]
-        e = elem[e, E_NEXT]
+        member = ELEM_WIDTH * e
+        s = table[SLOT, elem[member + E_DEST]]
+        e = elem[member + E_NEXT]
         if table[FLAGS, s] & F_OVERLOAD:
             continue
         if table[WEIGHT, s] > 0 and table[FLAGS, s] & F_AVAILABLE:
@@ -78,8 +82,9 @@ def set_min(table, ent, elem, i):
     if least < 0:
         return -1
     while e >= 0:
-        s = table[SLOT, elem[e, E_DEST]]
-        e = elem[e, E_NEXT]
+        member = ELEM_WIDTH * e
+        s = table[SLOT, elem[member + E_DEST]]
+        e = elem[member + E_NEXT]
         if table[FLAGS, s] & F_OVERLOAD:
             continue
         doh = overhead(table, s)
@@ -92,14 +97,15 @@ def set_min(table, ent, elem, i):
 @kernel(refcount=False)
 def set_max(table, ent, elem, i):
     """Id of the weighted most-loaded member of row ``i``'s set with weight > 0, or -1."""
-    e = ent[i, DEST]
+    e = ent[ENT_WIDTH * i + DEST]
     most = -1
     most_at = 0
     moh = 0
     while e >= 0:
-        b = elem[e, E_DEST]
+        member = ELEM_WIDTH * e
+        b = elem[member + E_DEST]
         s = table[SLOT, b]
-        e = elem[e, E_NEXT]
+        e = elem[member + E_NEXT]
         if table[WEIGHT, s] > 0:
             most = b
             most_at = s
@@ -108,9 +114,10 @@ def set_max(table, ent, elem, i):
     if most < 0:
         return -1
     while e >= 0:
-        b = elem[e, E_DEST]
+        member = ELEM_WIDTH * e
+        b = elem[member + E_DEST]
         s = table[SLOT, b]
-        e = elem[e, E_NEXT]
+        e = elem[member + E_NEXT]
         doh = overhead(table, s)
         # moh/w_most < doh/w_b, in integers
         if moh * table[WEIGHT, s] < doh * table[WEIGHT, most_at] and table[WEIGHT, s] > 0:
@@ -123,20 +130,22 @@ def set_max(table, ent, elem, i):
 @kernel(refcount=False)
 def set_erase(state, ent, entf, elem, i, backend, now):
     """Remove ``backend`` from row ``i``'s set (lastmod = now when it was there)."""
+    row = ENT_WIDTH * i
     prev = -1
-    e = ent[i, DEST]
+    e = ent[row + DEST]
     while e >= 0:
-        nxt = elem[e, E_NEXT]
-        if elem[e, E_DEST] == backend:
+        member = ELEM_WIDTH * e
+        nxt = elem[member + E_NEXT]
+        if elem[member + E_DEST] == backend:
             if prev < 0:
-                ent[i, DEST] = nxt
+                ent[row + DEST] = nxt
             else:
-                elem[prev, E_NEXT] = nxt
-            elem[e, E_NEXT] = state[E_FREE]
+                elem[ELEM_WIDTH * prev + E_NEXT] = nxt
+            elem[member + E_NEXT] = state[E_FREE]
             state[E_FREE] = e
             state[E_COUNT] -= 1
-            ent[i, SIZE] -= 1
-            entf[i, LASTMOD] = now
+            ent[row + SIZE] -= 1
+            entf[TIMES_WIDTH * i + LASTMOD] = now
             return
         prev = e
         e = nxt
@@ -148,34 +157,36 @@ def set_insert(state, ent, entf, elem, i, backend, now):
 
     A new member takes a free row (the caller reserved it).
     """
-    e = ent[i, DEST]
+    row = ENT_WIDTH * i
+    e = ent[row + DEST]
     while e >= 0:
-        if elem[e, E_DEST] == backend:
+        if elem[ELEM_WIDTH * e + E_DEST] == backend:
             return
-        e = elem[e, E_NEXT]
+        e = elem[ELEM_WIDTH * e + E_NEXT]
     e = state[E_FREE]
-    state[E_FREE] = elem[e, E_NEXT]
+    member = ELEM_WIDTH * e
+    state[E_FREE] = elem[member + E_NEXT]
     state[E_COUNT] += 1
-    elem[e, E_DEST] = backend
-    elem[e, E_NEXT] = ent[i, DEST]
-    ent[i, DEST] = e
-    ent[i, SIZE] += 1
-    entf[i, LASTMOD] = now
+    elem[member + E_DEST] = backend
+    elem[member + E_NEXT] = ent[row + DEST]
+    ent[row + DEST] = e
+    ent[row + SIZE] += 1
+    entf[TIMES_WIDTH * i + LASTMOD] = now
 
 
 @kernel(inline="always")
 def lblcr_decide(table, state, fstate, buckets, ent, entf, elem, v6fold, key, now):
     """One lblcr decision once the GC ticks due have run: the chosen slot, or -1.
 
-    ``ent[i, DEST]`` is the head of the replica set in ``elem``; see :mod:`._locality`.
+    Entry ``i``'s ``DEST`` is the first member row of its replica set in ``elem``; see :mod:`._locality`.
     """
     fstate[CLOCK] = now
     bucket = bucket_of(v6fold, key)
     i = cache_find(buckets, ent, key, bucket)
     if i >= 0:
-        entf[i, LASTUSE] = now
+        entf[TIMES_WIDTH * i + LASTUSE] = now
         s = set_min(table, ent, elem, i)
-        if ent[i, SIZE] > 1 and now > entf[i, LASTMOD] + fstate[EXPIRATION]:
+        if ent[ENT_WIDTH * i + SIZE] > 1 and now > entf[TIMES_WIDTH * i + LASTMOD] + fstate[EXPIRATION]:
             m = set_max(table, ent, elem, i)
             if m >= 0:
                 set_erase(state, ent, entf, elem, i, m, now)
@@ -196,7 +207,7 @@ def lblcr_decide(table, state, fstate, buckets, ent, entf, elem, v6fold, key, no
 
 @kernel(signature="schedule", refcount=False)
 def lblcr_schedule(table, state, fstate, keys, times, out, first, last, mode):
-    """The cache and GC timer of :mod:`._locality` with :func:`lblcr_decide`."""
+    """Schedule with the cache and GC timer of :mod:`._locality` and :func:`lblcr_decide`."""
     return locality_schedule(lblcr_decide, table, state, fstate, keys, times, out, first, last, mode)
 
 

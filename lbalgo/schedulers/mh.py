@@ -51,9 +51,9 @@ import numpy as np
 from .. import addresses as _addresses
 from .._hash import M32, hsiphash32
 from .._jit import kernel
-from .._table import BACKEND, EV_ADD, LAST_WEIGHT, SLOT, account, gcd_and_max, item, listed, usable
+from .._table import BACKEND, COUNT_ACTIVE, EV_ADD, LAST_WEIGHT, LOOKUP, SLOT, bind, gcd_and_max, listed, usable
 from .registry import register
-from .sh import HashScheduler, _flag, _readonly
+from .sh import HashScheduler, _flag, _readonly, key_source
 
 #: Table sizes the kernel offers (``CONFIG_IP_VS_MH_TAB_INDEX`` 8..17).
 PRIMES = (251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071)
@@ -69,40 +69,53 @@ SLOTS = 8  # lookup-table slot j is state[SLOTS + j], j in 0 .. M-1 (M = state[S
 
 
 @kernel(inline="always")
-def _mh_decide(table, state, key, m, use_port, probes):
-    """The backend id for one key (-1: none)."""
-    v = key & M32
-    if use_port:
-        v = (v + (key >> 32)) & M32
-    # The chosen slot ih = h1(v) % M, then with fallback the rehashed probes
-    # r = (o + ih) % M, slot h1(r + v) % M: one loop with one hash call site.
-    x = v
-    ih = 0
-    chosen = -1
-    for o in range(probes + 1):
-        j = hsiphash32(x, 0, HASH1, 0, HASH1) % m
-        if o == 0:
-            ih = j
-        backend = state[SLOTS + j]
+def _mh_slot(x, m):
+    """``h1(x) % M``: the lookup-table slot of the u32 ``x``.
+
+    Computed unsigned: both operands fit 32 bits, and an unsigned remainder
+    compiles to one division where Python's signed ``%`` needs sign fix-ups.
+    """
+    return np.int64(np.uint64(hsiphash32(x, 0, HASH1, 0, HASH1)) % np.uint64(m))
+
+
+@kernel(inline="always")
+def _mh_fallback(table, state, v, ih, m, probes):
+    """mh-fallback: the backend id of the first usable slot of the rehashed walk from ``ih`` (-1: none).
+
+    Probe o looks at slot ``h1((o + ih) % M + v) % M``, rehashed per probe.
+    """
+    for o in range(probes):
+        backend = state[SLOTS + _mh_slot((((o + ih) % m) + v) & M32, m)]
         if backend < 0:
-            break
-        if usable(table, table[SLOT, backend]):
-            chosen = backend
-            break
-        x = (((o + ih) % m) + v) & M32
-    return chosen
+            return -1
+        s = table[SLOT, backend]
+        if s >= 0 and usable(table, s):
+            return backend
+    return -1
 
 
 @kernel(signature="schedule", refcount=False)
 def mh_schedule(table, state, fstate, keys, times, out, first, last, mode):
     """``state``: the fields, the M slots, the identities; key = (port << 32) | addr."""
     m = state[SIZE]
-    use_port = state[PORT] != 0
+    port_mask = M32 if state[PORT] else 0
     probes = m if state[FALLBACK] else 0
+    source = key_source(keys, out, first, last)
     backend = -1
     for i in range(first, last):
-        backend = account(table, _mh_decide(table, state, item(keys, i), m, use_port, probes), mode)
-        out[i] = backend
+        u = np.uint64(i)  # unsigned: source[u] and out[u] compile without the negative-index fixup
+        key = source[u]
+        v = (key + ((key >> 32) & port_mask)) & M32  # addr + port (with the port flag) mod 2**32
+        ih = _mh_slot(v, m)
+        backend = state[SLOTS + ih]
+        if backend >= 0:
+            s = table[SLOT, backend]
+            # (s >= 0 always holds; saying so spares the compiled code the negative-index fixup.)
+            if not (s >= 0 and usable(table, s)):
+                backend = _mh_fallback(table, state, v, ih, m, probes)
+        if backend >= 0 and mode != LOOKUP:  # account(table, backend, mode), as in sh_schedule
+            bind(table, backend, mode == COUNT_ACTIVE)
+        out[u] = backend
     return backend
 
 

@@ -180,8 +180,10 @@ class ClientIPAffinity(ClientKeys, Scheduler):
         return clone
 
     def reserve(self, picks: int) -> None:
-        """Make room for ``picks`` more decisions (each adds at most one client and one entry)."""
+        """Make room for ``picks`` more decisions (each adds at most one client and one entry),
+        in the affinity tables and in the inner scheduler's state."""
         picks = _validate.count(picks, "picks")
+        self.inner.reserve(picks)
         meta, fmeta, slots, ent, entf, blist, rank, v6fold = self._aff
         rows = ent.shape[0]
         if rows - meta[K.USED] < picks:
@@ -314,6 +316,7 @@ class ClientIPAffinity(ClientKeys, Scheduler):
             if self._room() < min(left, 1024):
                 self.reserve(min(left, max(1024, self._aff[3].shape[0])))
             end = done + min(left, self._room())
+            inner.reserve(end - done)  # may replace the inner state arrays: read them after
             layer(schedule, changed, pool.table, inner.state, inner.fstate, self._aff, packed, times, out,
                   done, end, pool.count_mode, inner.watches_counters, inner_key)
             done = end
