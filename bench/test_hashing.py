@@ -64,7 +64,7 @@ def test_mh_build_lbalgo(benchmark, m):
     benchmark.group = f"mh-build-{m}"
     s = lbalgo.MH(weights=mixed_weights(1000), table_size=m)
     pool = s.pool
-    benchmark(mh_changed, pool.table, pool.order, s.state, EV_UPDATE, 1)
+    benchmark(mh_changed.entry, pool.table, s.state, s.fstate, EV_UPDATE, 0)
     counts = np.bincount(s.slots, minlength=1000)
     assert counts.sum() == m and (s.slots >= 0).all()
     benchmark.extra_info.update(impl="lbalgo", n_backends=1000, table_size=m,

@@ -27,8 +27,19 @@ import numpy as np
 
 from .._hash import M32, hash_32
 from .._jit import kernel
-from .._table import (BACKEND, COUNT_ACTIVE, EV_ADD, EV_DELETE, F_AVAILABLE, FLAGS, LOOKUP, SLOT, bind, listed,
-                      usable)
+from .._table import (
+    BACKEND,
+    COUNT_ACTIVE,
+    EV_ADD,
+    EV_DELETE,
+    F_AVAILABLE,
+    FLAGS,
+    LOOKUP,
+    SLOT,
+    bind,
+    listed,
+    usable,
+)
 from .registry import register
 from .sh import BITS, BUCKETS, HashScheduler, _bucket_state, _readonly, _table_bits, key_source
 

@@ -51,7 +51,18 @@ import numpy as np
 from .. import addresses as _addresses
 from .._hash import M32, hsiphash32
 from .._jit import kernel
-from .._table import BACKEND, COUNT_ACTIVE, EV_ADD, LAST_WEIGHT, LOOKUP, SLOT, bind, gcd_and_max, listed, usable
+from .._table import (
+    BACKEND,
+    COUNT_ACTIVE,
+    EV_ADD,
+    LAST_WEIGHT,
+    LOOKUP,
+    SLOT,
+    bind,
+    gcd_and_max,
+    listed,
+    usable,
+)
 from .registry import register
 from .sh import HashScheduler, _flag, _readonly, key_source
 
@@ -70,7 +81,7 @@ SLOTS = 8  # lookup-table slot j is state[SLOTS + j], j in 0 .. M-1 (M = state[S
 
 @kernel(inline="always")
 def _mh_slot(x, m):
-    """``h1(x) % M``: the lookup-table slot of the u32 ``x``.
+    """Return ``h1(x) % M``, the lookup-table slot of the u32 ``x``.
 
     Computed unsigned: both operands fit 32 bits, and an unsigned remainder
     compiles to one division where Python's signed ``%`` needs sign fix-ups.
@@ -80,7 +91,7 @@ def _mh_slot(x, m):
 
 @kernel(inline="always")
 def _mh_fallback(table, state, v, ih, m, probes):
-    """mh-fallback: the backend id of the first usable slot of the rehashed walk from ``ih`` (-1: none).
+    """Return the backend id of the first usable slot of mh-fallback's walk from ``ih`` (-1: none).
 
     Probe o looks at slot ``h1((o + ih) % M + v) % M``, rehashed per probe.
     """
@@ -121,7 +132,7 @@ def mh_schedule(table, state, fstate, keys, times, out, first, last, mode):
 
 @kernel(inline="always")
 def mh_identity(state, backend):
-    """``addr + port`` (mod 2**32) of a backend, or the default 10.0.0.1 + id."""
+    """Return ``addr + port`` (mod 2**32) of a backend, or the default 10.0.0.1 + id."""
     x = state[SLOTS + state[SIZE] + backend]
     if x < 0:
         x = (DEFAULT_ADDRESS + backend) & M32
@@ -166,6 +177,7 @@ def mh_changed(table, state, fstate, event, where):
         turns[s] = t
 
     taken = np.zeros(m, dtype=np.bool_)
+    um = np.uint64(m)
     filled = 0
     s = 0
     count = 0
@@ -174,14 +186,17 @@ def mh_changed(table, state, fstate, event, where):
         if t < 1:
             s = s + 1 if s + 1 < n else 0
             continue
-        c = perm[s]
+        # Unsigned, so that the probe loop compiles without negative-index fix-ups.
+        c = np.uint64(perm[s])
+        step = np.uint64(skip[s])
         while taken[c]:
-            c += skip[s]
-            if c >= m:
-                c -= m
-        perm[s] = c
+            c += step
+            if c >= um:
+                c -= um
         taken[c] = True
-        state[SLOTS + c] = table[BACKEND, s]
+        j = np.int64(c)
+        perm[s] = j
+        state[SLOTS + j] = table[BACKEND, s]
         filled += 1
         if filled == m:
             return

@@ -42,7 +42,7 @@ import numpy as np
 from .._hash import M32, endpoint_key, endpoint_keys, hash_32
 from .._jit import kernel
 from .._table import BACKEND, COUNT_ACTIVE, EV_ADD, LOOKUP, SLOT, WEIGHT, bind, listed, usable
-from .base import Scheduler
+from .base import Scheduler, _times
 from .registry import register
 
 # state slots (shared by sh and dh), then the buckets
@@ -54,11 +54,11 @@ _NO_TIMES = np.zeros(1, dtype=np.float64)
 
 @kernel(inline="always")
 def key_source(keys, out, first, last):
-    """The array to read the key of connection i from: ``keys``, or with one key for all
-    (a one-element ``keys``) ``out``, filled with it for ``first .. last-1``.
+    """Return the array holding the key of connection i at index i, for ``first <= i < last``.
 
-    The decision loops then read ``source[i]`` and need no per-connection
-    broadcast test, which costs them a third of their speed.
+    That is ``keys``, or, when one key applies to all (a one-element
+    ``keys``), ``out`` filled with it. The decision loops then read
+    ``source[i]``: a broadcast test per connection made them a quarter slower.
     """
     if keys.shape[0] > 1:
         return keys
@@ -70,13 +70,16 @@ def key_source(keys, out, first, last):
 
 @kernel(inline="always")
 def _sh_hash(key, bits, port_mask):
-    """The bucket of a key: ``hash_32((addr + port) mod 2**32, bits)``; ``port_mask`` is M32, or 0 without the port."""
+    """Return the bucket of a key, ``hash_32((addr + port) mod 2**32, bits)``.
+
+    ``port_mask`` is M32 to add the port, 0 to leave it out.
+    """
     return hash_32((key + ((key >> 32) & port_mask)) & M32, bits)
 
 
 @kernel(inline="always")
 def _sh_fallback(table, state, ih, mask, probes):
-    """sh-fallback: the backend id of the first usable bucket of the walk from ``ih`` (-1: none).
+    """Return the backend id of the first usable bucket of sh-fallback's walk from ``ih`` (-1: none).
 
     The probe for offset o is bucket ``((o + ih) % size + ih) & mask``, so the walk starts at 2*ih.
     """
@@ -109,7 +112,7 @@ def sh_schedule(table, state, fstate, keys, times, out, first, last, mode):
             if not (s >= 0 and usable(table, s)):
                 backend = _sh_fallback(table, state, ih, mask, probes)
         # account(table, backend, mode), spelled out: inlined after the fallback
-        # walk, the call made Numba compile this loop 2.5 times slower.
+        # walk, the call compiled to a loop 2.5 times slower.
         if backend >= 0 and mode != LOOKUP:
             bind(table, backend, mode == COUNT_ACTIVE)
         out[u] = backend
@@ -150,13 +153,26 @@ def _table_bits(value: Any) -> int:
 
 
 def _bucket_state(bits: int, port: bool, fallback: bool) -> np.ndarray:
-    """The sh / dh state with every bucket empty."""
+    """Return the sh / dh state with every bucket empty."""
     state = np.full(BUCKETS + (1 << bits), -1, dtype=np.int64)
     state[:BUCKETS] = 0
     state[BITS] = bits
     state[PORT] = port
     state[FALLBACK] = fallback
     return state
+
+
+def _decisions_buffer(packed: np.ndarray, given: Any) -> np.ndarray:
+    """Return the array a batch writes its decisions to.
+
+    That is ``packed`` itself when it is a fresh conversion of the caller's
+    ``given`` keys (the kernels read key i before they write decision i),
+    else a new array. One large buffer instead of two per batch halves the
+    memory a batch touches (and the page faults of fresh buffers).
+    """
+    if isinstance(given, np.ndarray) and np.may_share_memory(packed, given):
+        return np.empty(len(packed), dtype=np.int64)
+    return packed
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -192,11 +208,16 @@ class HashScheduler(Scheduler):
 
         ``ports``: optional client source port per key (0..65535).
         """
-        if ports is not None:
-            if isinstance(keys_or_count, numbers.Integral):
+        if isinstance(keys_or_count, numbers.Integral):
+            if ports is not None:
                 raise TypeError(f"{type(self).__name__}.pick_many() needs an array of keys, not a count")
-            keys_or_count = endpoint_keys(keys_or_count, ports)
-        return super().pick_many(keys_or_count, now)
+            return super().pick_many(keys_or_count, now)  # raises: a keyed scheduler needs keys
+        packed = endpoint_keys(keys_or_count, ports)
+        times = _times(now, len(packed))
+        out = _decisions_buffer(packed, keys_or_count)
+        if len(out):
+            self._run(packed, times, out)
+        return out
 
     def lookup_many(self, keys: Any, *, ports: Any = None) -> np.ndarray:
         """The backend each key would get now, without counting a connection (-1: none).
@@ -205,7 +226,7 @@ class HashScheduler(Scheduler):
         left untouched (the schedule kernel runs in ``LOOKUP`` mode).
         """
         packed = endpoint_keys(keys, ports)
-        out = np.empty(len(packed), dtype=np.int64)
+        out = _decisions_buffer(packed, keys)
         if len(out):
             self._schedule.entry(self.pool.table, self.state, self.fstate, packed, _NO_TIMES, out,
                                  0, len(out), LOOKUP)
