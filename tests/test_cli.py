@@ -177,9 +177,6 @@ class _InterruptingBar:
                 if index == at:
                     raise KeyboardInterrupt
 
-            def compiling(self, n):
-                pass
-
             def close(self):
                 pass
         return Bar()
@@ -392,14 +389,3 @@ def test_text_and_markdown_record_versions_and_seed(small):
         assert "seed 20261127" in text
         for name, version in small.versions.items():
             assert f"{name} {version}" in text
-
-
-def test_progress_says_when_event_loops_compile_first(monkeypatch):
-    from lbalgo.sim import prewarm
-
-    monkeypatch.setattr(prewarm, "cold", lambda specs: list(specs))  # pretend nothing is cached
-    monkeypatch.setattr(prewarm, "compile_parallel", lambda todo, workers=None: 0)
-    tty = _Tty()
-    monkeypatch.setattr(sys, "stderr", tty)
-    assert cli.main(["compare", "--connections", "500", "--algorithms", "rr,wrr", "--no-timing", "-o", os.devnull]) == 0
-    assert "compiling 2 event loops in parallel (first run only" in tty.getvalue()

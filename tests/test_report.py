@@ -218,21 +218,18 @@ def test_chi_square_accepts_random_and_rejects_rr(stable_infinite, default_small
     assert row(stable_infinite, "wrr").cov < 1e-3 < row(default_small, "rr").cov
 
 
-# -- parallel compilation of cold event loops -------------------------------------------------------
+# -- one compiled event loop for every scheduler ----------------------------------------------------
 
-def test_prewarm_compiles_cold_event_loops_in_child_processes(tmp_path):
-    """In a fresh generated-module cache, prewarm compiles two loops; afterwards both are cached."""
-    code = ("from lbalgo.sim.prewarm import cold, prewarm;"
-            "specs = [('rr', {}), ('wrr', {'incremental': True})];"
-            "before = cold(specs); n = prewarm(specs, workers=2); print(len(before), n, len(cold(specs)))")
+def test_event_loop_compiled_for_one_scheduler_is_loaded_for_another(tmp_path):
+    """A fresh cache: one process simulates rr (compiles the loop), another wlc (loads it)."""
+    code = ("import lbalgo, sys;"
+            "from lbalgo import workloads as W;"
+            "from lbalgo.sim import engine;"
+            "wl = W.Workload(arrivals=W.poisson(rate=10.0), n=50, lifetimes=W.constant(0.1));"
+            "lbalgo.simulate(lbalgo.get(sys.argv[1])(weights=[1, 2]), wl);"
+            "stats = engine.run.compiled.stats;"
+            "print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))")
     env = dict(os.environ, LBALGO_CACHE_DIR=str(tmp_path))
-    env.pop("NUMBA_CACHE_DIR", None)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
-    assert out.split() == ["2", "2", "0"]
-
-
-def test_prewarm_does_nothing_when_the_cache_cannot_be_inspected(monkeypatch):
-    from lbalgo.sim import prewarm
-
-    monkeypatch.setenv("NUMBA_CACHE_DIR", "/somewhere/else")
-    assert prewarm.cold([("rr", {})]) == [] and prewarm.prewarm([("rr", {}), ("wrr", {})]) == 0
+    outs = [subprocess.run([sys.executable, "-c", code, name], capture_output=True, text=True, check=True,
+                           env=env).stdout.split() for name in ("rr", "wlc")]
+    assert outs == [["0", "1"], ["1", "0"]]
