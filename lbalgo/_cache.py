@@ -146,20 +146,45 @@ def source_stamp() -> str:
     return _stamp
 
 
+#: Kernel sets of other lbalgo versions kept beside the current one (the most recently used).
+KEEP_OTHER_VERSIONS = 3
+
+_pruned = False
+
+
 def cache_dir() -> Path | None:
     """The directory this version of lbalgo caches its kernels in (None: no caching)."""
+    global _pruned
     base = root()
-    return None if base is None else base / "kernels" / source_stamp()
+    if base is None:
+        return None
+    here = base / "kernels" / source_stamp()
+    if not _pruned:
+        _pruned = True
+        _prune(base / "kernels", keep=here)
+    return here
+
+
+def _prune(kernels: Path, keep: Path) -> None:
+    """Delete the kernel sets of older versions beyond the few most recently used."""
+    try:
+        others = [d for d in kernels.iterdir() if d.is_dir() and d != keep]
+        others.sort(key=lambda d: d.stat().st_mtime, reverse=True)
+    except OSError:
+        return
+    for d in others[KEEP_OTHER_VERSIONS:]:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def clear() -> list[Path]:
     """Delete every cached kernel (all versions); return the directories removed."""
     base = root()
     removed = []
-    if base is not None and (base / "kernels").is_dir():
-        for d in sorted((base / "kernels").iterdir()):
-            shutil.rmtree(d, ignore_errors=True)
-            removed.append(d)
+    if base is None:
+        return removed
+    for d in sorted(base.glob("kernels/*")) + sorted(base.glob("sim-py*")) + sorted(base.glob("affinity-py*")):
+        shutil.rmtree(d, ignore_errors=True)  # the last two: modules written by lbalgo before 0.2
+        removed.append(d)
     return removed
 
 

@@ -20,6 +20,7 @@ EXAMPLES = """examples:
   lbalgo compare --service infinite --arrivals poisson:5000   IPVS counters = open connections
   lbalgo list                                     algorithms with one-line descriptions
   lbalgo show wrr --weights 4,3,2 -n 18           the decision sequence, for teaching
+  lbalgo cache --clear                            delete the compiled kernels (they are rebuilt on use)
 """
 
 
@@ -85,6 +86,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("-n", type=int, default=18, help="number of decisions (default 18)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--keys", help="comma-separated client addresses to cycle through (keyed algorithms)")
+    k = sub.add_parser("cache", help="where compiled kernels are cached; --clear deletes them")
+    k.add_argument("--clear", action="store_true", help="delete every cached kernel (all lbalgo versions)")
     return p
 
 
@@ -229,11 +232,27 @@ def _cmd_show(args: argparse.Namespace) -> str:
     return " ".join(out) + "\n"
 
 
+def _cmd_cache(args: argparse.Namespace) -> str:
+    from . import _cache
+
+    root = _cache.root()
+    if root is None:
+        return "kernels are not cached (see the warning above)\n"
+    if args.clear:
+        removed = _cache.clear()
+        return f"removed {len(removed)} cached kernel set(s) from {root / 'kernels'}\n"
+    sets = sorted((root / "kernels").iterdir()) if (root / "kernels").is_dir() else []
+    size = sum(f.stat().st_size for d in sets for f in d.rglob("*") if f.is_file())
+    return (f"cache directory: {root}\ncompiled kernels of this version: {_cache.cache_dir()}\n"
+            f"{len(sets)} kernel set(s), {size / 1e6:.1f} MB\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lbalgo`` command; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
-        text = {"compare": _cmd_compare, "list": _cmd_list, "show": _cmd_show}[args.command](args)
+        commands = {"compare": _cmd_compare, "list": _cmd_list, "show": _cmd_show, "cache": _cmd_cache}
+        text = commands[args.command](args)
         _write(text, getattr(args, "output", None))
         return 0
     except (UsageError, ValueError, TypeError, KeyError, OSError) as e:
