@@ -6,15 +6,26 @@ Groups:
     Steady state: each decision first releases the connection picked
     ``RING`` decisions earlier (``RING = 8 n`` open connections, about 8
     per backend), then picks and counts a new one. For lbalgo the whole
-    loop is one compiled kernel (:func:`churn`); the plain-Python reference
-    runs the same loop. The scan / tree pair of lc and wlc runs at 10,000
-    backends too.
+    loop is one compiled kernel (:func:`churn`), compiled once for every
+    scheduler: it receives the scheduler's ``schedule`` and ``changed``
+    kernels as function pointers, as the simulator's event loop does. The
+    plain-Python reference runs the same loop. The scan / tree pair of lc
+    and wlc runs at 10,000 backends too.
 ``pick-<algo>-<n>``
     ``pick_many`` only (counters grow), beside the reference; both first
     make ``2 n`` picks so that they start from the same state.
+``scan-<algo>-<n>`` (lc, wlc, sed, nq at 100 and 1,000 backends)
+    ``pick_many(200_000)`` from a fresh pool (counters grow; every decision
+    counted) beside a plain ``@numba.njit`` loop over one contiguous int64
+    array per field (weight, flags, active, inactive; upper threshold) in
+    list order, making the same decisions with the same accounting
+    (``active += 1`` and the upper-threshold overload check). The decisions
+    are asserted identical. ``ratio_vs_contiguous`` = lbalgo ns / loop ns
+    (target: <= 1.5): the cost of lbalgo's table, kernel interface and
+    Python entry over the bare scan.
 
 For scale, the lc / wlc churn groups also hold the same loop in C (gcc -O2,
-same table layout and list indirection) when a C compiler is available.
+the same table rows and accounting) when a C compiler is available.
 
 Every result puts ``ns_per_decision`` (fastest round) in ``extra_info``; lbalgo results add
 ``speedup_vs_python`` (the reference of the same group runs first) and tree
@@ -30,47 +41,51 @@ import shutil
 import subprocess
 import tempfile
 
+import numba
 import numpy as np
 import pytest
 
 import lbalgo
-from bench.conftest import hit_spread, mixed_weights, ns_per
-from lbalgo._jit import kernel
-from lbalgo._table import bind, unbind
-from lbalgo.schedulers.indexed import index_touch
+from bench.conftest import hit_spread, mixed_weights, ns_per, paired
+from lbalgo._jit import DISABLED, function_type, kernel
+from lbalgo._table import (ACTIVE, BACKEND, COUNT_ACTIVE, EV_COUNTERS, F_OVERLOAD, FLAGS, INACTIVE, L_THRESHOLD,
+                           SLOT, U_THRESHOLD, WEIGHT, unbind)
 from tests.reference import REFERENCES
 
 ALGOS = ["lc", "wlc", "sed", "nq", "fo", "ovf", "twos"]
 SIZES = [10, 100, 1000]
 INDEXED = [("lc", "scan"), ("lc", "tree"), ("wlc", "scan"), ("wlc", "tree")]
+SCAN_ALGOS = ["lc", "wlc", "sed", "nq"]
+SCAN_SIZES = [100, 1000]
+SCAN_DECISIONS = 200_000
 
 _results: dict[tuple, float] = {}  # (group, impl) -> ns per decision
 
 
-# Not cached: pytest imports this file under another module name than
-# ``python -c``, and Numba cannot cache a function with dispatcher arguments anyway.
+# Not cached: Numba does not cache a function with function-pointer arguments
+# under a module that pytest imports by another name; it is compiled once per session.
 @kernel(cache=False, refcount=False)
-def no_touch(table, order, state, backend):
-    """Scan schedulers keep no per-backend state."""
-
-
-@kernel(cache=False, refcount=False)
-def churn(pick, touch, table, order, state, as_active, ring, cursor, steps):
+def churn(schedule, changed, table, state, fstate, mode, watches, keys, times, out, ring, cursor, steps):
     """``steps`` decisions, each after releasing the one made ``len(ring)`` decisions ago.
 
-    ``cursor[0]`` is the ring position, kept across calls.
+    ``schedule`` / ``changed`` are the scheduler's kernels (function pointers of
+    the uniform signatures). A release is reported to schedulers that watch the
+    counters (``watches``), as the pool and the event loop do; ``schedule``
+    counts the new connection itself. ``cursor[0]`` is the ring position, kept
+    across calls.
     """
     k = ring.shape[0]
     j = cursor[0]
+    active = mode == COUNT_ACTIVE
     done = 0
     for _ in range(steps):
         old = ring[j]
         if old >= 0:
-            unbind(table, old, as_active)
-            touch(table, order, state, old)
-        backend = pick(table, order, state, 0, 0.0)
+            unbind(table, old, active)
+            if watches:
+                changed(table, state, fstate, EV_COUNTERS, old)
+        backend = schedule(table, state, fstate, keys, times, out, 0, 1, mode)
         if backend >= 0:
-            bind(table, backend, as_active)
             done += 1
         ring[j] = backend
         j += 1
@@ -78,6 +93,32 @@ def churn(pick, touch, table, order, state, as_active, ring, cursor, steps):
             j = 0
     cursor[0] = j
     return done
+
+
+_churn_entry = None
+
+
+def churn_entry():
+    """:func:`churn` compiled once, with function-pointer types for the scheduler's kernels.
+
+    The compiled overload's entry point is called directly, so Numba never
+    specialises the loop on a particular scheduler's kernels.
+    """
+    global _churn_entry
+    if _churn_entry is None:
+        dispatcher = churn.compiled
+        if DISABLED:
+            _churn_entry = dispatcher
+        else:
+            ints = numba.types.int64[::1]
+            floats = numba.types.float64[::1]
+            i64 = numba.types.int64
+            sig = (function_type("schedule"), function_type("changed"), numba.types.int64[:, ::1], ints, floats,
+                   i64, i64, ints, floats, ints, ints, ints, i64)
+            dispatcher.compile(sig)
+            dispatcher.disable_compile()
+            _churn_entry = dispatcher.overloads[sig].entry_point
+    return _churn_entry
 
 
 def _steps(n, impl):
@@ -98,15 +139,20 @@ def _make(name, n, index="scan"):
 def _lbalgo_churn(benchmark, name, n, index="scan"):
     s = _make(name, n, index)
     pool = s.pool
-    touch = index_touch if index == "tree" else no_touch
-    args = (s._pick.compiled, touch.compiled, pool.table, pool.order, s.state, True)
+    run = churn_entry()
+    one = np.zeros(1, dtype=np.int64)
+    args = (s._schedule.compiled, s._changed.compiled, pool.table, s.state, s.fstate, pool.count_mode,
+            int(s.watches_counters), one, np.zeros(1, dtype=np.float64), np.zeros(1, dtype=np.int64))
     ring = np.full(8 * n, -1, dtype=np.int64)
     cursor = np.zeros(1, dtype=np.int64)
     steps = _steps(n, index)
-    churn(*args, ring, cursor, len(ring))  # compile; one ring turn: len(ring) connections open
-    done = benchmark(churn.compiled, *args, ring, cursor, steps)
+    run(*args, ring, cursor, len(ring))  # one ring turn: len(ring) connections open
+    done = benchmark(run, *args, ring, cursor, steps)
     if name != "ovf":  # ovf runs out of capacity (active > weight) by design
         assert done == steps
+    # every open connection is in the ring, and counted once
+    open_ = ring[ring >= 0]
+    assert pool.table[ACTIVE].sum() == len(open_)
     return _ns(benchmark, steps), steps
 
 
@@ -196,32 +242,208 @@ def test_pick(benchmark, name, impl, n):
     benchmark.extra_info.update(info)
 
 
+# --- scans beside a plain loop over contiguous arrays -------------------------------------------
+# One int64 array per field, in list order: what a hand-written Numba scan would read. Each
+# function makes ``count`` decisions and counts each one as lbalgo's accounting does (an active
+# connection, then the upper-threshold overload check); it writes the chosen list position.
+
+@numba.njit(cache=True)
+def _count(flags, active, inactive, upper, s):
+    active[s] += 1
+    u = upper[s]
+    if u != 0 and active[s] + inactive[s] >= u:
+        flags[s] |= 2  # F_OVERLOAD
+
+
+@numba.njit(cache=True)
+def lc_contiguous(weight, flags, active, inactive, upper, count, out):
+    n = weight.shape[0]
+    for i in range(count):
+        least = -1
+        loh = 0
+        for s in range(n):
+            if weight[s] == 0 or flags[s] & 2:
+                continue
+            doh = (active[s] << 8) + inactive[s]
+            if least < 0 or doh < loh:
+                least = s
+                loh = doh
+        if least >= 0:
+            _count(flags, active, inactive, upper, least)
+        out[i] = least
+    return count
+
+
+@numba.njit(cache=True)
+def wlc_contiguous(weight, flags, active, inactive, upper, count, out):
+    n = weight.shape[0]
+    for i in range(count):
+        s = 0
+        while s < n and (weight[s] == 0 or flags[s] & 2):
+            s += 1
+        least = -1
+        loh = 0
+        lw = 0
+        if s < n:
+            least = s
+            loh = (active[s] << 8) + inactive[s]
+            lw = weight[s]
+        for q in range(s + 1, n):
+            if flags[q] & 2:
+                continue
+            doh = (active[q] << 8) + inactive[q]
+            w = weight[q]
+            if loh * w > doh * lw:
+                least = q
+                loh = doh
+                lw = w
+        if least >= 0:
+            _count(flags, active, inactive, upper, least)
+        out[i] = least
+    return count
+
+
+@numba.njit(cache=True)
+def sed_contiguous(weight, flags, active, inactive, upper, count, out):
+    n = weight.shape[0]
+    for i in range(count):
+        s = 0
+        while s < n and (weight[s] == 0 or flags[s] & 2):
+            s += 1
+        least = -1
+        loh = 0
+        lw = 0
+        if s < n:
+            least = s
+            loh = active[s] + 1
+            lw = weight[s]
+        for q in range(s + 1, n):
+            if flags[q] & 2:
+                continue
+            doh = active[q] + 1
+            w = weight[q]
+            if loh * w > doh * lw:
+                least = q
+                loh = doh
+                lw = w
+        if least >= 0:
+            _count(flags, active, inactive, upper, least)
+        out[i] = least
+    return count
+
+
+@numba.njit(cache=True)
+def nq_contiguous(weight, flags, active, inactive, upper, count, out):
+    n = weight.shape[0]
+    for i in range(count):
+        least = -1
+        loh = 0
+        lw = 0
+        for s in range(n):
+            w = weight[s]
+            if w == 0 or flags[s] & 2:
+                continue
+            a = active[s]
+            if a == 0:
+                least = s
+                break
+            doh = a + 1
+            if least < 0 or loh * w > doh * lw:
+                least = s
+                loh = doh
+                lw = w
+        if least >= 0:
+            _count(flags, active, inactive, upper, least)
+        out[i] = least
+    return count
+
+
+CONTIGUOUS = {"lc": lc_contiguous, "wlc": wlc_contiguous, "sed": sed_contiguous, "nq": nq_contiguous}
+assert F_OVERLOAD == 2
+
+
+def _contiguous_fields(name, n):
+    """Fresh contiguous per-field arrays of a fresh pool (the state lbalgo's side starts from)."""
+    t = _make(name, n).pool.table
+    assert (t[BACKEND, :n] == np.arange(n)).all()  # list position = backend id: decisions compare directly
+    return tuple(np.ascontiguousarray(t[row, :n]) for row in (WEIGHT, FLAGS, ACTIVE, INACTIVE, U_THRESHOLD))
+
+
+@pytest.mark.parametrize("n", SCAN_SIZES)
+@pytest.mark.parametrize("impl", ["contiguous", "lbalgo"])
+@pytest.mark.parametrize("name", SCAN_ALGOS)
+def test_scan(benchmark, name, impl, n):
+    group = f"scan-{name}-{n}"
+    benchmark.group = group
+    count = SCAN_DECISIONS
+    if impl == "lbalgo":
+        _make(name, n).pick_many(100)  # warm-up JIT / load the cache
+        ids = benchmark.pedantic(lambda s: s.pick_many(count), setup=lambda: ((_make(name, n),), {}),
+                                 rounds=5, iterations=1)
+        assert len(ids) == count and (ids >= 0).all()
+        label = "lbalgo pick_many"
+    else:
+        loop = CONTIGUOUS[name]
+        out = np.empty(count, dtype=np.int64)
+        loop(*_contiguous_fields(name, n), 10, out)  # warm-up JIT / load the cache
+        benchmark.pedantic(lambda *fields: loop(*fields, count, out),
+                           setup=lambda: (_contiguous_fields(name, n), {}), rounds=5, iterations=1)
+        fields = _contiguous_fields(name, n)
+        loop(*fields, count, out)
+        s = _make(name, n)
+        # the same decisions and the same counters as lbalgo
+        assert np.array_equal(out, s.pick_many(count))
+        assert np.array_equal(fields[2], s.pool.table[ACTIVE, :n]) and fields[2].sum() == count
+        label = "numba loop, contiguous arrays"
+    ns = _ns(benchmark, count)
+    info = dict(impl=impl, label=label, n_backends=n, decisions=count, ns_per_decision=ns)
+    benchmark.extra_info.update(info)
+    paired(group, impl, ns, benchmark.extra_info, [("ratio_vs_contiguous", "lbalgo", "contiguous")])
+
+
 # --- the same churn loop in C, for scale ----------------------------------------------------
 
 C_SOURCE = r"""
 #include <stdint.h>
-/* IPVS lc (weighted = 0) or wlc (weighted = 1) over lbalgo's table (8 int64 per row,
-   WEIGHT 0, ACTIVE 2, INACTIVE 3, FLAGS 5) and list order; churn as in the bench. */
-static int64_t pick(const int64_t *t, const int64_t *o, int64_t weighted) {
-    int64_t n = o[0], least = -1, loh = 0, lw = 0;
-    for (int64_t p = 1; p <= n; p++) {
-        const int64_t *r = t + o[p] * 8;
-        if (r[0] == 0 || (r[5] & 2)) continue;
-        int64_t d = (r[2] << 8) + r[3];
-        if (least < 0 || (weighted ? loh * r[0] > d * lw : d < loh)) {
-            least = o[p]; loh = d; lw = r[0];
-        }
+#define F_OVERLOAD 2
+/* lbalgo's table rows, one int64 array per field in slot (list) order; slot[] is per backend id. */
+typedef struct { int64_t *weight, *flags, *active, *inactive, *upper, *lower, *backend, *slot; } rows_t;
+/* IPVS lc (weighted = 0) or wlc (weighted = 1): the slot of the choice, or -1. */
+static int64_t pick(const rows_t *t, int64_t n, int64_t weighted) {
+    int64_t least = -1, loh = 0, lw = 0;
+    for (int64_t s = 0; s < n; s++) {
+        int64_t w = t->weight[s];
+        if (w == 0 || (t->flags[s] & F_OVERLOAD)) continue;
+        int64_t d = (t->active[s] << 8) + t->inactive[s];
+        if (least < 0 || (weighted ? loh * w > d * lw : d < loh)) { least = s; loh = d; lw = w; }
     }
     return least;
 }
-int64_t churn(int64_t *t, const int64_t *o, int64_t weighted, int64_t *ring, int64_t k,
+/* ip_vs_unbind_dest: active - 1, then the overload flag's clearing rule. */
+static void unbind(const rows_t *t, int64_t b) {
+    int64_t s = t->slot[b];
+    t->active[s] -= 1;
+    int64_t total = t->active[s] + t->inactive[s], lower = t->lower[s], upper = t->upper[s];
+    if (lower != 0) { if (total < lower) t->flags[s] &= ~F_OVERLOAD; }
+    else if (upper != 0) { if (total * 4 < upper * 3) t->flags[s] &= ~F_OVERLOAD; }
+    else t->flags[s] &= ~F_OVERLOAD;
+}
+/* ip_vs_bind_dest: active + 1, then the upper-threshold check; returns the backend id. */
+static int64_t bind(const rows_t *t, int64_t s) {
+    t->active[s] += 1;
+    int64_t upper = t->upper[s];
+    if (upper != 0 && t->active[s] + t->inactive[s] >= upper) t->flags[s] |= F_OVERLOAD;
+    return t->backend[s];
+}
+int64_t churn(int64_t **row, int64_t n, int64_t weighted, int64_t *ring, int64_t k,
               int64_t *cursor, int64_t steps, int64_t *out) {
+    rows_t t = {row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7]};
     int64_t j = cursor[0], done = 0;
-    for (int64_t s = 0; s < steps; s++) {
-        if (ring[j] >= 0) t[ring[j] * 8 + 2]--;
-        int64_t b = pick(t, o, weighted);
-        if (b >= 0) { t[b * 8 + 2]++; done++; }
-        if (out) out[s] = b;
+    for (int64_t i = 0; i < steps; i++) {
+        if (ring[j] >= 0) unbind(&t, ring[j]);
+        int64_t s = pick(&t, n, weighted), b = -1;
+        if (s >= 0) { b = bind(&t, s); done++; }
+        if (out) out[i] = b;
         ring[j] = b;
         if (++j == k) j = 0;
     }
@@ -229,6 +451,7 @@ int64_t churn(int64_t *t, const int64_t *o, int64_t weighted, int64_t *ring, int
     return done;
 }
 """
+C_ROWS = (WEIGHT, FLAGS, ACTIVE, INACTIVE, U_THRESHOLD, L_THRESHOLD, BACKEND, SLOT)
 
 
 @pytest.fixture(scope="module")
@@ -250,19 +473,25 @@ def _ptr(a):
     return a.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)) if a is not None else None
 
 
+def _rows(table):
+    """A C array of pointers to the rows of ``table`` the C loop reads (views: it writes the table)."""
+    return (ctypes.POINTER(ctypes.c_int64) * len(C_ROWS))(*[_ptr(table[r]) for r in C_ROWS])
+
+
 @pytest.mark.parametrize("n", SIZES)
 @pytest.mark.parametrize("name", ["lc", "wlc"])
 def test_churn_c(benchmark, c_churn, name, n):
     group = f"churn-{name}-{n}"
     benchmark.group = group
     weighted = ctypes.c_int64(1 if name == "wlc" else 0)
-    # Same decisions as lbalgo for two ring turns (no thresholds: accounting is +-1 active).
+    # Same decisions as lbalgo for two ring turns.
     s = _make(name, n)
-    table, order = s.pool.table.copy(), s.pool.order.copy()
+    table = s.pool.table.copy()
+    rows = _rows(table)
     ring = np.full(8 * n, -1, dtype=np.int64)
     cursor = np.zeros(1, dtype=np.int64)
     out = np.empty(2 * len(ring), dtype=np.int64)
-    c_churn(_ptr(table), _ptr(order), weighted, _ptr(ring), ctypes.c_int64(len(ring)), _ptr(cursor),
+    c_churn(rows, ctypes.c_int64(n), weighted, _ptr(ring), ctypes.c_int64(len(ring)), _ptr(cursor),
             ctypes.c_int64(len(out)), _ptr(out))
     want = []
     for i in range(len(out)):
@@ -270,8 +499,10 @@ def test_churn_c(benchmark, c_churn, name, n):
             s.release(want[i - len(ring)])
         want.append(s.pick())
     assert out.tolist() == want
+    assert np.array_equal(table, s.pool.table)
     steps = _steps(n, "scan")
-    benchmark(c_churn, _ptr(table), _ptr(order), weighted, _ptr(ring), ctypes.c_int64(len(ring)),
-              _ptr(cursor), ctypes.c_int64(steps), None)
+    done = benchmark(c_churn, rows, ctypes.c_int64(n), weighted, _ptr(ring), ctypes.c_int64(len(ring)),
+                     _ptr(cursor), ctypes.c_int64(steps), None)
+    assert done == steps
     ns = _ns(benchmark, steps)
     benchmark.extra_info.update(impl="C gcc -O2", n_backends=n, decisions=steps, ns_per_decision=ns)

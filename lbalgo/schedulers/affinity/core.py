@@ -96,9 +96,7 @@ class ClientIPAffinity(ClientKeys, Scheduler):
         self._init_identity_keys()
         self._aff = self._new_aff(self.pool.capacity, rows=256, bits=9)
         self._budget = 0  # picks that surely fit without growing the tables
-        self._one_key = np.zeros(1, dtype=np.int64)
-        self._one_time = np.zeros(1, dtype=np.float64)
-        self._one_out = np.zeros(1, dtype=np.int64)
+        self._new_one_arrays()
         try:  # the wrapper forwards every event to the inner scheduler
             self.pool.unsubscribe(inner._pool_changed)
         except ValueError:
@@ -174,9 +172,7 @@ class ClientIPAffinity(ClientKeys, Scheduler):
         clone._aff = tuple(aff)
         clone._v6_ids = dict(self._v6_ids)
         clone._v6_addrs = list(self._v6_addrs)
-        clone._one_key = np.zeros(1, dtype=np.int64)
-        clone._one_time = np.zeros(1, dtype=np.float64)
-        clone._one_out = np.zeros(1, dtype=np.int64)
+        clone._new_one_arrays()
         return clone
 
     def reserve(self, picks: int) -> None:
