@@ -12,6 +12,14 @@ under names of its own.
 - Scans (``bench/test_conn_schedulers.py``, groups ``scan-*``): IPVS lc,
   wlc, sed and nq, each decision counted as lbalgo counts it (an active
   connection: ``active += 1``, then the upper-threshold overload check).
+  One loop body each, compiled for two layouts of the same fields:
+  ``*_contiguous`` takes five separate 1-D arrays (weight, flags, active,
+  inactive, upper threshold), ``*_rows`` the five rows of one 2-D array.
+  The bodies are identical, yet Numba compiles the second better: every
+  ``a[i]`` carries a negative-index wrap-around on ``len(a)``, and with
+  five separate lengths the scan runs out of registers (about 1.5x slower
+  for wlc at 100 backends on the CI machine). lbalgo's table rows share
+  one length, like ``*_rows``.
 - :func:`tailored_lc` (``bench/test_sim.py``): an event loop specialised to
   IPVS lc on the infinite-server model, with a release-only binary heap
   ordered by ``(time, sequence)`` as lbalgo's engine orders it.
@@ -25,10 +33,10 @@ F_OVERLOAD = 2  # lbalgo._table.F_OVERLOAD (the IPVS flag's value)
 
 
 # -- scans ------------------------------------------------------------------------------------
-@numba.njit(cache=True)
-def lc_contiguous(weight, flags, active, inactive, upper, count, out):
-    """``count`` IPVS lc decisions; ``out[i]`` = the chosen list position (or -1)."""
-    n = weight.shape[0]
+@numba.njit(inline="always")
+def _lc(weight, flags, active, inactive, upper, count, out, n):
+    """``count`` IPVS lc decisions over the first ``n`` list positions; ``out[i]`` = the chosen
+    position (or -1). Each decision is counted: ``active += 1``, then the upper-threshold check."""
     for i in range(count):
         least = -1
         loh = 0
@@ -48,10 +56,9 @@ def lc_contiguous(weight, flags, active, inactive, upper, count, out):
     return count
 
 
-@numba.njit(cache=True)
-def wlc_contiguous(weight, flags, active, inactive, upper, count, out):
-    """``count`` IPVS wlc decisions (see :func:`lc_contiguous`)."""
-    n = weight.shape[0]
+@numba.njit(inline="always")
+def _wlc(weight, flags, active, inactive, upper, count, out, n):
+    """``count`` IPVS wlc decisions (see :func:`_lc`)."""
     for i in range(count):
         s = 0
         while s < n and (weight[s] == 0 or flags[s] & F_OVERLOAD):
@@ -81,10 +88,9 @@ def wlc_contiguous(weight, flags, active, inactive, upper, count, out):
     return count
 
 
-@numba.njit(cache=True)
-def sed_contiguous(weight, flags, active, inactive, upper, count, out):
-    """``count`` IPVS sed decisions (see :func:`lc_contiguous`)."""
-    n = weight.shape[0]
+@numba.njit(inline="always")
+def _sed(weight, flags, active, inactive, upper, count, out, n):
+    """``count`` IPVS sed decisions (see :func:`_lc`)."""
     for i in range(count):
         s = 0
         while s < n and (weight[s] == 0 or flags[s] & F_OVERLOAD):
@@ -114,10 +120,9 @@ def sed_contiguous(weight, flags, active, inactive, upper, count, out):
     return count
 
 
-@numba.njit(cache=True)
-def nq_contiguous(weight, flags, active, inactive, upper, count, out):
-    """``count`` IPVS nq decisions (see :func:`lc_contiguous`)."""
-    n = weight.shape[0]
+@numba.njit(inline="always")
+def _nq(weight, flags, active, inactive, upper, count, out, n):
+    """``count`` IPVS nq decisions (see :func:`_lc`)."""
     for i in range(count):
         least = -1
         loh = 0
@@ -144,7 +149,56 @@ def nq_contiguous(weight, flags, active, inactive, upper, count, out):
     return count
 
 
+@numba.njit(cache=True)
+def lc_contiguous(weight, flags, active, inactive, upper, count, out):
+    """IPVS lc over one 1-D array per field (see :func:`_lc`)."""
+    return _lc(weight, flags, active, inactive, upper, count, out, weight.shape[0])
+
+
+@numba.njit(cache=True)
+def lc_rows(fields, count, out):
+    """IPVS lc over the rows of ``fields`` (weight, flags, active, inactive, upper; see :func:`_lc`)."""
+    return _lc(fields[0], fields[1], fields[2], fields[3], fields[4], count, out, fields.shape[1])
+
+
+@numba.njit(cache=True)
+def wlc_contiguous(weight, flags, active, inactive, upper, count, out):
+    """IPVS wlc over one 1-D array per field (see :func:`_wlc`)."""
+    return _wlc(weight, flags, active, inactive, upper, count, out, weight.shape[0])
+
+
+@numba.njit(cache=True)
+def wlc_rows(fields, count, out):
+    """IPVS wlc over the rows of ``fields`` (weight, flags, active, inactive, upper; see :func:`_wlc`)."""
+    return _wlc(fields[0], fields[1], fields[2], fields[3], fields[4], count, out, fields.shape[1])
+
+
+@numba.njit(cache=True)
+def sed_contiguous(weight, flags, active, inactive, upper, count, out):
+    """IPVS sed over one 1-D array per field (see :func:`_sed`)."""
+    return _sed(weight, flags, active, inactive, upper, count, out, weight.shape[0])
+
+
+@numba.njit(cache=True)
+def sed_rows(fields, count, out):
+    """IPVS sed over the rows of ``fields`` (weight, flags, active, inactive, upper; see :func:`_sed`)."""
+    return _sed(fields[0], fields[1], fields[2], fields[3], fields[4], count, out, fields.shape[1])
+
+
+@numba.njit(cache=True)
+def nq_contiguous(weight, flags, active, inactive, upper, count, out):
+    """IPVS nq over one 1-D array per field (see :func:`_nq`)."""
+    return _nq(weight, flags, active, inactive, upper, count, out, weight.shape[0])
+
+
+@numba.njit(cache=True)
+def nq_rows(fields, count, out):
+    """IPVS nq over the rows of ``fields`` (weight, flags, active, inactive, upper; see :func:`_nq`)."""
+    return _nq(fields[0], fields[1], fields[2], fields[3], fields[4], count, out, fields.shape[1])
+
+
 CONTIGUOUS = {"lc": lc_contiguous, "wlc": wlc_contiguous, "sed": sed_contiguous, "nq": nq_contiguous}
+ROWS = {"lc": lc_rows, "wlc": wlc_rows, "sed": sed_rows, "nq": nq_rows}
 
 
 # -- a tailored event loop --------------------------------------------------------------------

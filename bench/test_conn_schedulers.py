@@ -16,13 +16,17 @@ Groups:
     make ``2 n`` picks so that they start from the same state.
 ``scan-<algo>-<n>`` (lc, wlc, sed, nq at 100 and 1,000 backends)
     ``pick_many(200_000)`` from a fresh pool (counters grow; every decision
-    counted) beside a plain ``@numba.njit`` loop over one contiguous int64
-    array per field (weight, flags, active, inactive; upper threshold) in
-    list order, making the same decisions with the same accounting
-    (``active += 1`` and the upper-threshold overload check). The decisions
-    are asserted identical. ``ratio_vs_contiguous`` = lbalgo ns / loop ns
-    (target: <= 1.5): the cost of lbalgo's table, kernel interface and
-    Python entry over the bare scan.
+    counted) beside a plain ``@numba.njit(cache=True)`` loop over one
+    contiguous int64 array per field (weight, flags, active, inactive;
+    upper threshold) in list order, making the same decisions with the same
+    accounting (``active += 1`` and the upper-threshold overload check);
+    see ``bench/reference_loops.py``. The decisions and counters are
+    asserted identical. The loop runs on five separate 1-D arrays
+    (``contiguous``) and on the rows of one 2-D array (``contiguous-rows``,
+    the same body, which Numba compiles better).
+    ``ratio_vs_contiguous`` / ``ratio_vs_contiguous_rows`` = lbalgo ns /
+    loop ns (target: <= 1.5): the cost of lbalgo's table, kernel interface
+    and Python entry over the bare scan.
 
 For scale, the lc / wlc churn groups also hold the same loop in C (gcc -O2,
 the same table rows and accounting) when a C compiler is available.
@@ -47,6 +51,8 @@ import pytest
 
 import lbalgo
 from bench.conftest import hit_spread, mixed_weights, ns_per, paired
+from bench import reference_loops
+from bench.reference_loops import CONTIGUOUS, ROWS
 from lbalgo._jit import DISABLED, function_type, kernel
 from lbalgo._table import (ACTIVE, BACKEND, COUNT_ACTIVE, EV_COUNTERS, F_OVERLOAD, FLAGS, INACTIVE, L_THRESHOLD,
                            SLOT, U_THRESHOLD, WEIGHT, unbind)
@@ -60,6 +66,7 @@ SCAN_SIZES = [100, 1000]
 SCAN_DECISIONS = 200_000
 
 _results: dict[tuple, float] = {}  # (group, impl) -> ns per decision
+assert reference_loops.F_OVERLOAD == F_OVERLOAD
 
 
 # Not cached: Numba does not cache a function with function-pointer arguments
@@ -242,135 +249,26 @@ def test_pick(benchmark, name, impl, n):
     benchmark.extra_info.update(info)
 
 
-# --- scans beside a plain loop over contiguous arrays -------------------------------------------
-# One int64 array per field, in list order: what a hand-written Numba scan would read. Each
-# function makes ``count`` decisions and counts each one as lbalgo's accounting does (an active
-# connection, then the upper-threshold overload check); it writes the chosen list position.
+# --- scans beside plain loops over contiguous arrays (bench/reference_loops.py) -----------------
 
-@numba.njit(cache=True)
-def _count(flags, active, inactive, upper, s):
-    active[s] += 1
-    u = upper[s]
-    if u != 0 and active[s] + inactive[s] >= u:
-        flags[s] |= 2  # F_OVERLOAD
-
-
-@numba.njit(cache=True)
-def lc_contiguous(weight, flags, active, inactive, upper, count, out):
-    n = weight.shape[0]
-    for i in range(count):
-        least = -1
-        loh = 0
-        for s in range(n):
-            if weight[s] == 0 or flags[s] & 2:
-                continue
-            doh = (active[s] << 8) + inactive[s]
-            if least < 0 or doh < loh:
-                least = s
-                loh = doh
-        if least >= 0:
-            _count(flags, active, inactive, upper, least)
-        out[i] = least
-    return count
-
-
-@numba.njit(cache=True)
-def wlc_contiguous(weight, flags, active, inactive, upper, count, out):
-    n = weight.shape[0]
-    for i in range(count):
-        s = 0
-        while s < n and (weight[s] == 0 or flags[s] & 2):
-            s += 1
-        least = -1
-        loh = 0
-        lw = 0
-        if s < n:
-            least = s
-            loh = (active[s] << 8) + inactive[s]
-            lw = weight[s]
-        for q in range(s + 1, n):
-            if flags[q] & 2:
-                continue
-            doh = (active[q] << 8) + inactive[q]
-            w = weight[q]
-            if loh * w > doh * lw:
-                least = q
-                loh = doh
-                lw = w
-        if least >= 0:
-            _count(flags, active, inactive, upper, least)
-        out[i] = least
-    return count
-
-
-@numba.njit(cache=True)
-def sed_contiguous(weight, flags, active, inactive, upper, count, out):
-    n = weight.shape[0]
-    for i in range(count):
-        s = 0
-        while s < n and (weight[s] == 0 or flags[s] & 2):
-            s += 1
-        least = -1
-        loh = 0
-        lw = 0
-        if s < n:
-            least = s
-            loh = active[s] + 1
-            lw = weight[s]
-        for q in range(s + 1, n):
-            if flags[q] & 2:
-                continue
-            doh = active[q] + 1
-            w = weight[q]
-            if loh * w > doh * lw:
-                least = q
-                loh = doh
-                lw = w
-        if least >= 0:
-            _count(flags, active, inactive, upper, least)
-        out[i] = least
-    return count
-
-
-@numba.njit(cache=True)
-def nq_contiguous(weight, flags, active, inactive, upper, count, out):
-    n = weight.shape[0]
-    for i in range(count):
-        least = -1
-        loh = 0
-        lw = 0
-        for s in range(n):
-            w = weight[s]
-            if w == 0 or flags[s] & 2:
-                continue
-            a = active[s]
-            if a == 0:
-                least = s
-                break
-            doh = a + 1
-            if least < 0 or loh * w > doh * lw:
-                least = s
-                loh = doh
-                lw = w
-        if least >= 0:
-            _count(flags, active, inactive, upper, least)
-        out[i] = least
-    return count
-
-
-CONTIGUOUS = {"lc": lc_contiguous, "wlc": wlc_contiguous, "sed": sed_contiguous, "nq": nq_contiguous}
-assert F_OVERLOAD == 2
-
-
-def _contiguous_fields(name, n):
-    """Fresh contiguous per-field arrays of a fresh pool (the state lbalgo's side starts from)."""
+def _fields(name, n):
+    """The fields of a fresh pool (the state lbalgo's side starts from): weight, flags, active,
+    inactive and upper threshold, in list order, as one (5, n) array."""
     t = _make(name, n).pool.table
     assert (t[BACKEND, :n] == np.arange(n)).all()  # list position = backend id: decisions compare directly
-    return tuple(np.ascontiguousarray(t[row, :n]) for row in (WEIGHT, FLAGS, ACTIVE, INACTIVE, U_THRESHOLD))
+    return np.ascontiguousarray(t[[WEIGHT, FLAGS, ACTIVE, INACTIVE, U_THRESHOLD], :n])
+
+
+def _reference_args(impl, name, n):
+    """``(loop, fields)``: the reference loop of ``impl`` and fresh arguments for it."""
+    fields = _fields(name, n)
+    if impl == "contiguous":  # five separate 1-D arrays
+        return CONTIGUOUS[name], tuple(fields[k].copy() for k in range(5))
+    return ROWS[name], (fields,)  # the rows of one 2-D array
 
 
 @pytest.mark.parametrize("n", SCAN_SIZES)
-@pytest.mark.parametrize("impl", ["contiguous", "lbalgo"])
+@pytest.mark.parametrize("impl", ["contiguous", "contiguous-rows", "lbalgo"])
 @pytest.mark.parametrize("name", SCAN_ALGOS)
 def test_scan(benchmark, name, impl, n):
     group = f"scan-{name}-{n}"
@@ -383,22 +281,24 @@ def test_scan(benchmark, name, impl, n):
         assert len(ids) == count and (ids >= 0).all()
         label = "lbalgo pick_many"
     else:
-        loop = CONTIGUOUS[name]
+        loop, _ = _reference_args(impl, name, n)
         out = np.empty(count, dtype=np.int64)
-        loop(*_contiguous_fields(name, n), 10, out)  # warm-up JIT / load the cache
-        benchmark.pedantic(lambda *fields: loop(*fields, count, out),
-                           setup=lambda: (_contiguous_fields(name, n), {}), rounds=5, iterations=1)
-        fields = _contiguous_fields(name, n)
-        loop(*fields, count, out)
+        loop(*_reference_args(impl, name, n)[1], 10, out)  # warm-up JIT / load the cache
+        benchmark.pedantic(lambda *args: loop(*args, count, out), setup=lambda: (_reference_args(impl, name, n)[1], {}),
+                           rounds=5, iterations=1)
+        args = _reference_args(impl, name, n)[1]
+        loop(*args, count, out)
+        active = args[2] if impl == "contiguous" else args[0][2]
         s = _make(name, n)
-        # the same decisions and the same counters as lbalgo
+        # the same decisions, and the same counters, as lbalgo
         assert np.array_equal(out, s.pick_many(count))
-        assert np.array_equal(fields[2], s.pool.table[ACTIVE, :n]) and fields[2].sum() == count
-        label = "numba loop, contiguous arrays"
+        assert np.array_equal(active, s.pool.table[ACTIVE, :n]) and active.sum() == count
+        label = ("numba loop, one 1-D array per field" if impl == "contiguous"
+                 else "numba loop, the fields as rows of one 2-D array")
     ns = _ns(benchmark, count)
-    info = dict(impl=impl, label=label, n_backends=n, decisions=count, ns_per_decision=ns)
-    benchmark.extra_info.update(info)
-    paired(group, impl, ns, benchmark.extra_info, [("ratio_vs_contiguous", "lbalgo", "contiguous")])
+    benchmark.extra_info.update(impl=impl, label=label, n_backends=n, decisions=count, ns_per_decision=ns)
+    paired(group, impl, ns, benchmark.extra_info, [("ratio_vs_contiguous", "lbalgo", "contiguous"),
+                                                   ("ratio_vs_contiguous_rows", "lbalgo", "contiguous-rows")])
 
 
 # --- the same churn loop in C, for scale ----------------------------------------------------

@@ -135,6 +135,21 @@ class Kernel:
                 self._entry = d.overloads[d.signatures[0]].entry_point
         return self._entry
 
+    def direct(self, *args: Any) -> Any:
+        """Call the kernel, skipping Numba's type dispatch once it has been compiled for one signature.
+
+        For callers from Python that always pass the same argument types (lbalgo's own
+        arrays and tuples of arrays): dispatching on a tuple of arrays costs microseconds.
+        """
+        entry = self._entry
+        if entry is not None:
+            return entry(*args)
+        d = self.compiled
+        result = d(*args)
+        if not DISABLED and len(d.signatures) == 1:
+            self._entry = d.overloads[d.signatures[0]].entry_point
+        return result
+
     def __call__(self, *args: Any) -> Any:
         return self.compiled(*args)
 

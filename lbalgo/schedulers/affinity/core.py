@@ -244,9 +244,9 @@ class ClientIPAffinity(ClientKeys, Scheduler):
             self._budget = self._room() - 1
         # The persistence layer, step by step from Python (one compiled call each).
         table, aff, inner = self.pool.table, self._aff, self.inner
-        hit = K.persist_check(table, aff, k, t)
+        hit = K.persist_check.direct(table, aff, k, t)
         if hit >= 0:
-            backend = int(_account(table, hit, self.pool.count_mode))
+            backend = int(_account.direct(table, hit, self.pool.count_mode))
             if inner.watches_counters:
                 inner._changed.entry(table, inner.state, inner.fstate, EV_COUNTERS, backend)
         else:
@@ -255,7 +255,7 @@ class ClientIPAffinity(ClientKeys, Scheduler):
                 backend = inner._schedule_one(inner_key, t)
             except NoBackendAvailable as exc:
                 raise NoBackendAvailable(str(exc).replace(inner.name, self._label(), 1)) from None
-        K.persist_record(table, aff, k, backend, hit, t)
+        K.persist_record.direct(table, aff, k, backend, hit, t)
         if hit < 0 and self.mode == "ipvs" and inner.watches_counters:
             inner._changed.entry(table, inner.state, inner.fstate, EV_COUNTERS, backend)
         return backend
