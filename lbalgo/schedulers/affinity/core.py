@@ -16,6 +16,11 @@ from ..base import Scheduler
 from . import _kernels as K
 from ._keys import ClientKeys
 
+# The Kernel objects themselves: compiling a kernel of ``_kernels`` rebinds that module's
+# globals to Numba dispatchers, which have no ``direct``.
+_persist_check = K.persist_check
+_persist_record = K.persist_record
+
 MODES = ("iptables", "nftables", "ipvs")
 _MODE_IDS = {"iptables": K.IPTABLES, "nftables": K.NFTABLES, "ipvs": K.IPVS}
 #: xt_recent ``ip_list_tot`` (module default) and the size nft gives an unsized dynamic set.
@@ -244,7 +249,7 @@ class ClientIPAffinity(ClientKeys, Scheduler):
             self._budget = self._room() - 1
         # The persistence layer, step by step from Python (one compiled call each).
         table, aff, inner = self.pool.table, self._aff, self.inner
-        hit = K.persist_check.direct(table, aff, k, t)
+        hit = _persist_check.direct(table, aff, k, t)
         if hit >= 0:
             backend = int(_account.direct(table, hit, self.pool.count_mode))
             if inner.watches_counters:
@@ -255,7 +260,7 @@ class ClientIPAffinity(ClientKeys, Scheduler):
                 backend = inner._schedule_one(inner_key, t)
             except NoBackendAvailable as exc:
                 raise NoBackendAvailable(str(exc).replace(inner.name, self._label(), 1)) from None
-        K.persist_record.direct(table, aff, k, backend, hit, t)
+        _persist_record.direct(table, aff, k, backend, hit, t)
         if hit < 0 and self.mode == "ipvs" and inner.watches_counters:
             inner._changed.entry(table, inner.state, inner.fstate, EV_COUNTERS, backend)
         return backend
