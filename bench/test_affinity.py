@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 import lbalgo
+from bench.conftest import ns_per
 from lbalgo import workloads
 from tests.reference import REFERENCES
 from tests.reference.affinity import RefClientIPAffinity
-from bench.conftest import ns_per
 
 N = 1_000_000
 REF_N = 50_000
@@ -50,7 +50,8 @@ def test_affinity_lbalgo(benchmark, mode):
     ids = benchmark.pedantic(lambda s: s.pick_many(keys, now=times), setup=lambda: ((fresh(mode),), {}),
                              rounds=5, iterations=1)
     assert len(ids) == N and (ids >= 0).all()
-    benchmark.extra_info.update(impl="lbalgo", mode=mode, decisions=N, distinct_clients=int(len(np.unique(keys))),
+    benchmark.extra_info.update(impl="lbalgo", mode=mode, n_backends=BACKENDS, decisions=N,
+                                distinct_clients=int(len(np.unique(keys))),
                                 ns_per_decision=ns_per(benchmark, N, "min"))
 
 
@@ -72,5 +73,5 @@ def test_affinity_plain_python(benchmark, mode):
     assert len(ids) == REF_N and min(ids) >= 0
     # the same decisions as the compiled wrapper on this prefix
     assert ids == fresh(mode).pick_many(np.array(keys), now=np.array(times)).tolist()
-    benchmark.extra_info.update(impl="plain-python", mode=mode, decisions=REF_N,
+    benchmark.extra_info.update(impl="plain-python", mode=mode, n_backends=BACKENDS, decisions=REF_N,
                                 ns_per_decision=ns_per(benchmark, REF_N, "min"))
