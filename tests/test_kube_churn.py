@@ -52,7 +52,8 @@ def test_churn_replay_all_modes():
     changes = [PodChange(20, "add", "10.244.3.200", node="worker-b2", zone="eu-west-1b"),
                PodChange(50, "terminating", "10.244.3.7"), PodChange(80, "remove", "10.244.3.7")]
     rep = run_churn(svc, Node("worker-b1", "eu-west-1b"), changes, clients, times, duration=30.0)
-    assert set(rep.modes) == {"iptables", "nftables", "ipvs"}
+    # The default compares all four modes (userspace joined when it was added).
+    assert set(rep.modes) == {"iptables", "nftables", "ipvs", "userspace"}
     for mode, r in rep.modes.items():
         assert len(r.syncs) == 3 and len(r.phase_counts) == 4 and r.dropped == 0
         assert sum(sum(c.values()) for c in r.phase_counts) == 1500
@@ -62,6 +63,10 @@ def test_churn_replay_all_modes():
         assert moved and all(old == "10.244.3.7:8080" for _, _, old, _ in moved)
     ipvs = rep.modes["ipvs"]
     assert ipvs.syncs[1].quiesced == ("10.244.3.7:8080",)  # connections still open: weight 0
+    # userspace: every set change reshuffles (the add, the terminating pod leaving the ready
+    # set); the removal of an endpoint already gone changes nothing.
+    assert [s.reshuffled for s in rep.modes["userspace"].syncs] == [True, True, False]
+    assert all(not s.reshuffled for m in ("iptables", "nftables", "ipvs") for s in rep.modes[m].syncs)
     assert rep.objects[0].slices_written == 1
     assert "EndpointSlice objects written" in rep.to_text()
 

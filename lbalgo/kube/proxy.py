@@ -1,4 +1,4 @@
-"""kube-proxy's three data planes for one service port on one node.
+"""kube-proxy's data planes for one service port on one node: three in the kernel, one in userspace.
 
 A :class:`NodeProxy` holds the endpoints one node's kube-proxy programs for
 one kind of traffic (to the cluster IP, or to the external frontends) and
@@ -22,8 +22,17 @@ schedulers (``spec/kube-proxy.md`` §1–§3):
     one that comes back while draining is deleted and re-added. A
     Local-policy frontend with no local endpoint uses the cluster set
     instead of dropping.
+``userspace``
+    the proxy process itself (Kubernetes up to 1.25):
+    :class:`~lbalgo.UserspaceRR`, a round robin over the ready endpoints in
+    an order reshuffled whenever the set changes, with its own ClientIP
+    map; a dial to an endpoint that does not answer (:meth:`NodeProxy.fail`)
+    is retried on the next one after its timeout (250 ms, 500 ms, 1 s, 2 s).
+    No traffic policy, topology or terminating endpoint applies.
 
-:meth:`NodeProxy.sync` applies a new version of the Service (new
+The node proxies of iptables, nftables and userspace are built in one step
+from the sorted endpoint list (O(n log n) with the sort; no per-endpoint
+insertion). :meth:`NodeProxy.sync` applies a new version of the Service (new
 EndpointSlices) the way one kube-proxy sync does and reports what changed.
 """
 
@@ -38,11 +47,12 @@ import numpy as np
 
 from ..errors import NoBackendAvailable
 from ..pool import Pool
+from ..schedulers.kube_userspace import UserspaceRR
 from ..schedulers.registry import get
 from . import rules as _rules
 from .service import Node, Service, Target
 
-MODES = ("iptables", "nftables", "ipvs")
+MODES = ("iptables", "nftables", "ipvs", "userspace")
 #: ``rsCheckDeleteInterval``: how often IPVS mode retries deleting quiesced real servers.
 IPVS_CHECK_INTERVAL = 60.0
 
@@ -60,10 +70,18 @@ class SyncReport:
     rules_after: int = 0
     rules_changed: int = 0  # lines added + removed (iptables, nft); ipvsadm add/edit/delete operations (IPVS)
     endpoints: tuple[str, ...] = field(default=(), repr=False)
+    reshuffled: bool = False  # userspace: the endpoint list was reshuffled and its index reset
+
+
+def _userspace_protocol(service: Service) -> str:
+    if service.protocol == "SCTP":
+        raise ValueError(f"{service.port_string} is SCTP: the userspace proxy supports TCP and UDP only "
+                         "(newProxySocket)")
+    return service.protocol
 
 
 def make_proxy(service: Service, node: Node, mode: str = "iptables", **options: Any) -> "NodeProxy":
-    """Build the :class:`NodeProxy` for ``mode`` ("iptables", "nftables" or "ipvs")."""
+    """Build the :class:`NodeProxy` for ``mode`` ("iptables", "nftables", "ipvs" or "userspace")."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     return NodeProxy(service, node, mode, **options)
@@ -76,7 +94,7 @@ class NodeProxy:
     ----------
     service : Service
     node : Node
-    mode : {"iptables", "nftables", "ipvs"}
+    mode : {"iptables", "nftables", "ipvs", "userspace"}
     traffic : {"internal", "external"}
         Connections to the cluster IP, or to a NodePort / LB / external IP.
     source : {"external", "pod", "host"}
@@ -85,7 +103,8 @@ class NodeProxy:
     scheduler : str
         IPVS mode only: the IPVS scheduler (``--ipvs-scheduler``), default "rr".
     seed : int
-        Seed of the random draws (iptables, nftables, random IPVS schedulers).
+        Seed of the random draws (iptables, nftables, random IPVS schedulers,
+        the userspace shuffles).
     cluster_cidr : str, optional
         kube-proxy's cluster CIDR (local-traffic detector); only adds the
         masquerade rules to :meth:`rules`.
@@ -103,32 +122,42 @@ class NodeProxy:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if mode != "ipvs" and scheduler != "rr":
-            raise ValueError(f"scheduler= applies to IPVS mode only ({mode} mode is random by construction)")
+            raise ValueError(f"scheduler= applies to IPVS mode only ({mode} mode has its own choice)")
+        if mode == "userspace" and affinity_capacity is not None:
+            raise ValueError("affinity_capacity applies to iptables lists and nftables sets: the userspace "
+                             "proxy's client map has no limit")
         self.mode, self.node, self.traffic, self.source = mode, node, traffic, source
         self.cluster_cidr = cluster_cidr
         self._affinity_options = {k: v for k, v in (("capacity", affinity_capacity),
                                                     ("expire_quiescent_template", expire_quiescent_template))
                                   if v is not None}
-        if mode == "ipvs":
-            cls = get(scheduler)
-            self.pool = Pool(insertion="head")  # ip_vs_add_dest links new real servers at the head
-        else:
-            cls = get(mode)
-            self.pool = Pool(insertion="address")  # kube-proxy's "ip:port" string order
-        self.scheduler = cls(pool=self.pool, seed=seed)
-        self.ids: dict[str, int] = {}  # endpoint string -> backend id, for every real server / rule
-        self.keys: list[str] = []  # backend id -> endpoint string
         self.draining: dict[str, int] = {}  # IPVS: quiesced real servers waiting for their connections
         self._next_check = IPVS_CHECK_INTERVAL
         self.service = service
         self.target = service.target(node, traffic, source, mode=mode)
-        self._apply(self.target, 0.0)
+        if mode == "ipvs":
+            self.pool = Pool(insertion="head")  # ip_vs_add_dest links new real servers at the head
+            self.scheduler = get(scheduler)(pool=self.pool, seed=seed)
+            self.ids: dict[str, int] = {}  # endpoint string -> backend id, for every real server / rule
+            self.keys: list[str] = []  # backend id -> endpoint string
+            self._apply(self.target, 0.0)
+        else:
+            # The endpoints come sorted by "ip:port" (kube-proxy's order): one pool, built at once.
+            keys = self.target.keys() if self.target.verdict == "forward" else []
+            self.pool = Pool([1] * len(keys), addresses=keys, insertion="address")
+            self.ids = {k: b for b, k in enumerate(keys)}
+            self.keys = list(keys)
+            if mode == "userspace":
+                self.scheduler = UserspaceRR(pool=self.pool, seed=seed, affinity=service.affinity,
+                                             timeout=service.timeout, protocol=_userspace_protocol(service))
+            else:
+                self.scheduler = get(mode)(pool=self.pool, seed=seed)
         self.chooser = self._make_chooser()
         self._keyless = self.chooser is self.scheduler and not self.scheduler.keyed
 
     # -- construction helpers ----------------------------------------------------------------
     def _make_chooser(self) -> Any:
-        if not self.service.affinity:
+        if not self.service.affinity or self.mode == "userspace":  # userspace: the scheduler's own map
             return self.scheduler
         from ..schedulers.affinity import ClientIPAffinity
 
@@ -242,6 +271,36 @@ class NodeProxy:
         else:
             self.pool.release(b, active=active)
 
+    # -- endpoints that stop answering (userspace) ---------------------------------------------------
+    def fail(self, endpoint: str) -> None:
+        """``endpoint``'s pod stops answering while the Endpoints object still lists it (userspace only).
+
+        The userspace proxy learns of it only by dialing: a TCP dial times
+        out and the next endpoint is tried (see :class:`~lbalgo.UserspaceRR`).
+        The kernel data planes have no such step (a DNATed connection to a dead
+        pod simply fails), so this is refused in the other modes: remove the
+        endpoint with :meth:`sync` instead.
+        """
+        self.pool.fail(self._userspace_id(endpoint, "fail"))
+
+    def recover(self, endpoint: str) -> None:
+        """``endpoint`` answers again (undoes :meth:`fail`; userspace only)."""
+        self.pool.recover(self._userspace_id(endpoint, "recover"))
+
+    def _userspace_id(self, endpoint: str, what: str) -> int:
+        if self.mode != "userspace":
+            raise ValueError(f"{what}() models a dial failure, which only the userspace proxy sees; in "
+                             f"{self.mode} mode remove the endpoint with sync()")
+        b = self.ids.get(endpoint)
+        if b is None:
+            raise KeyError(f"no endpoint {endpoint!r} on this node (known: {len(self.ids)})")
+        return b
+
+    @property
+    def dial_delay(self) -> float:
+        """Userspace: seconds the latest :meth:`pick` waited before its dial succeeded (0 in kernel modes)."""
+        return float(self.scheduler.dial_delays(1)[0]) if self.mode == "userspace" else 0.0
+
     def shares(self) -> dict[str, float]:
         """Exact probability of each endpoint for a new connection without affinity.
 
@@ -251,6 +310,9 @@ class NodeProxy:
         if self.mode in ("iptables", "nftables"):
             by_id = self.scheduler.shares()
             return {self.keys[b]: float(by_id[b]) for b in self.pool.list_order if by_id[b] > 0}
+        if self.mode == "userspace":  # round robin: each endpoint once per turn of the shuffled list
+            order = self.scheduler.endpoint_order
+            return {self.keys[b]: 1.0 / len(order) for b in sorted(order, key=lambda b: self.keys[b])}
         eps = self.endpoints
         return {k: 1.0 / len(eps) for k in eps}
 
@@ -259,9 +321,20 @@ class NodeProxy:
         """Apply a new version of the service port (kube-proxy's ``syncProxyRules``)."""
         before = self.rules()
         deleted = self._tick(float(now)) if self.draining else []
+        old_affinity = self.service.affinity
         self.service = service
         self.target = service.target(self.node, self.traffic, self.source, mode=self.mode)
-        added, removed, quiesced = self._apply(self.target, float(now))
+        reshuffled = False
+        if self.mode == "userspace":
+            shuffles = self.scheduler.shuffles
+            with self.scheduler.batch():  # one Endpoints update: one comparison, at most one shuffle
+                added, removed, quiesced = self._apply(self.target, float(now))
+            reshuffled = self.scheduler.shuffles != shuffles
+            if service.affinity != old_affinity:
+                self.scheduler.set_affinity(service.affinity)  # the map and its old timeout stay
+                self._keyless = not self.scheduler.keyed
+        else:
+            added, removed, quiesced = self._apply(self.target, float(now))
         after = self.rules()
         if self.mode == "ipvs":
             # One ipvsadm operation per real server added, deleted or edited (weight change).
@@ -275,7 +348,7 @@ class NodeProxy:
         return SyncReport(time=float(now), verdict=self.target.verdict, added=tuple(added),
                           removed=tuple(removed + deleted), quiesced=tuple(quiesced),
                           rules_before=len(before), rules_after=len(after), rules_changed=changed,
-                          endpoints=tuple(self.endpoints))
+                          endpoints=tuple(self.endpoints), reshuffled=reshuffled)
 
     def rules(self, saved: bool = False) -> list[str]:
         """What kube-proxy writes for this service port on this node.
@@ -285,11 +358,15 @@ class NodeProxy:
         (``0.33333333349`` for the written ``0.3333333333``);
         nftables: ``nft`` commands in table ``kube-proxy``; IPVS: ``ipvsadm
         -S`` lines of this proxy's virtual server(s) with their real servers
-        and current weights.
+        and current weights; userspace: the portal rules that redirect the
+        service's frontends to the proxy's port (endpoints never appear in
+        them: the proxy process chooses).
         """
         svc = self.service
         if self.mode == "ipvs":
             return self._ipvs_rules()
+        if self.mode == "userspace":
+            return _rules.userspace_rules(svc)
         cat = svc.endpoints_for(self.node)
         internal = svc.target(self.node, "internal", mode=self.mode)
         external = svc.target(self.node, "external", mode=self.mode) if svc.externally_accessible else None

@@ -182,6 +182,57 @@ def iptables_rules(svc: "Service", cat: "Categorized", internal: "Target", exter
     return ["*nat"] + nat + ["*filter"] + filt
 
 
+# -- userspace ----------------------------------------------------------------------------------
+
+
+def userspace_rules(svc: "Service", proxy_port: str = "<proxy-port>",
+                    node_ip: str = "<node-ip>") -> list[str]:
+    """The portal rules the userspace proxier keeps for ``svc``.
+
+    As ``iptablesContainerPortalArgs``, ``iptablesHostPortalArgs`` and
+    ``openNodePort`` in ``pkg/proxy/userspace/proxier.go`` write them.
+    Every frontend is redirected to the one local port the proxy listens on
+    for this service port (a random free port: ``proxy_port``). Traffic from
+    containers is REDIRECTed (the proxy listens on 0.0.0.0), traffic from the
+    host DNATed to the node's address. External IPs get a physdev match and
+    a pair of dst-LOCAL rules; a NodePort gets its own chains and a filter
+    rule that accepts new connections to the proxy port. No endpoint appears:
+    the proxy process chooses it.
+    """
+    proto = svc.protocol.lower()
+    cip, port = svc.cluster_ip or "<cluster-ip>", svc.port_number or 0
+    comment = f"-m comment --comment {_quote(svc.port_string)}"
+
+    def common(dport: int, dest: str | None = None, physdev: bool = False, local: bool = False) -> str:
+        args = f"{comment} -p {proto} -m {proto} --dport {dport}"
+        if dest is not None:
+            args += f" -d {dest}/{128 if ':' in dest else 32}"
+        if physdev:
+            args += " -m physdev ! --physdev-is-in"
+        if local:
+            args += " -m addrtype --dst-type LOCAL"
+        return args
+
+    redirect = f"-j REDIRECT --to-ports {proxy_port}"
+    dnat = f"-j DNAT --to-destination {node_ip}:{proxy_port}"
+    nat = [f"-A KUBE-PORTALS-CONTAINER {common(port, cip)} {redirect}",
+           f"-A KUBE-PORTALS-HOST {common(port, cip)} {dnat}"]
+    for ip in svc.external_ips:
+        nat += [f"-A KUBE-PORTALS-CONTAINER {common(port, ip, physdev=True)} {redirect}",
+                f"-A KUBE-PORTALS-CONTAINER {common(port, ip, local=True)} {redirect}",
+                f"-A KUBE-PORTALS-HOST {common(port, ip, local=True)} {dnat}"]
+    for ip in svc.load_balancer_ips:
+        nat += [f"-A KUBE-PORTALS-CONTAINER {common(port, ip)} {redirect}",
+                f"-A KUBE-PORTALS-HOST {common(port, ip)} {dnat}"]
+    filt = []
+    if svc.node_port:
+        nat += [f"-A KUBE-NODEPORT-CONTAINER {common(svc.node_port)} {redirect}",
+                f"-A KUBE-NODEPORT-HOST {common(svc.node_port)} {dnat}"]
+        filt.append(f"-A KUBE-NODEPORT-NON-LOCAL {comment} -p {proto} -m {proto} --dport {proxy_port} "
+                    "-m state --state NEW -j ACCEPT")
+    return ["*nat"] + nat + ["*filter"] + filt
+
+
 # -- nftables ------------------------------------------------------------------------------------
 
 

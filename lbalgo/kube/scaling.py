@@ -27,6 +27,14 @@ IPVS::
                     scheduler: rr/wrr/sh/dh/mh O(1); lc/wlc/sed/nq/fo/ovf/twos/lblc/lblcr scan all n
                     real servers
 
+userspace (``pkg/proxy/userspace``, Kubernetes up to 1.25)::
+
+    KUBE-PORTALS-*  k rules to reach the service's portal rule (one per frontend, like
+                    KUBE-SERVICES: mean (S+1)/2), which REDIRECTs to the proxy's port
+    the proxy       accept, one map lookup for the service port (+1 for a ClientIP
+                    entry), the round-robin index: O(1) in n; then it dials the endpoint
+                    (a second TCP handshake) and relays every byte (:func:`relay_cost`)
+
 The model counts *rule evaluations* and *hash/map lookups*; it does not
 count their cost in nanoseconds, cache misses, the conntrack lookup every
 mode pays, the ``KUBE-NODEPORTS`` rules, or control-plane work. To put it
@@ -66,10 +74,12 @@ class Cost:
     rules: float
     lookups: float
     draws: float
+    syscalls: float = 0.0  # userspace: system calls of the proxy process for the new connection
+    handshakes: int = 0  # userspace: extra TCP handshakes (the proxy dials the endpoint)
 
     @property
     def total(self) -> float:
-        """Rules plus lookups: the model's one-number summary."""
+        """Rules plus lookups: the model's one-number summary (the userspace relay is :func:`relay_cost`)."""
         return self.rules + self.lookups
 
 
@@ -93,7 +103,7 @@ def dispatch_cost(mode: str, services: int, endpoints: int, *, affinity: bool = 
 
     Parameters
     ----------
-    mode : {"iptables", "nftables", "ipvs"}
+    mode : {"iptables", "nftables", "ipvs", "userspace"}
     services : int
         Service frontends on the node (one rule each in ``KUBE-SERVICES``).
     endpoints : int
@@ -122,7 +132,80 @@ def dispatch_cost(mode: str, services: int, endpoints: int, *, affinity: bool = 
     if mode == "ipvs":
         lookups = 2 + 2 + (n if _scans(scheduler) else 1)  # ipset, conn, service, scheduler
         return Cost(mode, s, n, float(IPVS_IPTABLES_RULES), float(lookups), 0.0)
-    raise ValueError(f"mode must be iptables, nftables or ipvs, got {mode!r}")
+    if mode == "userspace":
+        k = {"mean": (s + 1) / 2, "best": 1.0, "worst": float(s)}[position]
+        relay = relay_cost("userspace")
+        return Cost(mode, s, n, k, 1.0 + (1.0 if affinity else 0.0), 0.0,
+                    syscalls=relay.syscalls_per_connection, handshakes=relay.handshakes)
+    raise ValueError(f"mode must be iptables, nftables, ipvs or userspace, got {mode!r}")
+
+
+#: Time assumed for the units :func:`relay_cost` counts, in ns. These are ASSUMPTIONS (orders of
+#: magnitude for a current x86 server), not measurements: a system call including the mode switch,
+#: copying one byte between kernel and user memory (~10 GB/s), one TCP handshake inside a cluster
+#: network (0.1 ms round trip), and the TCP stack's work for one full segment on one socket.
+ASSUMED_NS = {"syscall": 200.0, "copy_byte": 0.1, "handshake": 100_000.0, "segment": 1_000.0}
+#: Linux's default pipe capacity (16 pages): the most one splice(2) moves through Go's pipe.
+PIPE_BYTES = 65536
+#: The userspace UDP proxy's buffer (``var buffer [4096]byte`` in proxysocket.go).
+UDP_BUFFER = 4096
+#: A full TCP segment's payload at a 1500-byte MTU.
+MSS = 1448
+
+
+@dataclass(frozen=True)
+class RelayCost:
+    """What carrying one connection costs the node beyond the kernel's NAT, per connection and per byte.
+
+    Counted from the code path (see :func:`relay_cost`); :meth:`ns` turns the
+    counts into time with :data:`ASSUMED_NS`, which are assumptions.
+    """
+
+    mode: str
+    protocol: str
+    syscalls_per_connection: float  # system calls of the proxy process to set up and tear down
+    handshakes: int  # extra TCP handshakes (the proxy's own connection to the endpoint)
+    syscalls_per_byte: float  # per byte relayed, per direction
+    copies_per_byte: int  # kernel <-> user copies per byte relayed
+    sockets_per_byte: int  # sockets whose TCP/UDP stack handles each byte on the node (NAT: 0)
+
+    def ns(self, nbytes: int, assumptions: dict | None = None) -> float:
+        """Extra nanoseconds for one connection carrying ``nbytes`` (one direction) under ``assumptions``."""
+        a = ASSUMED_NS if assumptions is None else {**ASSUMED_NS, **assumptions}
+        segments = -(-nbytes // MSS) if nbytes > 0 else 0
+        return (self.syscalls_per_connection * a["syscall"] + self.handshakes * a["handshake"]
+                + nbytes * (self.syscalls_per_byte * a["syscall"] + self.copies_per_byte * a["copy_byte"])
+                + self.sockets_per_byte * segments * a["segment"])
+
+
+def relay_cost(mode: str, protocol: str = "TCP") -> RelayCost:
+    """Per-connection and per-byte work of ``mode`` beyond the kernel NAT every mode does.
+
+    The kernel modes (iptables, nftables, IPVS) rewrite addresses in the
+    packet path: nothing beyond their dispatch (:func:`dispatch_cost`).
+    The userspace proxy (``proxysocket.go``, 1.25) terminates the client's
+    connection and opens its own to the endpoint:
+
+    - per TCP connection: accept, socket, connect and its completion check,
+      TCP_NODELAY on both sockets, address lookups, poller registration and
+      two closes: about a dozen system calls (our count of the Go code path),
+      one more TCP handshake, two goroutines;
+    - per TCP byte: ``io.Copy`` between two ``*net.TCPConn`` uses splice(2)
+      on Linux (Go's ``TCPConn.readFrom``, since Go 1.11), so no user-space
+      copy, but two splice calls per pipe-full (64 KiB) and direction, and
+      the bytes cross two sockets' TCP stacks instead of being forwarded;
+    - per UDP datagram: a read into the 4 KiB buffer and a write, two
+      copies per byte.
+    """
+    if protocol not in ("TCP", "UDP"):
+        raise ValueError(f"protocol must be TCP or UDP, got {protocol!r}")
+    if mode in ("iptables", "nftables", "ipvs"):
+        return RelayCost(mode, protocol, 0.0, 0, 0.0, 0, 0)
+    if mode != "userspace":
+        raise ValueError(f"mode must be iptables, nftables, ipvs or userspace, got {mode!r}")
+    if protocol == "TCP":
+        return RelayCost(mode, protocol, 12.0, 1, 2.0 / PIPE_BYTES, 0, 2)
+    return RelayCost(mode, protocol, 6.0, 0, 2.0 / UDP_BUFFER, 2, 2)
 
 
 def _scans(scheduler: str) -> bool:
@@ -133,7 +216,7 @@ def _scans(scheduler: str) -> bool:
 
 
 def curve(services: Iterable[int] = (10, 100, 1000, 5000, 10000, 30000), endpoints: int = 10,
-          modes: Sequence[str] = ("iptables", "nftables", "ipvs"), **options) -> list[Cost]:
+          modes: Sequence[str] = ("iptables", "nftables", "ipvs", "userspace"), **options) -> list[Cost]:
     """:func:`dispatch_cost` for every (services, mode) pair."""
     return [dispatch_cost(mode, s, endpoints, **options) for s in services for mode in modes]
 
@@ -176,7 +259,7 @@ def plot(path: str, services: Sequence[int] = (10, 30, 100, 300, 1000, 3000, 100
     except ImportError:
         return False
     fig, ax = plt.subplots(figsize=(6, 4))
-    for mode in ("iptables", "nftables", "ipvs"):
+    for mode in ("iptables", "nftables", "ipvs", "userspace"):
         ax.plot(services, [dispatch_cost(mode, s, endpoints).total for s in services], marker="o", label=mode)
     ax.set_xscale("log")
     ax.set_yscale("log")

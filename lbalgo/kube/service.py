@@ -160,6 +160,45 @@ class Service:
                    endpoints=merge_endpoints(slices, service, port, protocol, ip_family),
                    ip_family=ip_family, slices=slices, **fields)
 
+    @classmethod
+    def from_endpoints(cls, endpoints: Any, service: str | None = None, port: str | None = None,
+                       protocol: str | None = None, *, ip_family: str | None = None,
+                       **fields: Any) -> "Service":
+        """Build one service port from legacy core/v1 ``Endpoints`` objects.
+
+        Parameters are those of :meth:`from_endpointslices`; ``endpoints`` is a
+        list of :class:`~lbalgo.kube.endpoints.Endpoints` or anything
+        :func:`~lbalgo.kube.load_endpoints` reads. ``port`` is ``""`` for the
+        unnamed port of a single-port Service. The endpoints are read as
+        kube-proxy read Endpoints (see :mod:`lbalgo.kube.endpoints`); the
+        Service also keeps the EndpointSlices the mirroring controller would
+        write (100 endpoints each), which churn replays start from.
+        """
+        from . import endpoints as _ep
+
+        if not (isinstance(endpoints, (list, tuple))
+                and all(isinstance(e, _ep.Endpoints) for e in endpoints)):
+            endpoints = _ep.load_endpoints(endpoints)
+        objects = tuple(endpoints)
+        service = _choose(_ep.services_of(objects), service, "service", "Endpoints objects")
+        pairs = _ep.ports_of(objects, service)
+        names = list(dict.fromkeys(n for n, _ in pairs))
+        port = _choose(names, port, "port", f"named ports of {service}")
+        protos = [p for n, p in pairs if n == port]
+        protocol = _choose(protos, protocol, "protocol", f"protocols of port {port!r}")
+        if ip_family is None:
+            families = {a.family for e in objects if e.service == service for sub in e.subsets
+                        for a in sub.addresses + sub.not_ready_addresses}
+            ip_family = "IPv4" if 4 in families or not families else "IPv6"
+        namespace, name = service.split("/", 1)
+        for key in ("external_ips", "load_balancer_ips"):
+            if key in fields:
+                fields[key] = tuple(fields[key])
+        slices = tuple(s for e in objects if e.service == service for s in e.to_slices())
+        return cls(namespace=namespace, name=name, port_name=port, protocol=protocol,
+                   endpoints=_ep.merge_endpoints(objects, service, port, protocol, ip_family),
+                   ip_family=ip_family, slices=slices, **fields)
+
     def with_slices(self, slices: Sequence[EndpointSlice]) -> "Service":
         """The same service port with its endpoints re-read from ``slices``."""
         slices = tuple(slices)
@@ -220,6 +259,9 @@ class Service:
         ``mode="ipvs"`` applies the IPVS differences: a Local-policy frontend
         with no local endpoint uses the cluster set instead of dropping, and
         the source does not matter (one real-server set per virtual server).
+        ``mode="userspace"`` forwards every frontend to every ready endpoint:
+        the userspace proxier read Endpoints objects and knew no traffic
+        policy, topology hint or terminating endpoint.
         """
         if traffic not in TRAFFIC:
             raise ValueError(f"traffic must be one of {TRAFFIC}, got {traffic!r}")
@@ -228,6 +270,12 @@ class Service:
         if traffic == "external" and not self.externally_accessible:
             raise ValueError(f"{self.port_string} is not externally accessible (no node_port, "
                              "external_ips or load_balancer_ips)")
+        if mode == "userspace":
+            ready = tuple(e for e in self.endpoints if e.ready)
+            if not ready:
+                return Target("reject", "cluster", (), "no ready endpoint: the userspace proxy accepts "
+                              "the connection and closes it")
+            return Target("forward", "cluster", ready)
         cat = self.endpoints_for(node)
         if traffic == "internal":
             local = self.internal_traffic_policy == "Local"

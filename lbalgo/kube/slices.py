@@ -19,7 +19,17 @@ without the ``kubernetes.io/service-name`` label, ports without a name or
 with port 0, endpoints without addresses and endpoints of the other IP
 family; so does this module. Anything that is not a valid object at all
 (a field of the wrong type, an address that does not parse) raises
-:class:`EndpointSliceError` naming the object and the field.
+:class:`EndpointSliceError` naming the object and the field. So does an
+address the API server would have refused (:func:`special_ip_problem`):
+``"10.0.0.1 "`` (a space), ``fe80::1%eth0`` (a zone), ``0.0.0.0``, loopback,
+link-local and link-local multicast addresses; a slice holding one cannot
+come from a cluster. ``255.255.255.255`` and other multicast addresses pass
+API validation and kube-proxy uses them, so they are accepted.
+
+Files are read by :func:`read_kubernetes_objects`, the one reader of
+Kubernetes object files (also used for legacy Endpoints): sizes, nesting
+and encodings are checked, YAML aliases refused, and YAML parsed by libyaml
+when PyYAML has it.
 
 kube-proxy keeps slices in a Go map, so when two non-terminating copies of
 one ``ip:port`` disagree the winner is unspecified; here the later slice in
@@ -29,11 +39,13 @@ the document wins.
 from __future__ import annotations
 
 import ipaddress
-import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
+
+from ..errors import InvalidArgumentType, LbalgoError, short
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 # Canonical dotted-quad IPv4 (no leading zeros): already in the form ipaddress would print.
@@ -42,8 +54,12 @@ ADDRESS_TYPES = ("IPv4", "IPv6", "FQDN")
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 
 
-class EndpointSliceError(ValueError):
-    """A malformed EndpointSlice document; the message names the object and the field."""
+class EndpointSliceError(LbalgoError, ValueError):
+    """A malformed EndpointSlice document; the message names the object and the field.
+
+    Also raised (as the reader's error) for a file that cannot be read, is too
+    large, is not UTF-8 or does not parse; see :func:`read_kubernetes_objects`.
+    """
 
 
 @dataclass(frozen=True)
@@ -142,68 +158,101 @@ def load_endpointslices(source: Any) -> list[EndpointSlice]:
     ------
     EndpointSliceError
         When the text does not parse or an object is malformed; the message
-        names the object (kind, name and position) and the field.
+        names the object (kind, name and position) and the field. Files are
+        read as :func:`read_kubernetes_objects` reads them (size, encoding and
+        nesting limits; no YAML aliases).
     """
-    docs, origin = _documents(source)
     slices: list[EndpointSlice] = []
-    for where, obj in _objects(docs, origin):
+    for where, obj in read_kubernetes_objects(source):
         if obj.get("kind", "EndpointSlice") == "EndpointSlice":
             slices.append(parse_endpointslice(obj, where))
     return slices
 
 
-def _documents(source: Any) -> tuple[list[Any], str]:
+def read_kubernetes_objects(source: Any, *,
+                            error: type[Exception] = EndpointSliceError) -> list[tuple[str, dict]]:
+    """Every object of a Kubernetes object file, text or parsed document, safely: ``(position, object)``.
+
+    The one reader of ``kubectl get ... -o json|yaml`` output (EndpointSlices,
+    Endpoints): ``List`` kinds and JSON arrays are flattened, multi-document
+    YAML is read in order, and each object's position (``slices.json
+    items[3]``) is returned for error messages. Objects of every kind are
+    returned; callers pick theirs by ``kind``.
+
+    Parameters
+    ----------
+    source : str, pathlib.Path, dict or list
+        A file path, the JSON/YAML text, or parsed objects.
+    error : type
+        The exception class to raise (a subclass of :class:`EndpointSliceError`
+        for another object kind, say).
+
+    Raises
+    ------
+    error
+        One line naming the file (and line) when the file cannot be read, is
+        larger than ``lbalgo.limits.MAX_KUBE_FILE_BYTES``, is not UTF-8, does
+        not parse, nests deeper than ``lbalgo.limits.MAX_NESTING``, uses YAML
+        aliases, or holds something other than objects.
+    """
+    docs, origin = _documents(source, error)
+    return list(_objects(docs, origin, error))
+
+
+def _documents(source: Any, error: type[Exception] = EndpointSliceError) -> tuple[list[Any], str]:
+    """The parsed documents of ``source`` and how to name it in messages (see "
+    ":func:`read_kubernetes_objects`)."""
+    from .. import _readers, limits
+
     if isinstance(source, (dict, list)):
+        _readers.check_nesting(source, "input", error)
         return [source], "input"
-    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source
-                                    and not source.lstrip().startswith(("{", "["))):
+    if isinstance(source, os.PathLike) or (isinstance(source, str) and "\n" not in source
+                                           and not source.lstrip().startswith(("{", "["))):
         path = Path(source)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as e:
-            raise EndpointSliceError(f"cannot read {path}: {e.strerror}") from None
-        return _parse_text(text, str(path), yaml_first=path.suffix.lower() in (".yaml", ".yml")), str(path)
+        data = _readers.read_file(path, "MAX_KUBE_FILE_BYTES", error)
+        text = _readers.decode(data, str(path), error)
+        return _parse_text(text, str(path), yaml_first=path.suffix.lower() in (".yaml", ".yml"),
+                           error=error), str(path)
     if isinstance(source, str):
-        return _parse_text(source, "input", yaml_first=False), "input"
-    raise TypeError(f"source must be a path, a JSON/YAML string or parsed objects, "
-                    f"got {type(source).__name__}")
+        limits.check("MAX_KUBE_FILE_BYTES", len(source), "input: the text", error)
+        return _parse_text(source, "input", yaml_first=False, error=error), "input"
+    raise InvalidArgumentType(f"source must be a path, a JSON/YAML string or parsed objects, "
+                              f"got {type(source).__name__}")
 
 
-def _parse_text(text: str, origin: str, *, yaml_first: bool) -> list[Any]:
+def _parse_text(text: str, origin: str, *, yaml_first: bool,
+                error: type[Exception] = EndpointSliceError) -> list[Any]:
+    from .. import _readers
+
+    if not yaml_first and text.lstrip().startswith(("{", "[")):
+        return [_readers.parse_json(text, origin, error)]
     if not yaml_first:
-        try:
-            return [json.loads(text)]
-        except json.JSONDecodeError as e:
-            if text.lstrip().startswith(("{", "[")):
-                raise EndpointSliceError(f"{origin}: not valid JSON: {e}") from None
-    try:
-        import yaml
-    except ImportError:
-        raise EndpointSliceError(f"{origin}: not JSON, and reading YAML needs PyYAML "
-                                 "(pip install pyyaml)") from None
-    try:
-        return [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as e:
-        raise EndpointSliceError(f"{origin}: not valid YAML: {e}") from None
+        try:  # JSON that is not an object or array (a number, a string): read as such
+            return [_readers.parse_json(text, origin, error)]
+        except error:
+            pass
+    return _readers.parse_yaml(text, origin, error)
 
 
-def _objects(docs: list[Any], origin: str) -> Iterable[tuple[str, dict]]:
+def _objects(docs: list[Any], origin: str,
+             error: type[Exception] = EndpointSliceError) -> Iterable[tuple[str, dict]]:
     """Yield ``(position, object)`` for every object, flattening ``List`` kinds."""
     for d, doc in enumerate(docs):
         prefix = f"{origin}" if len(docs) == 1 else f"{origin} document {d}"
         if isinstance(doc, list):
             items, base = doc, f"{prefix} [%d]"
-        elif isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List"):
+        elif isinstance(doc, dict) and isinstance(doc.get("kind"), str) and doc["kind"].endswith("List"):
             items = doc.get("items") or []
             if not isinstance(items, list):
-                raise EndpointSliceError(f"{prefix}: {doc.get('kind')}.items must be a list")
+                raise error(f"{prefix}: {doc['kind'][:60]}.items must be a list, got {type(items).__name__}")
             base = f"{prefix} items[%d]"
         else:
             items, base = [doc], prefix
         for i, obj in enumerate(items):
             where = base % i if "%d" in base else base
             if not isinstance(obj, dict):
-                raise EndpointSliceError(f"{where}: expected an object, got {type(obj).__name__}")
+                raise error(f"{where}: expected an object, got {type(obj).__name__} {short(obj)}")
             yield where, obj
 
 
@@ -214,16 +263,17 @@ def parse_endpointslice(obj: dict, where: str = "input") -> EndpointSlice:
     """Validate one EndpointSlice object (a parsed JSON/YAML mapping)."""
     meta = obj.get("metadata")
     name = meta.get("name") if isinstance(meta, dict) else None
-    ctx = _Ctx(f"EndpointSlice {name!r} ({where})" if isinstance(name, str) else f"EndpointSlice at {where}")
+    ctx = _Ctx(f"EndpointSlice {short(name)} ({where})" if isinstance(name, str) else "EndpointSlice at "
+                                                                                      f"{where}")
     if not isinstance(meta, dict):
         ctx.fail("metadata", "must be an object with name and namespace")
     if not isinstance(name, str) or not name:
         ctx.fail("metadata.name", "must be a non-empty string")
     namespace = _opt_str(ctx, meta, "namespace", "metadata.namespace") or "default"
-    ctx.what = f"EndpointSlice {namespace}/{name} ({where})"
+    ctx.what = f"EndpointSlice {_cut(namespace)}/{_cut(name)} ({where})"
     api = obj.get("apiVersion", "discovery.k8s.io/v1")
     if not isinstance(api, str) or not api.startswith("discovery.k8s.io/"):
-        ctx.fail("apiVersion", f"must be discovery.k8s.io/v1, got {api!r}")
+        ctx.fail("apiVersion", f"must be discovery.k8s.io/v1, got {short(api)}")
     labels = meta.get("labels") or {}
     if not isinstance(labels, dict):
         ctx.fail("metadata.labels", "must be an object")
@@ -232,11 +282,16 @@ def parse_endpointslice(obj: dict, where: str = "input") -> EndpointSlice:
         ctx.fail(f"metadata.labels[{SERVICE_NAME_LABEL}]", "must be a string")
     address_type = obj.get("addressType")
     if address_type not in ADDRESS_TYPES:
-        ctx.fail("addressType", f"must be one of {', '.join(ADDRESS_TYPES)}, got {address_type!r}")
+        ctx.fail("addressType", f"must be one of {', '.join(ADDRESS_TYPES)}, got {short(address_type)}")
     ports = tuple(_port(ctx, p, i) for i, p in enumerate(_list(ctx, obj, "ports")))
     endpoints = tuple(_endpoint(ctx, e, i, address_type) for i, e in enumerate(_list(ctx, obj, "endpoints")))
     return EndpointSlice(name=name, namespace=namespace, service_name=service_name or None,
                          address_type=address_type, ports=ports, endpoints=endpoints, where=where)
+
+
+def _cut(text: str, limit: int = 80) -> str:
+    """A name from the document, cut for messages."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class _Ctx:
@@ -259,14 +314,14 @@ def _list(ctx: _Ctx, obj: dict, key: str, path: str | None = None) -> list:
 def _opt_str(ctx: _Ctx, obj: dict, key: str, path: str) -> str | None:
     value = obj.get(key)
     if value is not None and not isinstance(value, str):
-        ctx.fail(path, f"must be a string, got {value!r}")
+        ctx.fail(path, f"must be a string, got {short(value)}")
     return value
 
 
 def _opt_bool(ctx: _Ctx, obj: dict, key: str, path: str) -> bool | None:
     value = obj.get(key)
     if value is not None and not isinstance(value, bool):
-        ctx.fail(path, f"must be true, false or null, got {value!r}")
+        ctx.fail(path, f"must be true, false or null, got {short(value)}")
     return value
 
 
@@ -278,14 +333,42 @@ def _port(ctx: _Ctx, p: Any, i: int) -> SlicePort:
     number = p.get("port")
     if number is not None and (isinstance(number, bool) or not isinstance(number, int)
                                or not 0 <= number <= 65535):
-        ctx.fail(f"{path}.port", f"must be an integer in 0..65535, got {number!r}")
+        ctx.fail(f"{path}.port", f"must be an integer in 0..65535, got {short(number)}")
     protocol = p.get("protocol") or "TCP"
     if protocol not in PROTOCOLS:
-        ctx.fail(f"{path}.protocol", f"must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+        ctx.fail(f"{path}.protocol", f"must be one of {', '.join(PROTOCOLS)}, got {short(protocol)}")
     return SlicePort(name=name, port=number, protocol=protocol)
 
 
 _EMPTY: frozenset[str] = frozenset()
+#: Canonical IPv4 strings with these prefixes take the slow path, which names the problem.
+_SPECIAL_V4_PREFIXES = ("127.", "169.254.", "224.0.0.")
+_LINK_LOCAL_MULTICAST_V4 = ipaddress.ip_network("224.0.0.0/24")
+
+
+def special_ip_problem(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why the API server refuses ``ip`` as an endpoint address, or None.
+
+    This is Kubernetes' ``ValidateNonSpecialIP``.
+
+    Endpoints and EndpointSlices may not hold an unspecified, loopback,
+    link-local or link-local multicast address; an IPv4-mapped IPv6 address is
+    judged as its IPv4 address (as Go's ``net.IP`` does). Other addresses,
+    broadcast ``255.255.255.255`` and other multicast included, are accepted
+    and kube-proxy uses them as they are.
+    """
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_unspecified:
+        return "may not be unspecified"
+    if ip.is_loopback:
+        return "may not be in the loopback range (127.0.0.0/8, ::1/128)"
+    if ip.is_link_local:
+        return "may not be in the link-local range (169.254.0.0/16, fe80::/10)"
+    if (ip in _LINK_LOCAL_MULTICAST_V4 if ip.version == 4
+            else ip.packed[0] == 0xFF and ip.packed[1] & 0x0F == 0x02):
+        return "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"
+    return None
 
 
 def _endpoint(ctx: _Ctx, e: Any, i: int, address_type: str) -> SliceEndpoint:
@@ -299,16 +382,25 @@ def _endpoint(ctx: _Ctx, e: Any, i: int, address_type: str) -> SliceEndpoint:
             ctx.fail(f"endpoints[{i}].addresses", f"must be a list, got {type(addresses).__name__}")
         first = addresses[0]
         if type(first) is not str:
-            ctx.fail(f"endpoints[{i}].addresses[0]", f"must be a string, got {first!r}")
+            ctx.fail(f"endpoints[{i}].addresses[0]", f"must be a string, got {short(first)}")
         if address_type == "FQDN":
             address = first
-        elif _IPV4.fullmatch(first):
+        elif _IPV4.fullmatch(first) and not first.startswith(_SPECIAL_V4_PREFIXES) and first != "0.0.0.0":
             address, family = first, 4
         else:
-            try:
-                ip = ipaddress.ip_address(first.strip())
-            except ValueError:
-                ctx.fail(f"endpoints[{i}].addresses[0]", f"{first!r} is not a valid {address_type} address")
+            ip = None
+            if "%" not in first and first == first.strip():  # the API server takes no zones, no spaces
+                try:
+                    ip = ipaddress.ip_address(first)
+                except ValueError:
+                    pass
+            if ip is None:
+                ctx.fail(f"endpoints[{i}].addresses[0]", f"{short(first)} is not a valid {address_type} "
+                                                         "address")
+            problem = special_ip_problem(ip)
+            if problem:
+                ctx.fail(f"endpoints[{i}].addresses[0]", f"{short(first)} {problem}: the API server rejects "
+                                                         "such EndpointSlices (ValidateNonSpecialIP)")
             address, family = str(ip), ip.version
     elif addresses is not None and type(addresses) is not list:
         ctx.fail(f"endpoints[{i}].addresses", f"must be a list, got {type(addresses).__name__}")
@@ -321,12 +413,13 @@ def _endpoint(ctx: _Ctx, e: Any, i: int, address_type: str) -> SliceEndpoint:
         if not (type(ready) is bool and type(serving) is bool and type(terminating) is bool):
             for name, v in (("ready", ready), ("serving", serving), ("terminating", terminating)):
                 if v is not None and type(v) is not bool:
-                    ctx.fail(f"endpoints[{i}].conditions.{name}", f"must be true, false or null, got {v!r}")
+                    ctx.fail(f"endpoints[{i}].conditions.{name}", "must be true, false or null, got "
+                                                                  f"{short(v)}")
     node_name, zone = e.get("nodeName"), e.get("zone")
     if node_name is not None and type(node_name) is not str:
-        ctx.fail(f"endpoints[{i}].nodeName", f"must be a string, got {node_name!r}")
+        ctx.fail(f"endpoints[{i}].nodeName", f"must be a string, got {short(node_name)}")
     if zone is not None and type(zone) is not str:
-        ctx.fail(f"endpoints[{i}].zone", f"must be a string, got {zone!r}")
+        ctx.fail(f"endpoints[{i}].zone", f"must be a string, got {short(zone)}")
     hints = e.get("hints")
     zone_hints = node_hints = _EMPTY
     if hints:
@@ -362,7 +455,7 @@ def _hint_names(ctx: _Ctx, items: Any, path: str) -> frozenset[str]:
     names = []
     for j, h in enumerate(items):
         if type(h) is not dict or type(h.get("name")) is not str:
-            ctx.fail(f"{path}[{j}]", f"must be an object with a string name, got {h!r}")
+            ctx.fail(f"{path}[{j}]", f"must be an object with a string name, got {short(h)}")
         names.append(h["name"])
     return frozenset(names)
 
