@@ -6,8 +6,8 @@
 [0, 0, 1, 0, 1, 2, 0, 1, 2]
 
 The simulator (``simulate``, ``Simulation``, ``workloads``), ``ClientIPAffinity``,
-``disruption`` and the comparison reports (``compare``, ``Comparison``) are
-imported on first use, so ``import lbalgo`` stays fast.
+``disruption`` and the comparison reports (``compare``, ``Comparison``) and
+parameter sweeps (``sweep``) are imported on first use, so ``import lbalgo`` stays fast.
 """
 
 from importlib import import_module
@@ -18,7 +18,12 @@ from .pool import Pool
 from .schedulers import LC, RR, SCHEDULERS, WLC, WRR, Scheduler, get, names
 from .schedulers import DH, MH, SH
 from .schedulers import FO, NQ, OVF, SED, TWOS, IptablesCascade, NftNumgen, Random
+from .schedulers import UserspaceRR
 from .schedulers import LBLC, LBLCR
+from .schedulers import EnvoyLeastRequest, EnvoyMaglev, EnvoyRandom, EnvoyRingHash, EnvoyRoundRobin
+from .schedulers import NginxHash, NginxIPHash, NginxLeastConn, NginxRandom, NginxRR
+from .schedulers import (HAProxyFirst, HAProxyHdr, HAProxyLeastConn, HAProxyRandom, HAProxyRoundRobin,
+                         HAProxySource, HAProxyStaticRR, HAProxyURI)
 
 __version__ = "0.1.0"
 
@@ -31,6 +36,7 @@ _LAZY = {
     "disruption": (".metrics.disruption", "disruption"),
     "Disruption": (".metrics.disruption", "Disruption"),
     "compare": (".report", "compare"),
+    "sweep": (".sweeps", "sweep"),  # the function; the package is lbalgo.sweeps
     "Comparison": (".report", "Comparison"),
 }
 
@@ -48,8 +54,12 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "LbalgoError", "NoBackendAvailable", "UnknownBackend", "Pool", "Scheduler",
-    "SCHEDULERS", "get", "names", "RR", "WRR", "Random", "IptablesCascade", "NftNumgen",
+    "SCHEDULERS", "get", "names", "RR", "WRR", "Random", "IptablesCascade", "NftNumgen", "UserspaceRR",
     "SH", "DH", "MH", "LC", "WLC", "SED", "NQ", "FO", "OVF", "TWOS", "LBLC", "LBLCR",
+    "EnvoyRoundRobin", "EnvoyLeastRequest", "EnvoyRandom", "EnvoyRingHash", "EnvoyMaglev",
+    "NginxRR", "NginxLeastConn", "NginxIPHash", "NginxHash", "NginxRandom",
+    "HAProxyRoundRobin", "HAProxyStaticRR", "HAProxyLeastConn", "HAProxyFirst", "HAProxySource", "HAProxyURI",
+    "HAProxyHdr", "HAProxyRandom",
     "ClientIPAffinity", "disruption", "Disruption", "simulate", "Simulation", "workloads",
-    "compare", "Comparison", "__version__",
+    "compare", "Comparison", "sweep", "__version__",
 ]

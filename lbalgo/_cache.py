@@ -6,23 +6,30 @@ the user-wide directory, and fails hard on a corrupt file. lbalgo replaces
 the location and the freshness rule for its own kernels:
 
 * **One directory per source version.** Kernels of lbalgo are cached under
-  ``<root>/<stamp>/``, where the stamp hashes every lbalgo source file that
-  declares kernels together with the lbalgo, Numba and Python versions. A
-  change to a shared helper (the accounting in :mod:`lbalgo._table`, say)
+  ``<root>/kernels/<stamp>/``, where the stamp hashes every source a kernel
+  can be compiled from (:func:`kernel_sources`: the files that declare
+  kernels and every lbalgo module they import from, transitively) together
+  with the lbalgo, Numba, llvmlite, NumPy and Python versions. A change to a
+  shared helper or constant (the accounting in :mod:`lbalgo._table`, say)
   therefore retires every cached kernel at once: no kernel can keep code
   compiled from an older version of a file it calls into.
 * **Only a private root.** ``<root>`` is ``$LBALGO_CACHE_DIR``, else
   ``$XDG_CACHE_HOME/lbalgo``, else ``~/.cache/lbalgo``. It is created with
-  mode 0700 and used only if it belongs to the current user and no one else
-  can write to it (nor to the directory holding it, unless that directory is
-  sticky, like ``/tmp``). Numba's caches are pickles: loading one from a
-  directory another user can write would run their code. There is no
-  fallback to a shared temporary directory; without a usable root, kernels
-  compile in every process, with one warning.
+  mode 0700 (so are the directories below it) and used only if it is not a
+  symbolic link, belongs to the current user, no one else can write to it,
+  and every directory above it belongs to the user or root and is writable
+  by no one else unless sticky (``/tmp``). Numba's caches are pickles:
+  loading one from a directory another user can write, or replace, would
+  run their code. There is no fallback to a shared temporary directory;
+  without a usable root, kernels compile in every process, with one warning.
 * **Failures degrade.** A read-only root still serves what it holds; new
   compilations are then kept in memory only (one warning). A cache file that
-  cannot be read (truncated, empty, from a crashed writer) is a miss: the
-  kernel is compiled again and the file replaced.
+  cannot be read (truncated, empty, from a crashed writer), or that does not
+  hold the entry its index names, is a miss: the kernel is compiled again and
+  the file replaced.
+* **Concurrent processes** share the cache: files are written whole and
+  renamed into place, and each compiled signature has its own data file,
+  named by the hash of its index key.
 
 ``lbalgo cache`` (:mod:`lbalgo.cli`) shows the directory and clears it.
 """
@@ -31,6 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import stat
 import sys
@@ -79,7 +87,14 @@ def root_candidate() -> Path | None:
 
 
 def _private(path: Path) -> str | None:
-    """Why ``path`` (an existing directory) is not safe to load code from, or None if it is."""
+    """Why ``path`` (an existing directory) is not safe to load code from, or None if it is.
+
+    Safe: ``path`` is a directory (not a symbolic link) that belongs to the
+    current user and that no one else can write to, and every directory
+    above it belongs to the user or to root and is writable by no one else
+    (unless it is sticky, like ``/tmp``): otherwise another user could put
+    files in it, or rename it and put their own directory in its place.
+    """
     st = path.lstat()
     if stat.S_ISLNK(st.st_mode):
         return f"{path} is a symbolic link"
@@ -90,10 +105,12 @@ def _private(path: Path) -> str | None:
         return f"{path} belongs to another user (uid {st.st_uid})"
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         return f"{path} can be written by other users (mode {stat.S_IMODE(st.st_mode):o})"
-    parent = path.parent.stat()
-    if parent.st_uid not in (uid, 0) and parent.st_mode & (stat.S_IWGRP | stat.S_IWOTH) \
-            and not parent.st_mode & stat.S_ISVTX:
-        return f"{path.parent} can be written by other users, who could replace {path.name}"
+    for parent in path.parents:  # ``path`` is resolved: no symbolic links above it
+        pst = parent.stat()
+        if pst.st_uid not in (uid, 0):
+            return f"{parent} belongs to another user (uid {pst.st_uid}), who could replace {path}"
+        if pst.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not pst.st_mode & stat.S_ISVTX:
+            return f"{parent} can be written by other users, who could replace {path}"
     return None
 
 
@@ -110,11 +127,13 @@ def root() -> Path | None:
                                  "kernels are compiled in every process")
         else:
             try:
-                if not candidate.exists():
+                if not os.path.lexists(candidate):
                     candidate.mkdir(mode=0o700, parents=True, exist_ok=True)
+                # Resolve the directories above it once, and use that path from now on.
+                candidate = candidate.parent.resolve(strict=True) / candidate.name
                 problem = _private(candidate)
             except OSError as exc:
-                problem = f"{candidate} cannot be created ({exc.strerror or exc})"
+                problem = f"{candidate} cannot be created or read ({exc.strerror or exc})"
             if problem is None:
                 result = candidate
             else:
@@ -126,22 +145,73 @@ def root() -> Path | None:
 
 _stamp: str | None = None
 
+# ``from .x import a, b`` / ``from .. import y`` / ``from lbalgo.z import w`` (names possibly in parentheses).
+_IMPORT = re.compile(r"^[ \t]*from[ \t]+(\.+|lbalgo\b\.?)([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#]*)", re.M)
+
+
+def kernel_sources(package: Path | None = None) -> list[Path]:
+    """Every lbalgo source file a kernel can be compiled from.
+
+    That is the files that declare kernels and, transitively, every lbalgo
+    module they import from: the helpers and constants they call or read.
+    """
+    package = package or Path(__file__).resolve().parent
+    texts = {}
+    for p in package.rglob("*.py"):
+        try:
+            texts[p] = p.read_bytes()
+        except OSError:  # removed meanwhile (an editor's temporary file)
+            continue
+    stack = [p for p, data in texts.items() if b"@kernel" in data or p.name == "_jit.py"]
+    seen: set[Path] = set()
+    while stack:
+        path = stack.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for dots, module, names in _IMPORT.findall(texts[path].decode("utf-8", "replace")):
+            if dots.startswith("lbalgo"):
+                base = package
+            else:
+                base = path.parent
+                for _ in range(len(dots) - 1):
+                    base = base.parent
+            target = base.joinpath(*[m for m in module.split(".") if m])
+            found = [target.parent / f"{target.name}.py", target / "__init__.py"] if module else []
+            for name in names.strip("() \n").replace("\n", " ").split(","):
+                name = name.split(" as ")[0].strip()
+                if not name or name == "__version__":  # the version is hashed on its own
+                    continue
+                submodules = [target / f"{name}.py", target / name / "__init__.py"]
+                if any(f in texts for f in submodules):
+                    found += submodules
+                elif not module:
+                    found.append(target / "__init__.py")  # ``from . import X`` with X defined in the package
+            stack.extend(f for f in found if f in texts and f not in seen)
+    return sorted(seen)
+
 
 def source_stamp() -> str:
-    """Hash of every lbalgo source file that declares kernels, and of the versions that compile them."""
+    """Hash of every source a kernel is compiled from (:func:`kernel_sources`), and of the versions that "
+    "compile them."""
     global _stamp
     if _stamp is None:
+        import llvmlite
         import numba
+        import numpy
 
         from . import __version__
 
         package = Path(__file__).resolve().parent
         h = hashlib.sha256()
-        h.update(f"lbalgo {__version__} numba {numba.__version__} python {sys.version}".encode())
-        for path in sorted(package.rglob("*.py")):
-            data = path.read_bytes()
-            if b"@kernel" in data or path.name == "_jit.py":
-                h.update(str(path.relative_to(package)).encode() + b"\0" + hashlib.sha256(data).digest())
+        h.update(f"lbalgo {__version__} numba {numba.__version__} llvmlite {llvmlite.__version__} "
+                 f"numpy {numpy.__version__} python {sys.version}".encode())
+        for path in kernel_sources(package):
+            try:
+                data = path.read_bytes()
+            except OSError:
+                continue
+            h.update(str(path.relative_to(package)).encode() + b"\0" + hashlib.sha256(data).digest())
         _stamp = h.hexdigest()[:20]
     return _stamp
 
@@ -191,9 +261,24 @@ def clear() -> list[Path]:
 def make_cache(py_func: Any) -> Any:
     """A Numba function cache for a kernel of lbalgo, or None when kernels are not cached.
 
-    Built from Numba's own classes; only the locator (where, how fresh) and
-    the failure handling differ.
+    Built from Numba's own classes; the locator (where, how fresh), the data
+    file names and the failure handling differ:
+
+    * each compiled signature goes to a data file named after a hash of its
+      index key, which the file also records: processes compiling different
+      signatures of one kernel at once never write the same file, and a data
+      file that does not hold the entry the index points it to is a miss;
+    * an unreadable index or data file is a miss (the kernel is compiled and
+      the file replaced), and a cache that cannot be written is a warning.
+
+    A function outside the lbalgo package (a kernel declared in a test, say)
+    is not cached.
     """
+    package = Path(__file__).resolve().parent
+    try:
+        rel = Path(py_func.__code__.co_filename).resolve().relative_to(package)
+    except ValueError:
+        return None
     directory = cache_dir()
     if directory is None:
         return None
@@ -204,8 +289,6 @@ def make_cache(py_func: Any) -> Any:
 
         def __init__(self, func: Any, py_file: str) -> None:
             self._lineno = func.__code__.co_firstlineno
-            package = Path(__file__).resolve().parent
-            rel = Path(py_file).resolve().relative_to(package)
             self._path = str(directory / rel.parent / rel.stem)
 
         def ensure_cache_path(self) -> None:
@@ -227,8 +310,41 @@ def make_cache(py_func: Any) -> Any:
     class Impl(caching.CompileResultCacheImpl):
         _locator_classes = [Locator]
 
+    class Files(caching.IndexDataCacheFile):
+        """Numba's index and data files, with one data file per index key, named by its hash."""
+
+        @staticmethod
+        def _digest(key: Any) -> str:
+            return hashlib.sha256(repr(key).encode()).hexdigest()[:24]
+
+        def save(self, key: Any, data: Any) -> None:
+            digest = self._digest(key)
+            name = self._data_name_pattern.replace("{number:d}", digest[:16])
+            overloads = self._load_index()
+            if overloads.get(key) != name:
+                overloads[key] = name
+                self._save_index(overloads)
+            self._save_data(name, (digest, data))
+
+        def load(self, key: Any) -> Any:
+            name = self._load_index().get(key)
+            if name is None:
+                return None
+            try:
+                entry = self._load_data(name)
+            except OSError:  # removed while the index still names it
+                return None
+            if not (isinstance(entry, tuple) and len(entry) == 2 and entry[0] == self._digest(key)):
+                return None  # not the entry the index promised (another writer, another version): a miss
+            return entry[1]
+
     class Cache(caching.FunctionCache):
         _impl_class = Impl
+
+        def __init__(self, func: Any) -> None:
+            super().__init__(func)
+            self._cache_file = Files(cache_path=self._cache_path, filename_base=self._impl.filename_base,
+                                     source_stamp=self._impl.locator.get_source_stamp())
 
         def load_overload(self, sig: Any, target_context: Any) -> Any:
             try:
@@ -249,5 +365,9 @@ def make_cache(py_func: Any) -> Any:
             except OSError as exc:
                 _warn_once("readonly", f"lbalgo: cannot write compiled kernels to {directory} "
                                        f"({exc.strerror or exc}): they are compiled again in later processes")
+            except Exception as exc:  # an index another process left unreadable: compiled, just not saved
+                _warn_once("unsaved:" + self._name,
+                           f"lbalgo: could not save {self._name} to the kernel cache "
+                           f"({type(exc).__name__}); it is compiled again next time")
 
     return Cache(py_func)

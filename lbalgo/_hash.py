@@ -32,6 +32,7 @@ import numpy as np
 
 from . import addresses
 from ._jit import kernel
+from .errors import InvalidArgument, InvalidArgumentType, short
 
 M32 = 0xFFFFFFFF
 GOLDEN_RATIO_32 = 0x61C88647
@@ -182,10 +183,10 @@ def hsiphash32(m, k0hi, k0lo, k1hi, k1lo):
 def port_number(value: Any, what: str) -> int:
     """Return ``value`` as a port number 0..65535, or raise naming it."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{what}: port must be an integer 0..65535, got {value!r}")
+        raise InvalidArgumentType(f"{what}: port must be an integer 0..65535, got {short(value)}")
     p = int(value)
     if not 0 <= p <= 65535:
-        raise ValueError(f"{what}: port must be in 0..65535, got {p}")
+        raise InvalidArgument(f"{what}: port must be in 0..65535, got {p}")
     return p
 
 
@@ -200,7 +201,7 @@ def endpoint_key(key: Any, what: str = "key") -> int:
         return int(key)
     if isinstance(key, tuple):
         if len(key) != 2:
-            raise ValueError(f"{what} {key!r} must be an (address, port) pair")
+            raise InvalidArgument(f"{what} {short(key)} must be an (address, port) pair")
         addr = addresses.fold32(addresses.parse(key[0], what))
         return port_number(key[1], f"{what} {key!r}") << 32 | addr
     if isinstance(key, str):
@@ -220,8 +221,10 @@ def endpoint_keys(keys: Any, ports: Any = None) -> np.ndarray:
     ``ports``, if given, holds one client port per key and replaces the
     port part of every key.
     """
+    from ._validate import key_batch
     from .addresses import key_array
 
+    key_batch(keys)
     if not isinstance(keys, np.ndarray) and not isinstance(keys, (str, bytes)):
         seq = list(keys)
         keys = seq
@@ -234,7 +237,7 @@ def endpoint_keys(keys: Any, ports: Any = None) -> np.ndarray:
         if arr.size and (arr.dtype.kind == "i" or arr.dtype.itemsize > 4) and (
                 arr.min() < 0 or arr.max() > MAX_PACKED):
             i = int(np.flatnonzero((arr < 0) | (arr > MAX_PACKED))[0])
-            raise ValueError(f"keys[{i}] = {arr[i]} is neither an IPv4 address "
+            raise InvalidArgument(f"keys[{i}] = {arr[i]} is neither an IPv4 address "
                              "nor a packed (port << 32) | addr key")
         packed = np.ascontiguousarray(arr, dtype=np.int64)
     elif isinstance(keys, np.ndarray) and keys.dtype.kind in "iu":
@@ -248,10 +251,10 @@ def endpoint_keys(keys: Any, ports: Any = None) -> np.ndarray:
         return packed
     p = np.asarray(ports)
     if p.shape != packed.shape:
-        raise ValueError(f"ports has shape {p.shape} but there are {len(packed)} keys")
+        raise InvalidArgument(f"ports has shape {p.shape} but there are {len(packed)} keys")
     if p.dtype.kind not in "iu":
-        raise TypeError(f"ports must be integers 0..65535, got dtype {p.dtype}")
+        raise InvalidArgumentType(f"ports must be integers 0..65535, got dtype {p.dtype}")
     if p.size and (p.min() < 0 or p.max() > 65535):
         i = int(np.flatnonzero((p < 0) | (p > 65535))[0])
-        raise ValueError(f"ports[{i}] = {p[i]} is not a port number (0..65535)")
+        raise InvalidArgument(f"ports[{i}] = {p[i]} is not a port number (0..65535)")
     return (packed & M32) | (p.astype(np.int64) << 32)

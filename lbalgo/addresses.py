@@ -14,6 +14,8 @@ from typing import Any, Union
 
 import numpy as np
 
+from .errors import InvalidArgument, InvalidArgumentType, short
+
 Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
 
@@ -22,18 +24,19 @@ def parse(value: Any, what: str = "address") -> Address:
     if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
         return value
     if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{what} must be an IP address, got the bool {value!r}")
+        raise InvalidArgumentType(f"{what} must be an IP address, got the bool {short(value)}")
     if isinstance(value, numbers.Integral):
         v = int(value)
         if v < 0 or v >= 2**128:
-            raise ValueError(f"{what} {v} is not an IPv4 or IPv6 address (out of range)")
+            raise InvalidArgument(f"{what} {v} is not an IPv4 or IPv6 address (out of range)")
         return ipaddress.IPv4Address(v) if v < 2**32 else ipaddress.IPv6Address(v)
     if isinstance(value, str):
         try:
             return ipaddress.ip_address(value.strip())
         except ValueError:
-            raise ValueError(f"{what} {value!r} is not a valid IPv4 or IPv6 address") from None
-    raise TypeError(f"{what} must be an int, a string or an ipaddress object, got {type(value).__name__}")
+            raise InvalidArgument(f"{what} {short(value)} is not a valid IPv4 or IPv6 address") from None
+    raise InvalidArgumentType(f"{what} must be an int, a string or an ipaddress object, got "
+                              f"{type(value).__name__}")
 
 
 def fold32(addr: Address) -> int:
@@ -58,14 +61,14 @@ def parse_endpoint(value: Any, what: str = "address") -> tuple[Address, int]:
         if text.startswith("["):
             host, sep, rest = text[1:].partition("]")
             if not sep or (rest and not rest.startswith(":")):
-                raise ValueError(f"{what} {value!r} is not a valid [IPv6]:port endpoint")
+                raise InvalidArgument(f"{what} {short(value)} is not a valid [IPv6]:port endpoint")
             text, port_text = host, (rest[1:] if rest else None)
         elif text.count(":") == 1:
             text, port_text = text.split(":")
         port = 0
         if port_text is not None:
             if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-                raise ValueError(f"{what} {value!r} has an invalid port {port_text!r}")
+                raise InvalidArgument(f"{what} {short(value)} has an invalid port {short(port_text)}")
             port = int(port_text)
         return parse(text, what), port
     return parse(value, what), 0
@@ -87,23 +90,25 @@ def key_array(keys: Any) -> np.ndarray:
     32-bit words, most significant first (folded by XOR, as IPVS does); or a
     sequence of address strings / ``ipaddress`` objects.
     """
-    if isinstance(keys, (str, bytes, bytearray, dict)):
-        raise TypeError(f"keys must be an array or a sequence of addresses, got {type(keys).__name__}")
-    arr = np.asarray(keys)
+    from ._validate import key_batch
+
+    arr = np.asarray(key_batch(keys))
     if arr.ndim == 2 and arr.shape[1] == 4 and arr.dtype.kind in "iu":
         if arr.size and (arr.min() < 0 or arr.max() > 0xFFFFFFFF):
-            raise ValueError("IPv6 keys as (n, 4) words must hold values in 0..2**32-1")
+            raise InvalidArgument("IPv6 keys as (n, 4) words must hold values in 0..2**32-1")
         words = arr.astype(np.int64)
         return np.ascontiguousarray(words[:, 0] ^ words[:, 1] ^ words[:, 2] ^ words[:, 3])
     if arr.ndim != 1:
-        raise ValueError(f"keys must be a 1-D array (IPv4) or an (n, 4) array (IPv6 words), got shape {arr.shape}")
+        raise InvalidArgument("keys must be a 1-D array (IPv4) or an (n, 4) array (IPv6 words), got shape "
+                              f"{arr.shape}")
     if arr.dtype.kind not in "iu":
         if arr.dtype.kind in "OU" and arr.size:
             return np.array([fold32(parse(k, f"keys[{i}]")) for i, k in enumerate(arr.tolist())], dtype=np.int64)
         if arr.size == 0:
             return np.zeros(0, dtype=np.int64)
-        raise TypeError(f"keys must be integers (IPv4 addresses) or address strings, got dtype {arr.dtype}")
+        raise InvalidArgumentType("keys must be integers (IPv4 addresses) or address strings, got dtype "
+                                  f"{arr.dtype}")
     if arr.size and (arr.min() < 0 or arr.max() > 0xFFFFFFFF):
         i = int(np.flatnonzero((arr < 0) | (arr > 0xFFFFFFFF))[0])
-        raise ValueError(f"keys[{i}] = {arr[i]} is not an IPv4 address (0..2**32-1)")
+        raise InvalidArgument(f"keys[{i}] = {arr[i]} is not an IPv4 address (0..2**32-1)")
     return np.ascontiguousarray(arr, dtype=np.int64)

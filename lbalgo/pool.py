@@ -44,7 +44,7 @@ from ._table import (
     WEIGHT,
 )
 from .addresses import endpoint_string, parse_endpoint  # noqa: F401  (re-exported: lbalgo.pool.parse_endpoint)
-from .errors import UnknownBackend
+from .errors import InvalidArgument, InvalidArgumentType, UnknownBackend, short
 
 #: Where ``add`` puts a new backend in the list.
 INSERTIONS = ("head", "tail", "address")
@@ -102,14 +102,14 @@ class Pool:
         w = _validate.weights([] if weights is None else weights)
         n = len(w)
         if insertion not in INSERTIONS:
-            raise ValueError(f"insertion must be one of {INSERTIONS}, got {insertion!r}")
+            raise InvalidArgument(f"insertion must be one of {INSERTIONS}, got {short(insertion)}")
         if new_conns not in NEW_CONNS:
-            raise ValueError(f"new_conns must be one of {NEW_CONNS}, got {new_conns!r}")
+            raise InvalidArgument(f"new_conns must be one of {NEW_CONNS}, got {short(new_conns)}")
         addrs, ports = self._parse_addresses(addresses, n)
         upper = self._parse_thresholds(u_thresholds, n, "u_thresholds")
         lower = self._parse_thresholds(l_thresholds, n, "l_thresholds")
         if insertion == "address" and n and addrs[0] is None:
-            raise ValueError("insertion='address' needs an address for every backend")
+            raise InvalidArgument("insertion='address' needs an address for every backend")
 
         self.insertion = insertion
         self.new_conns = new_conns
@@ -143,7 +143,7 @@ class Pool:
             return [None] * n, [0] * n
         values = list(values)
         if len(values) != n:
-            raise ValueError(f"addresses has {len(values)} entries but there are {n} weights")
+            raise InvalidArgument(f"addresses has {len(values)} entries but there are {n} weights")
         parsed = [parse_endpoint(v, f"addresses[{i}]") for i, v in enumerate(values)]
         return [a for a, _ in parsed], [p for _, p in parsed]
 
@@ -153,7 +153,7 @@ class Pool:
             return [0] * n
         values = list(values)
         if len(values) != n:
-            raise ValueError(f"{what} has {len(values)} entries but there are {n} weights")
+            raise InvalidArgument(f"{what} has {len(values)} entries but there are {n} weights")
         return [_validate.threshold(v, f"{what}[{i}]") for i, v in enumerate(values)]
 
     def copy(self) -> Pool:
@@ -266,7 +266,7 @@ class Pool:
     def check_id(self, backend: Any, *, listed: bool = True) -> int:
         """Return ``backend`` as an int id, or raise if unknown (or removed, if ``listed``)."""
         if isinstance(backend, (bool, np.bool_)) or not isinstance(backend, (int, np.integer)):
-            raise TypeError(f"backend id must be an integer, got {backend!r}")
+            raise InvalidArgumentType(f"backend id must be an integer, got {short(backend)}")
         b = int(backend)
         n_ids = self.n_ids
         if not 0 <= b < n_ids:
@@ -300,7 +300,7 @@ class Pool:
         lower = _validate.threshold(l_threshold, "l_threshold")
         addr, port = (None, 0) if address is None else parse_endpoint(address, "address")
         if self.insertion == "address" and addr is None:
-            raise ValueError("this pool orders backends by address: add() needs address=")
+            raise InvalidArgument("this pool orders backends by address: add() needs address=")
         slot = self._insert_slot(addr, port)
         self.reserve(self.n_ids + 1)
         b = int(_table.insert_backend(self.table, slot, w, upper, lower))
@@ -379,7 +379,7 @@ class Pool:
         """
         w = _validate.weights(weights)
         if len(w) != self.n_ids:
-            raise ValueError(f"weights has {len(w)} entries but the pool has {self.n_ids} backend ids")
+            raise InvalidArgument(f"weights has {len(w)} entries but the pool has {self.n_ids} backend ids")
         changed = np.flatnonzero(w != self.weights)
         listed = self.available
         for b in changed:
@@ -407,14 +407,14 @@ class Pool:
         """
         b = self.check_id(backend)
         if self.failed[b]:
-            raise ValueError(f"backend {b} has already failed")
+            raise InvalidArgument(f"backend {b} has already failed")
         self._notify(EV_UPDATE, int(_table.fail_backend(self.table, b)))
 
     def recover(self, backend: int) -> None:
         """The health check passes again: the weight the backend had when it failed comes back."""
         b = self.check_id(backend)
         if not self.failed[b]:
-            raise ValueError(f"backend {b} has not failed, so it cannot recover")
+            raise InvalidArgument(f"backend {b} has not failed, so it cannot recover")
         self._notify(EV_UPDATE, int(_table.recover_backend(self.table, b)))
 
     # -- connection accounting ----------------------------------------------------------
@@ -430,10 +430,10 @@ class Pool:
         elif isinstance(active, (bool, np.bool_)):
             was_active = bool(active)
         else:
-            raise TypeError(f"active must be True, False or None, got {active!r}")
+            raise InvalidArgumentType(f"active must be True, False or None, got {short(active)}")
         row, name = (ACTIVE, "active") if was_active else (INACTIVE, "inactive")
         if self.field(row, b) <= 0:
-            raise ValueError(f"backend {b} has no {name} connection to release")
+            raise InvalidArgument(f"backend {b} has no {name} connection to release")
         _table.unbind(self.table, b, was_active)
         self._counters_moved(b)
 
@@ -441,7 +441,7 @@ class Pool:
         """Move one connection from inactive to active (TCP reached ESTABLISHED)."""
         b = self.check_id(backend, listed=False)
         if self.field(INACTIVE, b) <= 0:
-            raise ValueError(f"backend {b} has no inactive connection to activate")
+            raise InvalidArgument(f"backend {b} has no inactive connection to activate")
         _table.activate(self.table, b)
         self._counters_moved(b)
 
@@ -449,7 +449,7 @@ class Pool:
         """Move one connection from active to inactive (TCP FIN/RST)."""
         b = self.check_id(backend, listed=False)
         if self.field(ACTIVE, b) <= 0:
-            raise ValueError(f"backend {b} has no active connection to deactivate")
+            raise InvalidArgument(f"backend {b} has no active connection to deactivate")
         _table.deactivate(self.table, b)
         self._counters_moved(b)
 

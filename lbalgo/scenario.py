@@ -51,14 +51,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
-from . import _validate
+from . import _readers, _validate, limits
+from .errors import LbalgoError, short
 
 __all__ = ["Scenario", "Model", "Event", "AlgorithmSpec", "ScenarioError", "load", "default", "from_dict",
            "parse_model", "ARRIVALS", "LIFETIMES", "POPULATIONS", "SERVICES", "ACTIONS"]
 
 
-class ScenarioError(ValueError):
-    """A scenario file or field is malformed; the message names the field."""
+class ScenarioError(LbalgoError, ValueError):
+    """A scenario file or field is malformed; the message names the file (when there is one) and the field."""
 
 
 # -- the models a scenario can name -------------------------------------------------
@@ -166,6 +167,9 @@ class AlgorithmSpec:
         return out
 
 
+#: Models already validated (Scenario checks each model it is given once; replace() re-validates often).
+_CHECKED_MODELS: set[tuple[Any, str, bool]] = set()
+
 DEFAULT_ARRIVALS = Model("poisson", (("rate", 2000.0),))
 DEFAULT_LIFETIMES = Model("exponential", (("mean", 1.0),))
 DEFAULT_CLIENTS = Model("zipf", (("count", 50_000), ("exponent", 1.1), ("network", "10.0.0.0/8")))
@@ -213,13 +217,48 @@ class Scenario:
     algorithms: tuple[AlgorithmSpec, ...] = ()
 
     def __post_init__(self) -> None:
+        if not isinstance(self.weights, (tuple, list)):
+            raise ScenarioError(f"pool.weights must be a list of integers, got {short(self.weights)}")
+        if not isinstance(self.events, (tuple, list)) or not all(isinstance(e, Event) for e in self.events):
+            raise ScenarioError(f"events must be a sequence of scenario.Event, got {short(self.events)}")
+        added = sum(1 for e in self.events if e.action == "add")
+        backends = f"pool.weights: {len(self.weights):,} backends"
+        if added:
+            backends += f" and {added:,} added by events"
+        limits.check("MAX_BACKENDS", len(self.weights) + added, backends, ScenarioError)
         try:
             w = _validate.weights(list(self.weights), "pool.weights")
         except (TypeError, ValueError) as e:
             raise ScenarioError(str(e)) from None
         if len(w) == 0 or not w.any():
             raise ScenarioError("pool.weights must contain at least one weight > 0")
-        _integer(self.connections, "connections", 1, 100_000_000)
+        _integer(self.connections, "connections", 1, limits.get("MAX_CONNECTIONS"), "MAX_CONNECTIONS")
+        if not isinstance(self.service, Service):
+            raise ScenarioError(f"service must be a scenario.Service, got {short(self.service)}")
+        if not isinstance(self.algorithms, (tuple, list)) or not all(isinstance(a, AlgorithmSpec)
+                                                                     for a in self.algorithms):
+            raise ScenarioError("algorithms must be a sequence of scenario.AlgorithmSpec, got "
+                                f"{short(self.algorithms)}")
+        for section, models, model in (("arrivals", ARRIVALS, self.arrivals),
+                                       ("lifetimes", LIFETIMES, self.lifetimes),
+                                       ("clients", POPULATIONS, self.clients),
+                                       ("destinations", POPULATIONS, self.destinations)):
+            if not isinstance(model, Model):
+                raise ScenarioError(f"{section} must be a scenario.Model, got {short(model)}")
+            key = (model, section, self.load is not None)
+            try:
+                checked = key in _CHECKED_MODELS
+            except TypeError:  # a parameter that cannot be hashed (a list): not a valid model anyway
+                checked = False
+            if not checked:  # models built by hand are checked as the file's are
+                table = model.to_dict()
+                if section == "arrivals" and self.load is not None:
+                    table["load"] = self.load
+                _model(table, section, models, extra=("load",) if section == "arrivals" else ())
+                if section in ("clients", "destinations"):
+                    _check_population(model, section)
+                if len(_CHECKED_MODELS) < 256:
+                    _CHECKED_MODELS.add(key)
         _integer(self.seed, "seed", 0, 2**63 - 1)
         if self.load is not None:
             _number(self.load, "arrivals.load", low=0.0, high=None)
@@ -229,12 +268,30 @@ class Scenario:
             if self.mean_lifetime <= 0:
                 raise ScenarioError("arrivals.load needs lifetimes with a mean > 0 (the work each connection "
                                     "brings); give arrivals.rate instead")
-        added = sum(1 for e in self.events if e.action == "add")
         _check_service(self.service, len(w), added)
         if self.service.lifecycle == "tcp" and self.service.model != "infinite":
             raise ScenarioError("service.lifecycle = 'tcp' is modelled with service.model = 'infinite' only")
         for label in _duplicates([a.label for a in self.algorithms]):
-            raise ScenarioError(f"algorithms: the label {label!r} is used twice (give each a distinct label)")
+            raise ScenarioError(f"algorithms: the label {short(label)} is used twice (give each a distinct "
+                                "label)")
+        self._check_rates()
+
+    def _check_rates(self) -> None:
+        """The arrival rate and span must be usable numbers.
+
+        (On/off periods too many to draw are refused by the workload, before it
+        draws anything: ``lbalgo.limits.MAX_ONOFF_PERIODS``.)
+        """
+        rate = self.rate
+        if not (math.isfinite(rate) and rate > 0):
+            how = ("load x capacity / mean lifetime" if self.load is not None else
+                   "rate x mean_on / (mean_on + mean_off)" if self.arrivals.kind == "onoff" else "rate")
+            raise ScenarioError(f"arrivals: the long-run arrival rate ({how}) is {rate!r}, which cannot be "
+                                "simulated: it must be a finite number > 0")
+        span = self.span
+        if not math.isfinite(span):
+            raise ScenarioError(f"arrivals: {self.connections:,} connections at {rate!r} per second would "
+                                "arrive over an infinite time; raise the rate")
 
     # -- derived quantities -------------------------------------------------------------
     @property
@@ -346,23 +403,35 @@ def _duplicates(items: list[str]) -> list[str]:
     return [x for x in items if x in seen or seen.add(x)]  # type: ignore[func-returns-value]
 
 
-def _integer(value: Any, name: str, low: int, high: int) -> int:
+def _integer(value: Any, name: str, low: int, high: int, limit: str | None = None) -> int:
+    """A whole number in low..high; above ``high`` a :class:`~lbalgo.errors.LimitExceeded` when it is "
+    "``limit``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ScenarioError(f"{name} must be a whole number in {low}..{high}, got {value!r}")
+        raise ScenarioError(f"{name} must be a whole number in {low}..{high}, got {short(value)}")
+    if limit is not None and int(value) > high:
+        limits.check(limit, int(value), f"{name} = {short(value)}", ScenarioError)
     if not low <= int(value) <= high:
-        raise ScenarioError(f"{name} must be in {low}..{high}, got {value!r}")
+        raise ScenarioError(f"{name} must be in {low}..{high}, got {short(value)}")
     return int(value)
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (OverflowError, ValueError, TypeError):  # an integer too large for a float
+        return False
 
 
 def _number(value: Any, name: str, low: float = 0.0, high: float | None = None, *, inclusive: bool = False) -> float:
     """A finite real number > low (>= low when ``inclusive``), <= high when given."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
-        raise ScenarioError(f"{name} must be a finite number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not _finite(value):
+        raise ScenarioError(f"{name} must be a finite number, got {short(value)}")
     v = float(value)
     if (v < low) if inclusive else (v <= low):
-        raise ScenarioError(f"{name} must be a number {'>=' if inclusive else '>'} {_fmt(low)}, got {value!r}")
+        raise ScenarioError(f"{name} must be a number {'>=' if inclusive else '>'} {_fmt(low)}, got "
+                            f"{short(value)}")
     if high is not None and v > high:
-        raise ScenarioError(f"{name} must be <= {_fmt(high)}, got {value!r}")
+        raise ScenarioError(f"{name} must be <= {_fmt(high)}, got {short(value)}")
     return v
 
 
@@ -375,10 +444,11 @@ def _per_backend(value: Any, weights: tuple[int, ...], n: int) -> list[float]:
 
 
 def _check_service(s: Service, n: int, added: int = 0) -> None:
-    if s.model not in SERVICES:
-        raise ScenarioError(f"service.model must be one of {', '.join(SERVICES)}, got {s.model!r}")
-    if s.lifecycle not in LIFECYCLES:
-        raise ScenarioError(f"service.lifecycle must be one of {', '.join(LIFECYCLES)}, got {s.lifecycle!r}")
+    if not isinstance(s.model, str) or s.model not in SERVICES:
+        raise ScenarioError(f"service.model must be one of {', '.join(SERVICES)}, got {short(s.model)}")
+    if not isinstance(s.lifecycle, str) or s.lifecycle not in LIFECYCLES:
+        raise ScenarioError(f"service.lifecycle must be one of {', '.join(LIFECYCLES)}, got "
+                            f"{short(s.lifecycle)}")
     for name, value, whole in (("servers", s.servers, True), ("speeds", s.speeds, False)):
         if value == "weight":
             continue
@@ -404,15 +474,15 @@ def _model(table: Any, section: str, models: dict[str, tuple[tuple[str, ...], di
            extra: tuple[str, ...] = ()) -> tuple[Model, dict[str, Any]]:
     """Parse ``[section]`` (``model = ...`` plus parameters); return the model and the ``extra`` fields."""
     if not isinstance(table, dict):
-        raise ScenarioError(f"[{section}] must be a table, got {table!r}")
+        raise ScenarioError(f"[{section}] must be a table, got {short(table)}")
     if "model" not in table:
         raise ScenarioError(f"{section}.model is required: one of {', '.join(models)}")
     kind = table["model"]
-    if kind not in models:
-        raise ScenarioError(f"{section}.model must be one of {', '.join(models)}, got {kind!r}")
+    if not isinstance(kind, str) or kind not in models:
+        raise ScenarioError(f"{section}.model must be one of {', '.join(models)}, got {short(kind)}")
     required, optional = models[kind]
     known = {"model", *required, *optional, *extra}
-    _no_unknown(table, known, f"{section}.", f" for model {kind!r}")
+    _no_unknown(table, known, f"{section}.", f" for model {short(kind)}")
     params: list[tuple[str, Any]] = []
     for name in required:
         if name not in table:
@@ -420,7 +490,7 @@ def _model(table: Any, section: str, models: dict[str, tuple[tuple[str, ...], di
                 if "load" in table:
                     continue
                 raise ScenarioError(_RATE_OR_LOAD)
-            raise ScenarioError(f"{section}.{name} is required for model {kind!r}")
+            raise ScenarioError(f"{section}.{name} is required for model {short(kind)}")
         params.append((name, _param(table[name], f"{section}.{name}", name)))
     for name, default in optional.items():
         default = SECTION_DEFAULTS.get(section, {}).get(name, default)
@@ -430,16 +500,17 @@ def _model(table: Any, section: str, models: dict[str, tuple[tuple[str, ...], di
 
 def _param(value: Any, where: str, name: str) -> Any:
     if name == "count":
-        return _integer(value, where, 1, 2**24)
+        return _integer(value, where, 1, limits.get("MAX_CLIENTS"), "MAX_CLIENTS")
     if name == "network":
         import ipaddress
 
         if not isinstance(value, str):
-            raise ScenarioError(f"{where} must be a network such as '10.0.0.0/8', got {value!r}")
+            raise ScenarioError(f"{where} must be a network such as '10.0.0.0/8', got {short(value)}")
         try:
             ipaddress.ip_network(value, strict=False)
         except ValueError:
-            raise ScenarioError(f"{where} must be a network such as '10.0.0.0/8', got {value!r}") from None
+            raise ScenarioError(f"{where} must be a network such as '10.0.0.0/8', "
+                                f"got {short(value)}") from None
         return value
     if name == "exponent":
         return _number(value, where, 0.0, 10.0, inclusive=True)
@@ -467,7 +538,7 @@ def _check_population(m: Model, section: str) -> None:
 
 def _service(table: Any) -> Service:
     if not isinstance(table, dict):
-        raise ScenarioError(f"[service] must be a table, got {table!r}")
+        raise ScenarioError(f"[service] must be a table, got {short(table)}")
     known = {"model", "servers", "speeds", "lifecycle", "establish", "linger", "samples"}
     _no_unknown(table, known, "service.")
     kw = dict(table)
@@ -475,7 +546,8 @@ def _service(table: Any) -> Service:
         if isinstance(kw.get(name), list):
             kw[name] = tuple(kw[name])
         elif isinstance(kw.get(name), str) and kw[name] != "weight":
-            raise ScenarioError(f"service.{name} must be a number, a list or \"weight\", got {kw[name]!r}")
+            raise ScenarioError(f"service.{name} must be a number, a list or \"weight\", got "
+                                f"{short(kw[name])}")
     if isinstance(kw.get("establish"), str) and kw["establish"] == "inf":
         kw["establish"] = math.inf  # UDP: never established
     return Service(**kw)
@@ -484,12 +556,12 @@ def _service(table: Any) -> Service:
 def _event(table: Any, i: int) -> Event:
     where = f"events[{i}]"
     if not isinstance(table, dict):
-        raise ScenarioError(f"{where} must be a table ([[events]]), got {table!r}")
+        raise ScenarioError(f"{where} must be a table ([[events]]), got {short(table)}")
     action = table.get("action")
-    if action not in ACTIONS:
-        raise ScenarioError(f"{where}.action must be one of {', '.join(ACTIONS)}, got {action!r}")
+    if not isinstance(action, str) or action not in ACTIONS:
+        raise ScenarioError(f"{where}.action must be one of {', '.join(ACTIONS)}, got {short(action)}")
     needed = ACTIONS[action]
-    _no_unknown(table, {"at", "action", *needed}, f"{where}.", f" for action {action!r}")
+    _no_unknown(table, {"at", "action", *needed}, f"{where}.", f" for action {short(action)}")
     if "at" not in table:
         raise ScenarioError(f"{where}.at is required (seconds, or a share of the arrival span such as \"40%\")")
     at, at_share = table["at"], None
@@ -500,14 +572,15 @@ def _event(table: Any, i: int) -> Event:
         except ValueError:
             share = math.nan
         if not (0 <= share <= 10):
-            raise ScenarioError(f"{where}.at must be seconds >= 0 or a percentage such as \"40%\", got {at!r}")
+            raise ScenarioError(f"{where}.at must be seconds >= 0 or a percentage such as \"40%\", got "
+                                f"{short(at)}")
         at, at_share = None, share
     else:
         at = _number(at, f"{where}.at", 0.0, inclusive=True)
     kw: dict[str, Any] = {}
     for name in needed:
         if name not in table and name not in ("upper", "lower"):
-            raise ScenarioError(f"{where}.{name} is required for action {action!r}")
+            raise ScenarioError(f"{where}.{name} is required for action {short(action)}")
         value = table.get(name, 0)
         try:
             if name == "weight":
@@ -526,17 +599,18 @@ def _algorithm(item: Any, where: str, weights: Any = (1, 1)) -> AlgorithmSpec:
     if isinstance(item, str):
         item = {"name": item}
     if not isinstance(item, dict):
-        raise ScenarioError(f"{where} must be a scheduler name or a table with name = ..., got {item!r}")
+        raise ScenarioError(f"{where} must be a scheduler name or a table with name = ..., got {short(item)}")
     name = item.get("name")
     if not isinstance(name, str):
-        raise ScenarioError(f"{where}.name must be a scheduler name, got {name!r}")
+        raise ScenarioError(f"{where}.name must be a scheduler name, got {short(name)}")
     try:
         cls = get(name)
     except KeyError:
-        raise ScenarioError(f"{where}.name: unknown algorithm {name!r} (known: {', '.join(SCHEDULERS)})") from None
+        raise ScenarioError(f"{where}.name: unknown algorithm {short(name)} (known: "
+                            f"{', '.join(SCHEDULERS)})") from None
     label = item.get("label", "")
     if not isinstance(label, str):
-        raise ScenarioError(f"{where}.label must be a string, got {label!r}")
+        raise ScenarioError(f"{where}.label must be a string, got {short(label)}")
     seed = item.get("seed")
     if seed is not None:
         _integer(seed, f"{where}.seed", 0, 2**63 - 1)
@@ -554,9 +628,10 @@ def _algorithm(item: Any, where: str, weights: Any = (1, 1)) -> AlgorithmSpec:
 
 
 def _no_unknown(table: dict[str, Any], known: set[str], prefix: str, suffix: str = "") -> None:
-    unknown = sorted(set(table) - known)
+    unknown = sorted((k for k in table if k not in known), key=str)
     if unknown:
-        raise ScenarioError(f"unknown field {prefix}{unknown[0]}{suffix} (known: {', '.join(sorted(known))})")
+        name = unknown[0] if isinstance(unknown[0], str) and len(unknown[0]) <= 60 else short(unknown[0])
+        raise ScenarioError(f"unknown field {prefix}{name}{suffix} (known: {', '.join(sorted(known))})")
 
 
 _RATE_OR_LOAD = ("arrivals: give exactly one of rate (per second) and load "
@@ -566,7 +641,11 @@ TOP_LEVEL = {"name", "seed", "connections", "pool", "arrivals", "lifetimes", "cl
 
 
 def from_dict(data: Mapping[str, Any], source: str = "scenario") -> Scenario:
-    """Build a :class:`Scenario` from parsed TOML, rejecting unknown keys and bad values."""
+    """Build a :class:`Scenario` from parsed TOML or JSON, rejecting unknown keys and bad values."""
+    if not isinstance(data, Mapping):
+        raise ScenarioError(f"{source}: a scenario must be a table (TOML) or an object (JSON), "
+                            f"got {type(data).__name__}")
+    _readers.check_nesting(dict(data), source, ScenarioError)
     data = dict(data)
     _no_unknown(data, TOP_LEVEL, "")
     pool = data.get("pool", {})
@@ -576,7 +655,7 @@ def from_dict(data: Mapping[str, Any], source: str = "scenario") -> Scenario:
         raise ScenarioError(f"{source}: [pool] with weights = [...] is required")
     _no_unknown(pool, {"weights"}, "pool.")
     if not isinstance(pool["weights"], list):
-        raise ScenarioError(f"pool.weights must be a list of integers, got {pool['weights']!r}")
+        raise ScenarioError(f"pool.weights must be a list of integers, got {short(pool['weights'])}")
     kw: dict[str, Any] = {"weights": tuple(pool["weights"])}
     if "name" in data:
         kw["name"] = str(data["name"])
@@ -594,7 +673,7 @@ def from_dict(data: Mapping[str, Any], source: str = "scenario") -> Scenario:
         if "load" in extra:
             kw["load"] = extra["load"]
             if not isinstance(kw["load"], (int, float)) or isinstance(kw["load"], bool):
-                raise ScenarioError(f"arrivals.load must be a number > 0, got {kw['load']!r}")
+                raise ScenarioError(f"arrivals.load must be a number > 0, got {short(kw['load'])}")
     if "lifetimes" in data:
         kw["lifetimes"], _ = _model(data["lifetimes"], "lifetimes", LIFETIMES)
     for section in ("clients", "destinations"):
@@ -603,11 +682,11 @@ def from_dict(data: Mapping[str, Any], source: str = "scenario") -> Scenario:
             _check_population(kw[section], section)
     events = data.get("events", [])
     if not isinstance(events, list):
-        raise ScenarioError(f"events must be a list of tables ([[events]]), got {events!r}")
+        raise ScenarioError(f"events must be a list of tables ([[events]]), got {short(events)}")
     kw["events"] = tuple(_event(e, i) for i, e in enumerate(events))
     algorithms = data.get("algorithms", [])
     if not isinstance(algorithms, list):
-        raise ScenarioError(f"algorithms must be a list of names or tables, got {algorithms!r}")
+        raise ScenarioError(f"algorithms must be a list of names or tables, got {short(algorithms)}")
     kw["algorithms"] = tuple(_algorithm(a, f"algorithms[{i}]", kw["weights"]) for i, a in enumerate(algorithms))
     return Scenario(**kw)
 
@@ -619,11 +698,17 @@ def parse_model(text: str, section: str, *, with_load: bool = False) -> Model:
     ``"destinations"``; positional values fill the model's parameters in the
     order of the schema (``docs/scenarios.md``).
     """
-    models = {"arrivals": ARRIVALS, "lifetimes": LIFETIMES, "clients": POPULATIONS,
-              "destinations": POPULATIONS}[section]
+    sections = {"arrivals": ARRIVALS, "lifetimes": LIFETIMES, "clients": POPULATIONS,
+                "destinations": POPULATIONS}
+    if section not in sections:
+        raise ScenarioError(f"section must be one of {', '.join(sections)}, got {short(section)}")
+    if not isinstance(text, str):
+        raise ScenarioError(f"{section}: a model must be text such as 'poisson:2000', got {short(text)}")
+    models = sections[section]
     kind = text.split(":", 1)[0]
     if kind not in models:
-        raise ScenarioError(f"{section}: model must be one of {', '.join(models)}, got {kind!r} in {text!r}")
+        raise ScenarioError(f"{section}: model must be one of {', '.join(models)}, got {short(kind)} in "
+                            f"{short(text)}")
     required, optional = models[kind]
     order = list(required) + list(optional)
     if with_load and "rate" in order:  # the rate comes from --load: onoff:MEAN_ON:MEAN_OFF
@@ -633,7 +718,7 @@ def parse_model(text: str, section: str, *, with_load: bool = False) -> Model:
     if not len(required) <= len(values) <= len(order):
         raise ScenarioError(f"{section}: {kind} takes {':'.join([kind] + order)} "
                             f"({len(required)} to {len(order)} values{', the rate comes from --load' if with_load else ''}"
-                            f"), got {text!r}")
+                            f"), got {short(text)}")
     table: dict[str, Any] = {"model": kind}
     for name, raw in zip(order, values):
         if name == "network":
@@ -642,7 +727,8 @@ def parse_model(text: str, section: str, *, with_load: bool = False) -> Model:
         try:
             number = float(raw)
         except ValueError:
-            raise ScenarioError(f"{section}.{name} must be a number, got {raw!r} in {text!r}") from None
+            raise ScenarioError(f"{section}.{name} must be a number, "
+                                f"got {short(raw)} in {short(text)}") from None
         table[name] = int(number) if name == "count" and number.is_integer() else number
     if with_load and section == "arrivals":
         table["load"] = 1.0  # a placeholder that satisfies "rate or load"; the caller sets the real load
@@ -664,17 +750,34 @@ def _kube_weights(pool: dict[str, Any], source: str) -> list[int]:
 
 
 def load(path: str | Path) -> Scenario:
-    """Read and validate a scenario TOML file."""
+    """Read and validate a scenario file: TOML, or JSON for a ``.json`` file.
+
+    A JSON file may also be a whole JSON report of ``lbalgo compare``: its ``scenario`` is read.
+
+    Raises
+    ------
+    ScenarioError
+        One line naming the file and the field: the file cannot be read, is
+        larger than ``lbalgo.limits.MAX_SCENARIO_BYTES``, is not UTF-8, does
+        not parse, nests deeper than ``lbalgo.limits.MAX_NESTING``, or has a
+        bad field.
+    """
     p = Path(path)
+    data = _readers.read_file(p, "MAX_SCENARIO_BYTES", ScenarioError, what=f"scenario {p}")
+    text = _readers.decode(data, str(p), ScenarioError)
+    if p.suffix.lower() == ".json":
+        parsed = _readers.parse_json(text, str(p), ScenarioError)
+        if isinstance(parsed, dict) and isinstance(parsed.get("scenario"), dict) and "results" in parsed:
+            parsed = parsed["scenario"]  # a whole JSON report: its scenario
+    else:
+        parsed = _readers.parse_toml(text, str(p), ScenarioError)
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ScenarioError(f"cannot read scenario {p}: {e.strerror}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ScenarioError(f"{p}: not valid TOML: {e}") from None
-    return from_dict(data, str(p))
+        return from_dict(parsed, str(p))
+    except ScenarioError as e:
+        message = str(e)
+        if message.startswith(str(p)):
+            raise
+        raise type(e)(f"{p}: {message}") from None
 
 
 def default() -> Scenario:

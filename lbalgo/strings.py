@@ -20,6 +20,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .errors import InvalidArgument, InvalidArgumentType
+
 #: A batch of string keys may hold at most this many bytes in all (raise it for larger traces).
 MAX_STRING_BYTES = 1 << 30
 
@@ -29,7 +31,7 @@ def encode(values: Sequence[Any] | str | bytes, what: str = "keys") -> tuple[np.
     if isinstance(values, (str, bytes, bytearray)):
         values = [values]
     if isinstance(values, np.ndarray) and values.dtype.kind not in "OUS":
-        raise TypeError(f"{what} must be strings, got an array of dtype {values.dtype}")
+        raise InvalidArgumentType(f"{what} must be strings, got an array of dtype {values.dtype}")
     parts = []
     for i, v in enumerate(values):
         if isinstance(v, str):
@@ -39,12 +41,12 @@ def encode(values: Sequence[Any] | str | bytes, what: str = "keys") -> tuple[np.
         elif isinstance(v, np.str_):
             parts.append(str(v).encode("utf-8", "surrogateescape"))
         else:
-            raise TypeError(f"{what}[{i}] must be a str or bytes, got {type(v).__name__}")
+            raise InvalidArgumentType(f"{what}[{i}] must be a str or bytes, got {type(v).__name__}")
     lengths = np.fromiter((len(p) for p in parts), dtype=np.int64, count=len(parts))
     offsets = np.zeros(len(parts) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     if offsets[-1] > MAX_STRING_BYTES:
-        raise ValueError(f"{what} hold {int(offsets[-1])} bytes, more than lbalgo.strings.MAX_STRING_BYTES "
+        raise InvalidArgument(f"{what} hold {int(offsets[-1])} bytes, more than lbalgo.strings.MAX_STRING_BYTES "
                          f"({MAX_STRING_BYTES}); raise it to hash larger batches")
     data = np.frombuffer(b"".join(parts), dtype=np.uint8).copy() if parts else np.zeros(0, dtype=np.uint8)
     return data, offsets

@@ -33,15 +33,23 @@ naming the line (or row) and column.
 
 from __future__ import annotations
 
+import ast
 import csv
 import ipaddress
 import math
 import numbers
 import os
+import stat
+import struct
+import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from . import errors, limits
+from .errors import InvalidArgument, InvalidArgumentType, LbalgoError, short
 
 __all__ = [
     "Workload", "Generated", "TraceError", "load_trace",
@@ -51,29 +59,44 @@ __all__ = [
 ]
 
 
-def _positive(value: Any, what: str) -> float:
+def _real(value: Any, what: str) -> float:
+    """``value`` as a float, or raise naming ``what`` (an integer too large for a float is infinite)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{what} must be a number, got {value!r}")
-    v = float(value)
+        raise InvalidArgumentType(f"{what} must be a number, got {short(value)}")
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
+
+
+def _positive(value: Any, what: str) -> float:
+    v = _real(value, what)
     if not math.isfinite(v) or v <= 0:
-        raise ValueError(f"{what} must be finite and > 0, got {value!r}")
+        raise InvalidArgument(f"{what} must be finite and > 0, got {short(value)}")
     return v
 
 
 def _count(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 1:
-        raise ValueError(f"{what} must be an integer >= 1, got {value!r}")
+        raise InvalidArgument(f"{what} must be an integer >= 1, got {short(value)}")
     return int(value)
 
 
 def _times_array(values: Any, what: str) -> np.ndarray:
-    a = np.ascontiguousarray(values, dtype=np.float64)
+    from ._validate import flat
+
+    try:
+        a = np.ascontiguousarray(flat(values, what), dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        if isinstance(e, LbalgoError):
+            raise
+        raise InvalidArgument(f"{what} must be numbers ({' '.join(str(e).split())[:80]})") from None
     if a.ndim != 1:
-        raise ValueError(f"{what} must be 1-D, got shape {a.shape}")
+        raise InvalidArgument(f"{what} must be 1-D, got shape {a.shape}")
     bad = ~np.isfinite(a) | (a < 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{what}[{i}] = {a[i]!r} is not a finite time >= 0")
+        raise InvalidArgument(f"{what}[{i}] = {short(a[i])} is not a finite time >= 0")
     return a
 
 
@@ -105,8 +128,9 @@ class constant_rate(_Arrivals):
 
     def __post_init__(self) -> None:
         _positive(self.rate, "rate")
-        if not math.isfinite(self.start) or self.start < 0:
-            raise ValueError(f"start must be a finite time >= 0, got {self.start!r}")
+        start = _real(self.start, "start")
+        if not math.isfinite(start) or start < 0:
+            raise InvalidArgument(f"start must be a finite time >= 0, got {short(self.start)}")
 
     def times(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return self.start + np.arange(n, dtype=np.float64) / self.rate
@@ -132,18 +156,35 @@ class onoff(_Arrivals):
         _positive(self.mean_off, "mean_off")
 
     def times(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Arrival times of ``n`` connections.
+
+        Raises :class:`~lbalgo.errors.LimitExceeded` before drawing more than
+        ``lbalgo.limits.MAX_ONOFF_PERIODS`` on/off periods (the expected count
+        is checked before anything is drawn).
+        """
+        expected = 2 * (n / self.rate) / self.mean_on + 16
+        self._check_periods(expected, n)
         on_clock = np.cumsum(rng.exponential(1.0 / self.rate, n))  # time spent "on"
         horizon = on_clock[-1] if n else 0.0
-        periods = max(16, int(2 * horizon / self.mean_on) + 16)
+        needed = 2 * horizon / self.mean_on + 16
+        self._check_periods(needed, n)
+        periods = max(16, int(needed))
         ons = rng.exponential(self.mean_on, periods)
         offs = rng.exponential(self.mean_off, periods)
         while ons.sum() < horizon:
+            self._check_periods(len(ons) + periods, n)
             ons = np.concatenate((ons, rng.exponential(self.mean_on, periods)))
             offs = np.concatenate((offs, rng.exponential(self.mean_off, periods)))
         ends = np.cumsum(ons)
         period = np.searchsorted(ends, on_clock, side="left")
         off_before = np.concatenate(([0.0], np.cumsum(offs)))[period]
         return on_clock + off_before
+
+    def _check_periods(self, periods: float, n: int) -> None:
+        limits.check("MAX_ONOFF_PERIODS", periods,
+                     f"onoff: mean_on = {self.mean_on!r} s is so short that {n:,} arrivals at rate "
+                     f"{self.rate!r} "
+                     f"need about {periods:.3g} on/off periods, which")
 
 
 @dataclass(frozen=True, eq=False)
@@ -157,12 +198,13 @@ class replay(_Arrivals):
         dec = np.flatnonzero(np.diff(a) < 0)
         if dec.size:
             i = int(dec[0]) + 1
-            raise ValueError(f"arrival times must be non-decreasing: [{i}] = {a[i]} < [{i - 1}] = {a[i - 1]}")
+            raise InvalidArgument(f"arrival times must be non-decreasing: [{i}] = {a[i]} < [{i - 1}] = "
+                                  f"{a[i - 1]}")
         object.__setattr__(self, "values", a)
 
     def times(self, rng: np.random.Generator, n: int) -> np.ndarray:
         if n != len(self.values):
-            raise ValueError(f"replay holds {len(self.values)} arrival times but n = {n}")
+            raise InvalidArgument(f"replay holds {len(self.values)} arrival times but n = {n}")
         return self.values
 
 
@@ -211,7 +253,7 @@ class pareto(_Durations):
     def __post_init__(self) -> None:
         _positive(self.mean, "mean")
         if _positive(self.alpha, "alpha") <= 1:
-            raise ValueError(f"alpha must be > 1 for a finite mean, got {self.alpha!r}")
+            raise InvalidArgument(f"alpha must be > 1 for a finite mean, got {short(self.alpha)}")
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         scale = self.mean * (self.alpha - 1) / self.alpha
@@ -225,8 +267,9 @@ class constant(_Durations):
     value: float
 
     def __post_init__(self) -> None:
-        if not math.isfinite(self.value) or self.value < 0:
-            raise ValueError(f"value must be finite and >= 0, got {self.value!r}")
+        value = _real(self.value, "value")
+        if not math.isfinite(value) or value < 0:
+            raise InvalidArgument(f"value must be finite and >= 0, got {short(self.value)}")
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return np.full(n, float(self.value))
@@ -241,7 +284,7 @@ class empirical(_Durations):
     def __post_init__(self) -> None:
         a = _times_array(self.values, "empirical values")
         if a.size == 0:
-            raise ValueError("empirical needs at least one value")
+            raise InvalidArgument("empirical needs at least one value")
         object.__setattr__(self, "values", a)
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -259,7 +302,7 @@ class given(_Durations):
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         if n != len(self.values):
-            raise ValueError(f"given holds {len(self.values)} durations but n = {n}")
+            raise InvalidArgument(f"given holds {len(self.values)} durations but n = {n}")
         return self.values
 
 
@@ -271,9 +314,13 @@ class _Population:
 
 def _rank_keys(network: str, n_clients: int) -> tuple[int, int, int]:
     """Return (address of rank 0, IP version, network size), checking the clients fit."""
-    net = ipaddress.ip_network(network, strict=False)
+    try:
+        net = ipaddress.ip_network(network, strict=False)
+    except (ValueError, TypeError):
+        raise InvalidArgument(f"network must be a network such as '10.0.0.0/8', "
+                              f"got {short(network)}") from None
     if net.num_addresses < n_clients + 2:
-        raise ValueError(f"network {network} has room for {net.num_addresses - 2} clients, "
+        raise InvalidArgument(f"network {network} has room for {net.num_addresses - 2} clients, "
                          f"not {n_clients}")
     return int(net.network_address) + 1, net.version, net.num_addresses
 
@@ -321,9 +368,10 @@ class zipf(_Population):
 
     def __post_init__(self) -> None:
         _count(self.n_clients, "n_clients")
-        if isinstance(self.s, bool) or not isinstance(self.s, numbers.Real) or not math.isfinite(self.s) \
-                or self.s < 0:
-            raise ValueError(f"s must be a finite number >= 0, got {self.s!r}")
+        limits.check("MAX_CLIENTS", self.n_clients, f"zipf: n_clients = {self.n_clients:,}")
+        if isinstance(self.s, bool) or not isinstance(self.s, numbers.Real) \
+                or not math.isfinite(_real(self.s, "s")) or self.s < 0:
+            raise InvalidArgument(f"s must be a finite number >= 0, got {short(self.s)}")
         _rank_keys(self.network, self.n_clients)
 
     def probabilities(self) -> np.ndarray:
@@ -356,7 +404,7 @@ class keys(_Population):
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         if n != len(self.values):
-            raise ValueError(f"keys holds {len(self.values)} keys but n = {n}")
+            raise InvalidArgument(f"keys holds {len(self.values)} keys but n = {n}")
         return self.values
 
 
@@ -401,22 +449,27 @@ class Workload:
 
     def __post_init__(self) -> None:
         if not isinstance(self.arrivals, _Arrivals):
-            raise TypeError(f"arrivals must be an arrival model (poisson, ...), got {self.arrivals!r}")
+            raise InvalidArgumentType("arrivals must be an arrival model (poisson, ...), got "
+                                      f"{short(self.arrivals)}")
         if self.n is None:
             if not isinstance(self.arrivals, replay):
-                raise ValueError("n (the number of connections) is needed unless arrivals replay a trace")
+                raise InvalidArgument("n (the number of connections) is needed unless arrivals replay a "
+                                      "trace")
             self.n = len(self.arrivals.values)
         if isinstance(self.n, bool) or not isinstance(self.n, numbers.Integral) or int(self.n) < 0:
-            raise ValueError(f"n must be an integer >= 0, got {self.n!r}")
+            raise InvalidArgument(f"n must be an integer >= 0, got {short(self.n)}")
         self.n = int(self.n)
+        limits.check("MAX_CONNECTIONS", self.n, f"n = {self.n:,} connections")
         if not isinstance(self.lifetimes, _Durations):
-            raise TypeError(f"lifetimes must be a duration model (exponential, ...), got {self.lifetimes!r}")
+            raise InvalidArgumentType("lifetimes must be a duration model (exponential, ...), got "
+                                      f"{short(self.lifetimes)}")
         for what in ("clients", "destinations"):
             v = getattr(self, what)
             if v is not None and not isinstance(v, _Population):
-                raise TypeError(f"{what} must be a population (uniform, zipf, keys), got {v!r}")
+                raise InvalidArgumentType(f"{what} must be a population (uniform, zipf, keys), got "
+                                          f"{short(v)}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral) or self.seed < 0:
-            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+            raise InvalidArgument(f"seed must be an integer >= 0, got {short(self.seed)}")
 
     def generate(self) -> Generated:
         """Draw the arrays (the same seed always gives the same arrays)."""
@@ -433,8 +486,8 @@ class Workload:
 
 
 # -- recorded traces -------------------------------------------------------------------
-class TraceError(ValueError):
-    """A recorded trace file is malformed (the message names the line/row and column)."""
+class TraceError(LbalgoError, ValueError):
+    """A recorded trace file is malformed (the message names the file, the line/row and column)."""
 
 
 _ARRIVAL = ("arrival", "time", "t")
@@ -484,7 +537,7 @@ def load_trace(path: str | os.PathLike, *, seed: int = 0) -> Workload:
     elif ext in (".npy", ".npz"):
         cols = _read_numpy(path, ext)
     else:
-        raise TraceError(f"{path}: unknown trace format {ext!r} (use .csv, .npy or .npz)")
+        raise TraceError(f"{path}: unknown trace format {short(ext)} (use .csv, .npy or .npz)")
     arrival, lifetime = cols["arrival"], cols["lifetime"]
     n = len(arrival)
     return Workload(arrivals=replay(arrival), n=n, lifetimes=given(lifetime),
@@ -493,76 +546,208 @@ def load_trace(path: str | os.PathLike, *, seed: int = 0) -> Workload:
                     seed=seed)
 
 
+#: Longest line of a CSV trace (characters); a longer one is not a trace.
+MAX_CSV_LINE = 1 << 20
+
+
+def _open_trace(path: str, regular_only: bool) -> Any:
+    """Open a trace file, checking before reading that it is a file within ``MAX_TRACE_BYTES``."""
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise TraceError(f"cannot read {path}: {e.strerror or e}") from None
+    try:
+        st = os.fstat(f.fileno())
+        if stat.S_ISDIR(st.st_mode):
+            raise TraceError(f"cannot read {path}: it is a directory")
+        if regular_only and not stat.S_ISREG(st.st_mode):
+            raise TraceError(f"{path}: a NumPy trace must be a regular file")
+        if stat.S_ISREG(st.st_mode):
+            limits.check("MAX_TRACE_BYTES", st.st_size,
+                         f"{path}: the file ({limits.describe('MAX_TRACE_BYTES', st.st_size)})", TraceError)
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+def _bounded_lines(f: Any, path: str) -> Any:
+    """The lines of binary file ``f`` as text, stopping at ``MAX_TRACE_BYTES`` in all (a pipe, /dev/zero).
+
+    Each line is decoded as UTF-8 on its own (a leading byte-order mark is
+    dropped), so an undecodable byte is reported on its own line.
+    """
+    cap = limits.get("MAX_TRACE_BYTES")
+    total = 0
+    number = 0
+    while True:
+        raw = f.readline(MAX_CSV_LINE + 1)
+        if not raw:
+            return
+        number += 1
+        total += len(raw)
+        if len(raw) > MAX_CSV_LINE:
+            raise TraceError(f"{path} line {number}: longer than {MAX_CSV_LINE:,} bytes; not a trace")
+        if total > cap:
+            too_large = errors.limit_error(TraceError)
+            raise too_large(f"{path}: the input is over {limits.describe('MAX_TRACE_BYTES')} "
+                            f"({limits.how_to_raise('MAX_TRACE_BYTES')})")
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise TraceError(f"{path} line {number}: not UTF-8 text (byte 0x{raw[e.start]:02x}); "
+                             "save the file as UTF-8") from None
+
+
 def _read_csv(path: str) -> dict[str, np.ndarray]:
-    with open(path, newline="") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None:
-            raise TraceError(f"{path}: the file is empty (a header line is needed)")
-        names = [h.strip().lower() for h in header]
-        a_name, l_name = _find(names, _ARRIVAL), _find(names, _LIFETIME)
-        if a_name is None or l_name is None:
-            missing = "arrival" if a_name is None else "lifetime"
-            raise TraceError(f"{path} line 1: no {missing!r} column in the header {header!r}")
-        ia, il = names.index(a_name), names.index(l_name)
-        ic = names.index("client") if "client" in names else None
-        idst = names.index("destination") if "destination" in names else None
-        arrival, lifetime, client, dest = [], [], [], []
-        last = -math.inf
-        for row in reader:
-            line = reader.line_num
-            if not row or all(not c.strip() for c in row):
-                continue
-            if len(row) != len(names):
-                raise TraceError(f"{path} line {line}: expected {len(names)} fields, got {len(row)}")
-            t = _number(path, line, a_name, row[ia])
-            if t < last:
-                raise TraceError(f"{path} line {line}, column {a_name!r}: {t} is earlier than the "
-                                 f"previous arrival {last} (arrivals must be non-decreasing)")
-            last = t
-            arrival.append(t)
-            lifetime.append(_number(path, line, l_name, row[il]))
-            for idx, name, out in ((ic, "client", client), (idst, "destination", dest)):
-                if idx is not None:
-                    try:
-                        out.append(_key_value(row[idx]))
-                    except ValueError:
-                        raise TraceError(f"{path} line {line}, column {name!r}: {row[idx]!r} is not an "
-                                         f"IP address or integer key") from None
+    with _open_trace(path, regular_only=False) as f:
+        reader = csv.reader(_bounded_lines(f, path))
+        try:
+            return _csv_columns(reader, path)
+        except csv.Error as e:
+            raise TraceError(f"{path} line {reader.line_num}: not valid CSV: {e}") from None
+
+
+def _csv_columns(reader: Any, path: str) -> dict[str, np.ndarray]:
+    header = next(reader, None)
+    if header is None:
+        raise TraceError(f"{path}: the file is empty (a header line is needed)")
+    names = [h.strip().lower() for h in header]
+    a_name, l_name = _find(names, _ARRIVAL), _find(names, _LIFETIME)
+    if a_name is None or l_name is None:
+        missing = "arrival" if a_name is None else "lifetime"
+        raise TraceError(f"{path} line 1: no {short(missing)} column in the header {short(header)}")
+    ia, il = names.index(a_name), names.index(l_name)
+    ic = names.index("client") if "client" in names else None
+    idst = names.index("destination") if "destination" in names else None
+    arrival, lifetime, client, dest = [], [], [], []
+    last = -math.inf
+    for row in reader:
+        line = reader.line_num
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) != len(names):
+            raise TraceError(f"{path} line {line}: expected {len(names)} fields, got {len(row)}")
+        t = _number(path, line, a_name, row[ia])
+        if t < last:
+            raise TraceError(f"{path} line {line}, column {short(a_name)}: {t} is earlier than the "
+                             f"previous arrival {last} (arrivals must be non-decreasing)")
+        last = t
+        arrival.append(t)
+        lifetime.append(_number(path, line, l_name, row[il]))
+        for idx, name, out in ((ic, "client", client), (idst, "destination", dest)):
+            if idx is not None:
+                try:
+                    out.append(_key_value(row[idx]))
+                except ValueError:
+                    raise TraceError(f"{path} line {line}, column {short(name)}: {short(row[idx])} is not an "
+                                     f"IP address or integer key") from None
     return {"arrival": np.array(arrival, dtype=np.float64), "lifetime": np.array(lifetime, dtype=np.float64),
             "client": np.array(client, dtype=np.int64) if ic is not None else None,
             "destination": np.array(dest, dtype=np.int64) if idst is not None else None}
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def _number(path: str, line: int, column: str, text: str) -> float:
     try:
         v = float(text)
     except ValueError:
-        raise TraceError(f"{path} line {line}, column {column!r}: {text!r} is not a number") from None
+        raise TraceError(f"{path} line {line}, column {short(column)}: {short(text)} "
+                         "is not a number") from None
     if not math.isfinite(v) or v < 0:
-        raise TraceError(f"{path} line {line}, column {column!r}: {text!r} is not a finite time >= 0")
+        raise TraceError(f"{path} line {line}, column {short(column)}: {short(text)} is not a finite time >= "
+                         "0")
     return v
 
 
+#: What a malformed .npy / .npz file can raise inside NumPy and zipfile.
+_NUMPY_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, TypeError, UnicodeError,
+                 SyntaxError, RecursionError, struct.error, zlib.error, RuntimeError, NotImplementedError)
+
+
+def _npy_declared(f: Any, where: str, available: int) -> int:
+    """Bytes of data the .npy header at ``f``'s position declares, checked against ``available`` and the limit.
+
+    Reads only the header (NumPy would allocate what the header declares,
+    1.5 TiB if it says so, before noticing the data is missing).
+    """
+    if f.read(6) != b"\x93NUMPY":
+        raise TraceError(f"{where}: not a .npy array (bad magic bytes)")
+    version = f.read(2)
+    if len(version) != 2 or version[0] not in (1, 2, 3):
+        raise TraceError(f"{where}: unknown .npy format version {tuple(version)}")
+    size_bytes = 2 if version[0] == 1 else 4
+    raw = f.read(size_bytes)
+    if len(raw) != size_bytes:
+        raise TraceError(f"{where}: the .npy header is cut short")
+    length = struct.unpack("<H" if size_bytes == 2 else "<I", raw)[0]
+    if length > 1 << 16:
+        raise TraceError(f"{where}: the .npy header declares {length:,} bytes; not a trace")
+    text = f.read(length)
+    if len(text) != length:
+        raise TraceError(f"{where}: the .npy header is cut short")
+    header = ast.literal_eval(text.decode("utf-8" if version[0] == 3 else "latin1"))
+    if not isinstance(header, dict) or not {"descr", "fortran_order", "shape"} <= set(header):
+        raise TraceError(f"{where}: the .npy header is not a NumPy array header")
+    shape = header["shape"]
+    if not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape):
+        raise TraceError(f"{where}: the .npy header has a bad shape {short(shape)}")
+    dtype = np.lib.format.descr_to_dtype(header["descr"])
+    declared = math.prod(shape) * dtype.itemsize
+    limits.check("MAX_TRACE_BYTES", declared,
+                 f"{where}: the array ({short(shape)} of {short(str(dtype))}, "
+                 f"{limits.describe('MAX_TRACE_BYTES', declared)})", TraceError)
+    data = available - 6 - 2 - size_bytes - length
+    if dtype.hasobject:
+        raise TraceError(f"{where}: the array holds Python objects (pickles), which are not read")
+    if declared > data:
+        raise TraceError(f"{where}: the header declares {short(shape)} of {short(str(dtype))} "
+                         f"({declared:,} bytes) "
+                         f"but the file holds {max(data, 0):,} bytes of data")
+    return declared
+
+
 def _read_numpy(path: str, ext: str) -> dict[str, np.ndarray]:
-    try:
-        if ext == ".npy":
-            data = np.load(path, allow_pickle=False)
-            if data.dtype.names is None:
-                raise TraceError(f"{path}: a .npy trace must be a structured array with named fields "
-                                 f"(arrival, lifetime, ...), got dtype {data.dtype}")
-            fields = {name.lower(): data[name] for name in data.dtype.names}
-        else:
-            with np.load(path, allow_pickle=False) as z:
-                fields = {name.lower(): z[name] for name in z.files}
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, TraceError):
+    """The columns of a .npy (structured array) or .npz (one array per column) trace, sizes checked first."""
+    with _open_trace(path, regular_only=True) as f:
+        size = os.fstat(f.fileno()).st_size
+        try:
+            if size == 0:
+                raise TraceError(f"{path}: the file is empty")
+            if ext == ".npy":
+                _npy_declared(f, path, size)
+                f.seek(0)
+                data = np.load(f, allow_pickle=False)
+                if data.dtype.names is None:
+                    raise TraceError(f"{path}: a .npy trace must be a structured array with named fields "
+                                     f"(arrival, lifetime, ...), got dtype {data.dtype}")
+                fields = {name.lower(): data[name] for name in data.dtype.names}
+            else:
+                with zipfile.ZipFile(f) as archive:
+                    members = archive.infolist()
+                    total = sum(info.file_size for info in members)
+                    limits.check("MAX_TRACE_BYTES", total, f"{path}: the arrays, decompressed "
+                                 f"({limits.describe('MAX_TRACE_BYTES', total)})", TraceError)
+                    for info in members:
+                        with archive.open(info) as member:
+                            _npy_declared(member, f"{path} [{short(info.filename)}]", info.file_size)
+                f.seek(0)
+                with np.load(f, allow_pickle=False) as z:
+                    fields = {name.lower(): z[name] for name in z.files}
+        except TraceError:
             raise
-        raise TraceError(f"{path}: cannot read as {ext}: {exc}") from None
+        except _NUMPY_ERRORS as exc:
+            raise TraceError(f"{path}: cannot read as {ext}: {_one_line(exc)}") from None
     a_name, l_name = _find(list(fields), _ARRIVAL), _find(list(fields), _LIFETIME)
     if a_name is None or l_name is None:
         missing = "arrival" if a_name is None else "lifetime"
-        raise TraceError(f"{path}: no {missing!r} field (found {sorted(fields)})")
+        raise TraceError(f"{path}: no {short(missing)} field (found {sorted(fields)})")
     out: dict[str, Any] = {}
     n = None
     for key, name in (("arrival", a_name), ("lifetime", l_name), ("client", "client"),
@@ -572,24 +757,25 @@ def _read_numpy(path: str, ext: str) -> dict[str, np.ndarray]:
             continue
         col = np.asarray(fields[name])
         if col.ndim == 0 or (key in ("arrival", "lifetime") and col.ndim != 1):
-            raise TraceError(f"{path}: column {name!r} must be 1-D, got shape {col.shape}")
+            raise TraceError(f"{path}: column {short(name)} must be 1-D, got shape {col.shape}")
         if n is None:
             n = len(col)
         elif len(col) != n:
-            raise TraceError(f"{path}: column {name!r} has {len(col)} rows, expected {n}")
+            raise TraceError(f"{path}: column {short(name)} has {len(col)} rows, expected {n}")
         if key in ("arrival", "lifetime"):
             if col.dtype.kind not in "iuf":
-                raise TraceError(f"{path}: column {name!r} must be numeric, got dtype {col.dtype}")
+                raise TraceError(f"{path}: column {short(name)} must be numeric, got dtype {col.dtype}")
             col = col.astype(np.float64)
             bad = ~np.isfinite(col) | (col < 0)
             if bad.any():
                 r = int(np.flatnonzero(bad)[0])
-                raise TraceError(f"{path} row {r}, column {name!r}: {col[r]!r} is not a finite time >= 0")
+                raise TraceError(f"{path} row {r}, column {short(name)}: {short(col[r])} is not a finite "
+                                 "time >= 0")
             if key == "arrival":
                 dec = np.flatnonzero(np.diff(col) < 0)
                 if dec.size:
                     r = int(dec[0]) + 1
-                    raise TraceError(f"{path} row {r}, column {name!r}: {col[r]} is earlier than the "
+                    raise TraceError(f"{path} row {r}, column {short(name)}: {col[r]} is earlier than the "
                                      f"previous arrival {col[r - 1]} (arrivals must be non-decreasing)")
         else:
             from .addresses import key_array
@@ -597,6 +783,6 @@ def _read_numpy(path: str, ext: str) -> dict[str, np.ndarray]:
             try:
                 col = key_array(col)
             except (TypeError, ValueError) as exc:
-                raise TraceError(f"{path}: column {name!r}: {exc}") from None
+                raise TraceError(f"{path}: column {short(name)}: {exc}") from None
         out[key] = col
     return out

@@ -342,8 +342,11 @@ def test_load_option(capsys):
 def test_list_names_every_algorithm_once(capsys):
     code, out, err = run(capsys, "list")
     assert (code, err) == (0, "")
-    assert [line.split()[0] for line in out.splitlines()] == lbalgo.names()
+    listed = [line.split()[0] for line in out.splitlines() if line.startswith("  ")]
+    assert sorted(listed) == sorted(lbalgo.names()) and len(listed) == len(set(listed))
     assert "WRR" in out and "[Linux IPVS ip_vs_wrr.c]" in out
+    groups = [line for line in out.splitlines() if line and not line.startswith(" ")]
+    assert groups[0].startswith("Linux IPVS") and any(g.startswith("nginx") for g in groups)
 
 
 def test_show_prints_the_decision_sequence(capsys):
@@ -372,8 +375,8 @@ def test_python_dash_m_help():
         assert word in r.stdout
     r = subprocess.run([sys.executable, "-m", "lbalgo", "compare", "--help"], capture_output=True, text=True)
     assert r.returncode == 0
-    for option in ("--format {text,json,md,csv}", "--no-timing", "--plot", "--quiet", "--clients", "--lifetime",
-                   "--arrivals", "--load", "--service", "--no-events"):
+    for option in ("--format {text,json,md,csv,html}", "--no-timing", "--plot", "--quiet", "--clients",
+                   "--lifetime", "--arrivals", "--load", "--service", "--no-events"):
         assert option in r.stdout
 
 

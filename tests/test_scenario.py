@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import lbalgo
+
 from lbalgo import scenario, workloads
 from lbalgo.scenario import Model, ScenarioError, from_dict, parse_model
 from lbalgo.sim import events as ev
@@ -28,7 +30,11 @@ def test_default_scenario_is_the_documented_one():
     assert sc.capacity() == 23 and sc.rate == pytest.approx(0.8 * 23 / 0.05)
     assert [e.action for e in sc.events] == ["fail", "recover"]
     assert sc.sim_events() == [ev.Fail(0.4 * sc.span, 1), ev.Recover(0.6 * sc.span, 1)]
-    assert sc.algorithms == ()
+    # a Kubernetes node's data planes: IPVS's schedulers and kube-proxy's random choices
+    names = [a.name for a in sc.algorithms]
+    assert names == ["rr", "wrr", "random", "iptables", "nftables", "sh", "dh", "mh", "lc", "wlc", "sed", "nq",
+                     "fo", "ovf", "twos", "lblc", "lblcr"]
+    assert {lbalgo.get(n).family for n in names} == {"Linux IPVS", "kube-proxy", "lbalgo"}
 
 
 def test_minimal_file_takes_every_default():

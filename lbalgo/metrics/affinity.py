@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InvalidArgument
+
 
 def affinity_hit_ratio(clients, backends, order=None) -> float:
     """Fraction of repeat connections that reached the client's previous backend (NaN: none).
@@ -22,11 +24,11 @@ def affinity_hit_ratio(clients, backends, order=None) -> float:
     c = np.asarray(clients)
     b = np.asarray(backends)
     if c.ndim != 1 or c.shape != b.shape:
-        raise ValueError("clients and backends must be 1-D arrays of one length")
+        raise InvalidArgument("clients and backends must be 1-D arrays of one length")
     if order is None:
         order = np.argsort(c, kind="stable")  # per client, still in arrival order
     elif np.shape(order) != c.shape:
-        raise ValueError("order must be a permutation of the connections (np.argsort of clients)")
+        raise InvalidArgument("order must be a permutation of the connections (np.argsort of clients)")
     cs, bs = c[order], b[order]
     keep = bs >= 0  # dropped connections are skipped; filtering keeps each client's arrival order
     cs, bs = cs[keep], bs[keep]

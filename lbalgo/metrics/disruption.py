@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InvalidArgument, InvalidArgumentType, short
+
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ def decisions(scheduler: Any, keys: Any, *, ports: Any = None) -> np.ndarray:
     if lookup is not None:
         return lookup(keys) if ports is None else lookup(keys, ports=ports)
     if ports is not None:
-        raise TypeError(f"{type(scheduler).__name__} takes no client ports")
+        raise InvalidArgumentType(f"{type(scheduler).__name__} takes no client ports")
     return detached_copy(scheduler).pick_many(keys)
 
 
@@ -110,7 +112,7 @@ def disruption(before: Any, after: Any, keys: Any, *, ports: Any = None) -> Disr
     a = decisions(before, keys, ports=ports)
     b = decisions(after, keys, ports=ports)
     if a.shape != b.shape:  # pragma: no cover - both convert the same keys
-        raise ValueError("before and after returned different numbers of decisions")
+        raise InvalidArgument("before and after returned different numbers of decisions")
     pool = after.pool
     usable = pool.available & (pool.weights > 0) & ~pool.overloaded
     had = a >= 0
@@ -129,9 +131,9 @@ def detached_copy(scheduler: Any) -> Any:
 
 def _check(s: Any, what: str) -> None:
     if not hasattr(s, "pool") or not hasattr(s, "pick_many"):
-        raise TypeError(f"{what} must be an lbalgo scheduler, got {type(s).__name__}")
+        raise InvalidArgumentType(f"{what} must be an lbalgo scheduler, got {type(s).__name__}")
     if not getattr(s, "keyed", False):
-        raise TypeError(f"{what} ({type(s).__name__}) does not schedule by key: "
+        raise InvalidArgumentType(f"{what} ({type(s).__name__}) does not schedule by key: "
                         "disruption needs a keyed scheduler")
 
 
@@ -165,9 +167,9 @@ def event_disruption(arrival: Any, client: Any, backend: Any, time: float, windo
     c = np.asarray(client)
     b = np.asarray(backend)
     if not (a.shape == c.shape == b.shape) or a.ndim != 1:
-        raise ValueError("arrival, client and backend must be 1-D arrays of one length")
+        raise InvalidArgument("arrival, client and backend must be 1-D arrays of one length")
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
-        raise ValueError(f"window must be a whole number of connections >= 1, got {window!r}")
+        raise InvalidArgument(f"window must be a whole number of connections >= 1, got {short(window)}")
     ok = np.flatnonzero(b >= 0)
     split = int(np.searchsorted(a[ok], time, side="left"))
     before = ok[max(0, split - window):split][::-1]  # newest first: np.unique keeps the first = last before

@@ -13,23 +13,25 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InvalidArgument
+
 
 def counts(backend_ids: np.ndarray, n_backends: int) -> np.ndarray:
     """Connections per backend id from a trace of ids (``-1`` = dropped, ignored)."""
     ids = np.asarray(backend_ids)
     if ids.ndim != 1 or ids.dtype.kind not in "iu":
-        raise ValueError("backend_ids must be a 1-D integer array")
+        raise InvalidArgument("backend_ids must be a 1-D integer array")
     if ids.size and ids.max() >= n_backends:
-        raise ValueError(f"backend id {int(ids.max())} is out of range for {n_backends} backends")
+        raise InvalidArgument(f"backend id {int(ids.max())} is out of range for {n_backends} backends")
     return np.bincount(ids[ids >= 0], minlength=n_backends).astype(np.int64)
 
 
 def _as_loads(x: np.ndarray | list, what: str) -> np.ndarray:
     a = np.asarray(x, dtype=np.float64)
     if a.ndim != 1 or a.size == 0:
-        raise ValueError(f"{what} must be a non-empty 1-D array")
+        raise InvalidArgument(f"{what} must be a non-empty 1-D array")
     if not np.isfinite(a).all() or (a < 0).any():
-        raise ValueError(f"{what} must be finite and >= 0")
+        raise InvalidArgument(f"{what} must be finite and >= 0")
     return a
 
 
@@ -44,7 +46,7 @@ def weight_shares(weights: np.ndarray | list) -> np.ndarray:
     """Each backend's fraction of the total weight."""
     w = _as_loads(weights, "weights")
     if w.sum() == 0:
-        raise ValueError("weights must not all be 0")
+        raise InvalidArgument("weights must not all be 0")
     return w / w.sum()
 
 
@@ -53,7 +55,7 @@ def max_relative_deviation(loads: np.ndarray | list, weights: np.ndarray | list)
     s = shares(loads)
     t = weight_shares(weights)
     if s.shape != t.shape:
-        raise ValueError(f"loads has {s.size} entries but weights has {t.size}")
+        raise InvalidArgument(f"loads has {s.size} entries but weights has {t.size}")
     mask = t > 0
     return float(np.max(np.abs(s[mask] / t[mask] - 1.0)))
 
@@ -68,10 +70,10 @@ def jain_index(loads: np.ndarray | list, weights: np.ndarray | list | None = Non
     if weights is not None:
         w = _as_loads(weights, "weights")
         if w.shape != x.shape:
-            raise ValueError(f"loads has {x.size} entries but weights has {w.size}")
+            raise InvalidArgument(f"loads has {x.size} entries but weights has {w.size}")
         mask = w > 0
         if not mask.any():
-            raise ValueError("weights must not all be 0")
+            raise InvalidArgument("weights must not all be 0")
         x = x[mask] / w[mask]
     total = x.sum()
     if total == 0:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InvalidArgument
+
 #: Percentiles reported by default.
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)
 
@@ -16,10 +18,10 @@ def latency_percentiles(latencies, percentiles=PERCENTILES) -> dict[str, float]:
     """``{"mean": …, "p50": …, "p90": …, …}`` of the finite latencies (NaN when there are none)."""
     x = np.asarray(latencies, dtype=np.float64)
     if x.ndim != 1:
-        raise ValueError("latencies must be a 1-D array")
+        raise InvalidArgument("latencies must be a 1-D array")
     q = np.asarray(percentiles, dtype=np.float64)
     if q.ndim != 1 or ((q < 0) | (q > 100)).any():
-        raise ValueError("percentiles must be numbers in [0, 100]")
+        raise InvalidArgument("percentiles must be numbers in [0, 100]")
     x = x[np.isfinite(x)]
     out = {"mean": float(x.mean()) if x.size else float("nan")}
     values = np.percentile(x, q) if x.size else np.full(q.size, np.nan)

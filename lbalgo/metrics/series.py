@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InvalidArgument
+
 
 def active_over_time(arrival, end, backend, n_backends: int, times) -> np.ndarray:
     """Open connections per backend at each sample time: int64[len(times), n_backends]."""
@@ -23,11 +25,11 @@ def active_over_time(arrival, end, backend, n_backends: int, times) -> np.ndarra
     b = np.asarray(backend)
     t = np.asarray(times, dtype=np.float64)
     if not (a.shape == e.shape == b.shape) or a.ndim != 1:
-        raise ValueError("arrival, end and backend must be 1-D arrays of one length")
+        raise InvalidArgument("arrival, end and backend must be 1-D arrays of one length")
     if t.ndim != 1 or (t.size > 1 and (np.diff(t) < 0).any()):
-        raise ValueError("times must be a non-decreasing 1-D array")
+        raise InvalidArgument("times must be a non-decreasing 1-D array")
     if b.size and b.max() >= n_backends:
-        raise ValueError(f"backend id {int(b.max())} is out of range for {n_backends} backends")
+        raise InvalidArgument(f"backend id {int(b.max())} is out of range for {n_backends} backends")
     ok = b >= 0
     a, e, b = a[ok], e[ok], b[ok].astype(np.int64)
     first = np.searchsorted(t, a, side="left")  # first sample with t >= arrival
@@ -43,14 +45,14 @@ def imbalance_over_time(active, weights=None) -> np.ndarray:
     """``max / mean`` of each row of weight-normalised loads (backends of weight 0 left out)."""
     x = np.asarray(active, dtype=np.float64)
     if x.ndim != 2:
-        raise ValueError(f"active must be 2-D (samples x backends), got shape {x.shape}")
+        raise InvalidArgument(f"active must be 2-D (samples x backends), got shape {x.shape}")
     if weights is not None:
         w = np.asarray(weights, dtype=np.float64)
         if w.shape != (x.shape[1],):
-            raise ValueError(f"weights must have {x.shape[1]} entries, got shape {w.shape}")
+            raise InvalidArgument(f"weights must have {x.shape[1]} entries, got shape {w.shape}")
         mask = w > 0
         if not mask.any():
-            raise ValueError("weights must not all be 0")
+            raise InvalidArgument("weights must not all be 0")
         x = x[:, mask] / w[mask]
     mean = x.mean(axis=1)
     out = np.ones(x.shape[0])

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .fairness import _as_loads
+from ..errors import InvalidArgument
 
 
 def _normalised(loads, weights) -> np.ndarray:
@@ -31,10 +32,10 @@ def _normalised(loads, weights) -> np.ndarray:
         return x
     w = _as_loads(weights, "weights")
     if w.shape != x.shape:
-        raise ValueError(f"loads has {x.size} entries but weights has {w.size}")
+        raise InvalidArgument(f"loads has {x.size} entries but weights has {w.size}")
     mask = w > 0
     if not mask.any():
-        raise ValueError("weights must not all be 0")
+        raise InvalidArgument("weights must not all be 0")
     return x[mask] / w[mask]
 
 
@@ -56,9 +57,9 @@ def _expected(counts, weights) -> tuple[np.ndarray, np.ndarray, bool]:
     x = _as_loads(counts, "counts")
     w = _as_loads(weights, "weights")
     if w.shape != x.shape:
-        raise ValueError(f"counts has {x.size} entries but weights has {w.size}")
+        raise InvalidArgument(f"counts has {x.size} entries but weights has {w.size}")
     if w.sum() == 0:
-        raise ValueError("weights must not all be 0")
+        raise InvalidArgument("weights must not all be 0")
     mask = w > 0
     impossible = bool((x[~mask] > 0).any())  # a count where the weight says never
     obs = x[mask]

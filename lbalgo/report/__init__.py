@@ -1,5 +1,5 @@
 """Comparisons of schedulers on one scenario, and their renderings."""
 
-from .compare import Comparison, Row, compare
+from .compare import Comparison, ComparisonRun, Row, compare
 
-__all__ = ["Comparison", "Row", "compare"]
+__all__ = ["Comparison", "ComparisonRun", "Row", "compare"]

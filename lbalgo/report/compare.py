@@ -289,6 +289,22 @@ class Comparison:
                 w.writerow([r.algorithm, r.scheduler, b, count, _num(share), _num(target), deviation] + summary)
         return buf.getvalue()
 
+    def to_html(self, timing: bool = True) -> str:
+        """One self-contained HTML page: sortable tables, column notes and SVG plots (:mod:`lbalgo.report.html`).
+
+        The page loads nothing from the network; ``timing`` as in :meth:`to_text`.
+        """
+        from .html import comparison_html
+
+        return comparison_html(self, timing)
+
+    def to_pandas(self, timing: bool = True) -> Any:
+        """One row per algorithm: ``algorithm``, ``scheduler``, ``family`` and every metric of
+        :data:`lbalgo.report.tidy.METRICS` (a :class:`pandas.DataFrame`; needs pandas)."""
+        from .tidy import comparison_columns, require_pandas
+
+        return require_pandas().DataFrame(comparison_columns(self, timing))
+
     def plot(self, path: str | Path, kinds: Sequence[str] | None = None) -> list[str]:
         """Write a PNG report; return the sections drawn (see :mod:`lbalgo.report.plots`).
 
@@ -367,37 +383,81 @@ def compare(scenario: scenario_mod.Scenario | None = None, algorithms: Sequence[
     """Run ``algorithms`` (default: the scenario's, else every registered one) on ``scenario``.
 
     ``algorithms`` are registered names, or dicts as the scenario file's
-    ``algorithms`` tables (``{"name": "wrr", "incremental": True, "label": "wrr-inc"}``). ``progress(index, total, algorithm)``, if given,
-    is called before each algorithm runs (``index`` from 1). A
-    ``KeyboardInterrupt`` while the algorithms run returns the rows that
+    ``algorithms`` tables (``{"name": "wrr", "incremental": True, "label": "wrr-inc"}``).
+    ``progress(index, total, algorithm)``, if given, is called before each
+    algorithm runs (``index`` from 1). A ``KeyboardInterrupt`` while the
+    algorithms run (Ctrl-C, or raised by ``progress``) returns the rows that
     finished, with the rest listed in :attr:`Comparison.missing`, instead of
-    propagating.
-
+    propagating. In the main thread Ctrl-C is taken between the steps of an
+    algorithm, never inside compiled code (see :class:`ComparisonRun`).
     """
-    sc = scenario or scenario_mod.default()
-    if algorithms:
-        sc = sc.with_algorithms(list(algorithms))  # fails early on an unknown name
-    elif not sc.algorithms:
-        sc = sc.with_algorithms(names())
-    specs = sc.algorithms
-    events = sc.sim_events()
-    added_ids = _validate_events(sc.weights, events)
-    generated = sc.workload().generate()
-    by_client = np.argsort(generated.client, kind="stable")  # shared by every row's stickiness
-    rows: list[Row] = []
-    try:
-        for i, spec in enumerate(specs, 1):
-            if progress is not None:
-                progress(i, len(specs), spec.label)
-            rows.append(_run(spec, sc, generated, events, by_client))
-    except KeyboardInterrupt:
-        pass
-    missing = tuple(spec.label for spec in specs[len(rows):])
-    ordered = sorted(zip(events, (e.action for e in sc.events)), key=lambda pair: float(pair[0].time))
-    new_ids = iter(added_ids)  # an add event names the backend id it creates
-    event_times = tuple((float(ev.time), action, next(new_ids) if action == "add" else getattr(ev, "backend", None))
-                        for ev, action in ordered)
-    return Comparison(sc, tuple(rows), _versions(), missing, event_times)
+    return ComparisonRun(scenario, algorithms).run(progress)
+
+
+class ComparisonRun:
+    """A comparison being run: its rows so far, and the :class:`Comparison` they make at any moment.
+
+    ``ComparisonRun(scenario, algorithms)`` validates the scenario and draws
+    the workload; :meth:`run` runs the algorithms one by one, appending to
+    :attr:`rows`; :meth:`result` builds a :class:`Comparison` of the rows
+    finished so far (the others in :attr:`Comparison.missing`), and may be
+    called from another thread while :meth:`run` is busy: the command line
+    renders it when Ctrl-C arrives.
+    """
+
+    def __init__(self, scenario: scenario_mod.Scenario | None = None,
+                 algorithms: Sequence[str | dict] | None = None) -> None:
+        sc = scenario or scenario_mod.default()
+        if algorithms:
+            sc = sc.with_algorithms(list(algorithms))  # fails early on an unknown name
+        elif not sc.algorithms:
+            sc = sc.with_algorithms(names())
+        self.scenario = sc
+        self.specs = sc.algorithms
+        self.events = sc.sim_events()
+        self.added_ids = _validate_events(sc.weights, self.events)
+        self.generated = sc.workload().generate()
+        self.by_client = np.argsort(self.generated.client, kind="stable")  # shared by every row's stickiness
+        #: Rows of the algorithms that finished, in order (only ever appended to).
+        self.rows: list[Row] = []
+        self._stopped = False
+
+    def stop(self) -> None:
+        """Ask :meth:`run` (in another thread) to start no further algorithm."""
+        self._stopped = True
+
+    def run(self, progress: Callable[[int, int, str], None] | None = None) -> Comparison:
+        """Run every algorithm not run yet; stop at a ``KeyboardInterrupt``; return :meth:`result`."""
+        from .._interrupt import deferred_sigint
+
+        specs = self.specs
+        with deferred_sigint() as interrupt:
+            try:
+                for i in range(len(self.rows), len(specs)):
+                    interrupt.checkpoint()
+                    if self._stopped:
+                        break
+                    if progress is not None:
+                        progress(i + 1, len(specs), specs[i].label)
+                    row = _run(specs[i], self.scenario, self.generated, self.events, self.by_client,
+                               interrupt.checkpoint)
+                    self.rows.append(row)
+                interrupt.clear()  # Ctrl-C during the last algorithm: the comparison is complete anyway
+            except KeyboardInterrupt:
+                interrupt.clear()
+        return self.result()
+
+    def result(self) -> Comparison:
+        """The :class:`Comparison` of the rows finished so far."""
+        rows = tuple(self.rows)  # one snapshot: run() may append meanwhile
+        sc, events = self.scenario, self.events
+        missing = tuple(spec.label for spec in self.specs[len(rows):])
+        ordered = sorted(zip(events, (e.action for e in sc.events)), key=lambda pair: float(pair[0].time))
+        new_ids = iter(self.added_ids)  # an add event names the backend id it creates
+        event_times = tuple((float(ev.time), action,
+                             next(new_ids) if action == "add" else getattr(ev, "backend", None))
+                            for ev, action in ordered)
+        return Comparison(sc, rows, _versions(), missing, event_times)
 
 
 def _validate_events(weights: tuple[int, ...], events: list[Any]) -> list[int]:
@@ -447,7 +507,7 @@ def _simulate(spec: scenario_mod.AlgorithmSpec, sc: scenario_mod.Scenario, gener
     from ..sim import simulate
 
     cls = get(spec.name)
-    kw: dict[str, Any] = dict(spec.options)
+    kw: dict[str, Any] = {**cls.simulation_options, **dict(spec.options)}
     if sc.service.lifecycle == "tcp":
         kw.setdefault("new_conns", "inactive")
     s = cls(weights=list(sc.weights), seed=sc.seed if spec.seed is None else spec.seed, **kw)
@@ -463,8 +523,11 @@ def _arg(value: Any) -> Any:
 
 
 def _run(spec: scenario_mod.AlgorithmSpec, sc: scenario_mod.Scenario, generated: Any, events: list[Any],
-         by_client: np.ndarray) -> Row:
-    """Warm up (compile or load the cache) on a slice, then replay the whole workload."""
+         by_client: np.ndarray, checkpoint: Callable[[], None] = lambda: None) -> Row:
+    """Warm up (compile or load the cache) on a slice, then replay the whole workload.
+
+    ``checkpoint()`` is called between the steps (it raises ``KeyboardInterrupt`` after Ctrl-C).
+    """
     from ..workloads import Generated
 
     k = min(1000, len(generated))
@@ -475,8 +538,10 @@ def _run(spec: scenario_mod.AlgorithmSpec, sc: scenario_mod.Scenario, generated:
     else:
         events_warm = []
     _simulate(spec, sc, head, events_warm, None)
+    checkpoint()
     span = float(generated.arrival[-1]) if len(generated) else 1.0
     sim = _simulate(spec, sc, generated, events, span / sc.service.samples if span > 0 else None)
+    checkpoint()
     timeline = _WeightTimeline(sim, sc.weights)
 
     tr = sim.trace
@@ -527,4 +592,4 @@ def _versions() -> dict[str, str]:
     return {"lbalgo": __version__, "numpy": np.__version__, "numba": numba.__version__}
 
 
-__all__ = ["Comparison", "Row", "compare", "require_matplotlib", "PLOT_MISSING"]
+__all__ = ["Comparison", "ComparisonRun", "Row", "compare", "require_matplotlib", "PLOT_MISSING"]

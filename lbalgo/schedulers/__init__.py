@@ -6,6 +6,7 @@ from .rr import RR
 from .wrr import WRR
 from .random import Random
 from .kube_random import IptablesCascade, NftNumgen
+from .kube_userspace import UserspaceRR
 from .sh import SH
 from .dh import DH
 from .mh import MH
@@ -16,3 +17,7 @@ from .fo import FO, OVF
 from .twos import TWOS
 from .lblc import LBLC
 from .lblcr import LBLCR
+from .envoy import EnvoyLeastRequest, EnvoyMaglev, EnvoyRandom, EnvoyRingHash, EnvoyRoundRobin
+from .nginx import NginxHash, NginxIPHash, NginxLeastConn, NginxRandom, NginxRR
+from .haproxy import (HAProxyFirst, HAProxyHdr, HAProxyLeastConn, HAProxyRandom, HAProxyRoundRobin, HAProxySource,
+                      HAProxyStaticRR, HAProxyURI)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .. import addresses
+from ..errors import InvalidArgument, InvalidArgumentType
 
 V6_BASE = 1 << 32  # keys >= V6_BASE are IPv6 ids
 
@@ -54,27 +55,29 @@ class AddressIdentityKeys:
         if type(key) is int and 0 <= key < V6_BASE:
             return key
         if key is None:
-            raise TypeError(f"{type(self).__name__}.pick() needs key= ({self._key_role})")
+            raise InvalidArgumentType(f"{type(self).__name__}.pick() needs key= ({self._key_role})")
         addr = addresses.parse(key, "key")
         return int(addr) if addr.version == 4 else self._v6_id(int(addr))
 
     def _keys(self, keys: Any) -> np.ndarray:
         """A batch of addresses as kernel keys: IPv4 integers, (n, 4) IPv6 words, or strings."""
-        arr = np.asarray(keys)
+        from .._validate import key_batch
+
+        arr = np.asarray(key_batch(keys))
         if arr.ndim == 2 and arr.shape[1] == 4 and arr.dtype.kind in "iu":
             if arr.size and (arr.min() < 0 or arr.max() > 0xFFFFFFFF):
-                raise ValueError("IPv6 keys as (n, 4) words must hold values in 0..2**32-1")
+                raise InvalidArgument("IPv6 keys as (n, 4) words must hold values in 0..2**32-1")
             rows, inverse = np.unique(arr.astype(np.uint64), axis=0, return_inverse=True)
             ids = np.array([self._v6_id(int(a) << 96 | int(b) << 64 | int(c) << 32 | int(d))
                             for a, b, c, d in rows.tolist()], dtype=np.int64)
             return np.ascontiguousarray(ids[inverse.reshape(-1)])
         if arr.ndim != 1:
-            raise ValueError("keys must be a 1-D array (IPv4) or an (n, 4) array (IPv6 words), "
+            raise InvalidArgument("keys must be a 1-D array (IPv4) or an (n, 4) array (IPv6 words), "
                              f"got shape {arr.shape}")
         if arr.dtype.kind in "iu":
             if arr.size and arr.min() < 0:
                 i = int(np.flatnonzero(arr < 0)[0])
-                raise ValueError(f"keys[{i}] = {arr[i]} is not an IP address")
+                raise InvalidArgument(f"keys[{i}] = {arr[i]} is not an IP address")
             out = np.ascontiguousarray(arr, dtype=np.int64)
             if arr.size and int(arr.max()) >= V6_BASE:  # integers beyond IPv4 are IPv6 addresses
                 out = out.copy()
@@ -87,11 +90,12 @@ class AddressIdentityKeys:
             out = np.empty(len(arr), dtype=np.int64)
             for i, k in enumerate(arr.tolist()):
                 if k is None:
-                    raise TypeError(f"keys[{i}] is None")
+                    raise InvalidArgumentType(f"keys[{i}] is None")
                 is_int = isinstance(k, numbers.Integral) and not isinstance(k, (bool, np.bool_))
                 out[i] = self._key(int(k) if is_int else k)
             return out
-        raise TypeError(f"keys must be integers (IPv4 addresses) or address strings, got dtype {arr.dtype}")
+        raise InvalidArgumentType("keys must be integers (IPv4 addresses) or address strings, got dtype "
+                                  f"{arr.dtype}")
 
     def _address(self, key: int) -> addresses.Address:
         """The address a kernel key stands for."""

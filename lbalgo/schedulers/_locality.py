@@ -48,6 +48,7 @@ import numpy as np
 from .. import _validate
 from .._jit import kernel
 from .._table import ACTIVE, WEIGHT, account_at, item, listed
+from ..errors import InvalidArgument, InvalidArgumentType
 from ._identity_keys import V6_BASE, AddressIdentityKeys
 from ._regions import Layout, Region, region
 from .base import Scheduler, no_change
@@ -387,14 +388,14 @@ class LocalityScheduler(AddressIdentityKeys, Scheduler):
                  max_size: int = DEFAULT_MAX_SIZE, start: float = 0.0, **options) -> None:
         exp = _validate.time(expiration, "expiration")
         if exp < 0:
-            raise ValueError(f"expiration must be >= 0 seconds, got {exp}")
+            raise InvalidArgument(f"expiration must be >= 0 seconds, got {exp}")
         self.expiration = exp
         self.max_size = _validate.count(max_size, "max_size")
         if self.max_size > 2**31 - 1:
-            raise ValueError(f"max_size must be < 2**31, got {self.max_size}")
+            raise InvalidArgument(f"max_size must be < 2**31, got {self.max_size}")
         self.start = _validate.time(start, "start")
         if abs(self.start) > MAX_TIME:
-            raise ValueError(f"start must be within +-{MAX_TIME:g} s, got {self.start}")
+            raise InvalidArgument(f"start must be within +-{MAX_TIME:g} s, got {self.start}")
         self._init_identity_keys()
         super().__init__(weights, **options)
 
@@ -472,8 +473,8 @@ class LocalityScheduler(AddressIdentityKeys, Scheduler):
         clock = self.fstate[CLOCK]
         if not clock <= t <= MAX_TIME:
             if not t <= MAX_TIME:
-                raise ValueError(f"now must be a finite time below {MAX_TIME:g} s, got {t}")
-            raise ValueError(f"now = {t} goes back in time: {self.name} already ran at {float(clock)} "
+                raise InvalidArgument(f"now must be a finite time below {MAX_TIME:g} s, got {t}")
+            raise InvalidArgument(f"now = {t} goes back in time: {self.name} already ran at {float(clock)} "
                              "(its cache expiry needs non-decreasing times)")
 
     def advance(self, now: float) -> None:
@@ -525,7 +526,8 @@ class LocalityScheduler(AddressIdentityKeys, Scheduler):
             The backend id per connection, ``-1`` where none was available.
         """
         if isinstance(keys_or_count, numbers.Integral) and not isinstance(keys_or_count, (bool, np.bool_)):
-            raise TypeError(f"{type(self).__name__}.pick_many() needs an array of destination addresses, "
+            raise InvalidArgumentType(f"{type(self).__name__}.pick_many() needs an array of destination "
+                                      "addresses, "
                             "not a count")
         keys = self._keys(keys_or_count)
         n = len(keys)
@@ -538,12 +540,13 @@ class LocalityScheduler(AddressIdentityKeys, Scheduler):
         else:
             times = np.ascontiguousarray(now, dtype=np.float64)
             if times.ndim != 1 or len(times) != n:
-                raise ValueError(f"now has shape {times.shape} but there are {n} connections")
+                raise InvalidArgument(f"now has shape {times.shape} but there are {n} connections")
             if not np.isfinite(times).all():
-                raise ValueError("now contains NaN or infinite times")
+                raise InvalidArgument("now contains NaN or infinite times")
             if n and np.any(np.diff(times) < 0):
                 i = int(np.flatnonzero(np.diff(times) < 0)[0]) + 1
-                raise ValueError(f"now[{i}] = {times[i]} goes back in time (times must be non-decreasing)")
+                raise InvalidArgument(f"now[{i}] = {times[i]} goes back in time (times must be "
+                                      "non-decreasing)")
             if n:
                 self._check_time(float(times[0]))
                 self._check_time(float(times[-1]))

@@ -26,6 +26,7 @@ them by name (module constants), and larger structures as regions.
 from __future__ import annotations
 
 import copy as _copy
+import functools
 import numbers
 from typing import Any, ClassVar, Sequence
 
@@ -34,7 +35,7 @@ import numpy as np
 from .. import _validate, addresses
 from .._jit import Kernel, kernel
 from .._table import EV_RESIZE, LISTED, HEADER, WEIGHT, F_OVERLOAD, FLAGS
-from ..errors import NoBackendAvailable
+from ..errors import InvalidArgument, InvalidArgumentType, LbalgoError, NoBackendAvailable
 from ..pool import Pool
 
 _NO_KEY = np.zeros(1, dtype=np.int64)
@@ -50,6 +51,15 @@ def no_change(table, state, fstate, event, where):
 def empty_state() -> tuple[np.ndarray, np.ndarray]:
     """``(state, fstate)`` of a scheduler that keeps nothing (its kernels still receive both)."""
     return np.zeros(1, dtype=np.int64), _NO_FLOATS
+
+
+def _policy_error(e: Exception, scheduler: Any) -> Exception:
+    """``e`` itself if it is a :class:`LbalgoError`, else the policy's class for it, named after the "
+    "scheduler."""
+    if isinstance(e, LbalgoError):
+        return e
+    kind = InvalidArgumentType if isinstance(e, TypeError) else InvalidArgument
+    return kind(f"{type(scheduler).__name__}: {' '.join(str(e).split())}")
 
 
 class Scheduler:
@@ -88,6 +98,9 @@ class Scheduler:
     randomized: ClassVar[bool] = False
     #: Whether ``changed`` must hear EV_COUNTERS (an index over the counters).
     watches_counters: ClassVar[bool] = False
+    #: Constructor options ``compare`` uses unless the scenario sets them: in a simulated
+    #: workload every key is a client (or destination) address.
+    simulation_options: ClassVar[dict[str, Any]] = {}
 
     _schedule: ClassVar[Kernel]
     _changed: ClassVar[Kernel] = no_change
@@ -117,17 +130,47 @@ class Scheduler:
             )
         else:
             if not isinstance(pool, Pool):
-                raise TypeError(f"pool must be an lbalgo.Pool, got {type(pool).__name__}")
+                raise InvalidArgumentType(f"pool must be an lbalgo.Pool, got {type(pool).__name__}")
             given = [n for n, v in [("weights", weights), ("addresses", addresses),
                                     ("u_thresholds", u_thresholds), ("l_thresholds", l_thresholds),
                                     ("new_conns", new_conns)] if v is not None]
             if given:
-                raise ValueError(f"{', '.join(given)} belong to the shared pool: set them when building it")
+                raise InvalidArgument(f"{', '.join(given)} belong to the shared pool: set them when building "
+                                      "it")
         self.seed = _validate.seed(seed)
         self.pool = pool
         self.state, self.fstate = self._new_state()
         self._new_one_arrays()
         pool.subscribe(self._pool_changed, counters=self.watches_counters)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Keep every scheduler's constructor under the exception policy (``docs/limits.md``).
+
+        A ``ValueError`` or ``TypeError`` that a subclass's ``__init__`` lets
+        escape while checking its options becomes :class:`InvalidArgument` /
+        :class:`InvalidArgumentType` (still a ``ValueError`` / ``TypeError``),
+        named after the class. A call with an unknown keyword stays Python's
+        own ``TypeError``.
+        """
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None or getattr(init, "_policy", False):
+            return
+
+        @functools.wraps(init)
+        def __init__(self: Any, *args: Any, **options: Any) -> None:
+            try:
+                init(self, *args, **options)
+            except LbalgoError:
+                raise
+            except (ValueError, TypeError) as e:
+                tb = e.__traceback__
+                if isinstance(e, TypeError) and tb is not None and tb.tb_next is None:
+                    raise  # the call itself: an unknown keyword, a missing argument
+                raise _policy_error(e, self) from e
+
+        __init__._policy = True  # type: ignore[attr-defined]
+        cls.__init__ = __init__  # type: ignore[method-assign]
 
     # -- what subclasses provide ----------------------------------------------------
     def _new_state(self) -> tuple[np.ndarray, np.ndarray]:
@@ -152,6 +195,16 @@ class Scheduler:
         on their own. The default has nothing to grow.
         """
         _validate.count(picks, "picks")
+
+    def setup_delays(self, n: int) -> np.ndarray | None:
+        """Extra seconds each of the last ``n`` simulated connections waited before it was set up.
+
+        ``None`` (the default): none. A scheduler whose data plane retries
+        failed dials (kube-proxy's userspace mode) returns one delay per
+        connection; :func:`lbalgo.simulate` adds them to the trace
+        (``Trace.setup``), and so to every latency it reports.
+        """
+        return None
 
     def detached(self) -> Scheduler:
         """An independent copy on a copy of the pool: what-if decisions that leave this one alone."""
@@ -202,7 +255,8 @@ class Scheduler:
         """
         if key is None:
             if self.keyed:
-                raise TypeError(f"{type(self).__name__}.pick() needs key= (a client or destination address)")
+                raise InvalidArgumentType(f"{type(self).__name__}.pick() needs key= (a client or destination "
+                                          "address)")
             return 0
         if type(key) is int and 0 <= key < 4294967296:
             return key
@@ -232,7 +286,13 @@ class Scheduler:
             now = _validate.time(now)
         if key is None and not self.keyed:
             return self._schedule_one(0, now)
-        return self._schedule_one(self._key(key), now)
+        try:
+            k = self._key(key)
+        except LbalgoError:
+            raise
+        except (ValueError, TypeError) as e:  # a subclass's own key check: under the exception policy
+            raise _policy_error(e, self) from None
+        return self._schedule_one(k, now)
 
     def _why_none(self) -> str:
         table = self.pool.table
@@ -264,10 +324,16 @@ class Scheduler:
         if isinstance(keys_or_count, numbers.Integral) and not isinstance(keys_or_count, (bool, np.bool_)):
             n = _validate.count(keys_or_count, "count")
             if self.keyed:
-                raise TypeError(f"{type(self).__name__}.pick_many() needs an array of keys, not a count")
+                raise InvalidArgumentType(f"{type(self).__name__}.pick_many() needs an array of keys, not a "
+                                          "count")
             keys = _NO_KEY
         else:
-            keys = self._keys(keys_or_count)
+            try:
+                keys = self._keys(_validate.key_batch(keys_or_count))
+            except LbalgoError:
+                raise
+            except (ValueError, TypeError) as e:  # a subclass's own key conversion: under the policy
+                raise _policy_error(e, self) from None
             n = len(keys)
         times = _times(now, n)
         out = np.empty(n, dtype=np.int64)
@@ -339,9 +405,9 @@ def _times(now: Any, n: int) -> np.ndarray:
         return np.array([_validate.time(now)], dtype=np.float64)
     times = np.ascontiguousarray(now, dtype=np.float64)
     if times.ndim != 1 or len(times) != n:
-        raise ValueError(f"now has shape {times.shape} but there are {n} connections")
+        raise InvalidArgument(f"now has shape {times.shape} but there are {n} connections")
     if not np.isfinite(times).all():
-        raise ValueError("now contains NaN or infinite times")
+        raise InvalidArgument("now contains NaN or infinite times")
     return times
 
 

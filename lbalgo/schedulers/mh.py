@@ -51,6 +51,7 @@ import numpy as np
 from .. import addresses as _addresses
 from .._hash import M32, hsiphash32
 from .._jit import kernel
+from ..errors import InvalidArgument, InvalidArgumentType, short
 from .._table import (
     BACKEND,
     COUNT_ACTIVE,
@@ -208,9 +209,9 @@ def mh_changed(table, state, fstate, event, where):
 
 def _table_size(value: Any) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"table_size must be an integer, got {value!r}")
+        raise InvalidArgumentType(f"table_size must be an integer, got {short(value)}")
     if int(value) not in PRIMES:
-        raise ValueError(f"table_size must be one of the kernel's primes {PRIMES}, got {int(value)}")
+        raise InvalidArgument(f"table_size must be one of the kernel's primes {PRIMES}, got {int(value)}")
     return int(value)
 
 
@@ -250,9 +251,9 @@ class MH(HashScheduler):
         self.table_size = _table_size(table_size)
         pool = options.get("pool")
         n = len(pool) if pool is not None and hasattr(pool, "list_order") else (
-            0 if weights is None else len(weights))
+            len(weights) if isinstance(weights, (list, tuple, np.ndarray)) else 0)  # others: refused by the pool
         if n > self.table_size:
-            raise ValueError(f"mh: {n} backends do not fit a table of {self.table_size} slots "
+            raise InvalidArgument(f"mh: {n} backends do not fit a table of {self.table_size} slots "
                              "(the kernel refuses more destinations than slots: EINVAL)")
         super().__init__(weights, **options)
 
@@ -292,7 +293,7 @@ class MH(HashScheduler):
     def add_backend(self, weight: int = 1, **options: Any) -> int:
         """Add a backend (see :meth:`Pool.add`); raises when the table has no room for it."""
         if len(self.pool) >= self.table_size:
-            raise ValueError(f"mh: a table of {self.table_size} slots holds at most "
+            raise InvalidArgument(f"mh: a table of {self.table_size} slots holds at most "
                              f"{self.table_size} backends (the kernel fails with EINVAL)")
         return super().add_backend(weight, **options)
 

@@ -33,17 +33,22 @@ def register(cls: S) -> S:
 def get(name: str) -> type[Scheduler]:
     """Return the scheduler class registered as ``name`` (e.g. ``"wrr"``).
 
-    Raises ``KeyError`` naming the known schedulers when there is none.
+    Raises :class:`~lbalgo.errors.UnknownAlgorithm` (a ``KeyError``) naming the known
+    schedulers when there is none.
     """
+    from ..errors import InvalidArgumentType, UnknownAlgorithm, short
+
     if not isinstance(name, str):
-        raise TypeError(f"scheduler name must be a string, got {name!r}")
+        raise InvalidArgumentType(f"scheduler name must be a string, got {short(name)}")
     key = name.strip().lower()
     key = ALIASES.get(key, key)
+    if key.startswith("ipvs-") and key[5:] in SCHEDULERS and SCHEDULERS[key[5:]].family == "Linux IPVS":
+        key = key[5:]  # "ipvs-rr": the IPVS scheduler, spelled as kube-proxy's --ipvs-scheduler docs do
     try:
         return SCHEDULERS[key]
     except KeyError:
         known = ", ".join(sorted(SCHEDULERS))
-        raise KeyError(f"no scheduler named {name!r}; known: {known}") from None
+        raise UnknownAlgorithm(f"no scheduler named {short(name)}; known: {known}") from None
 
 
 def names() -> list[str]:

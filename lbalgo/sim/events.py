@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import _validate
 from ..addresses import parse_endpoint
-from ..errors import UnknownBackend
+from ..errors import InvalidArgument, InvalidArgumentType, UnknownBackend, short
 from ..pool import Pool
 from .engine import K_ADD, K_FAIL, K_RECOVER, K_REMOVE, K_THRESHOLDS, K_WEIGHT
 
@@ -120,11 +120,11 @@ def event_arrays(pool: Pool, events: Sequence[Any]) -> PoolEventArrays:
     for i, ev in enumerate(events):
         if not isinstance(ev, EVENT_TYPES):
             names = ", ".join(t.__name__ for t in EVENT_TYPES)
-            raise TypeError(f"events[{i}] must be one of {names}, got {ev!r}")
+            raise InvalidArgumentType(f"events[{i}] must be one of {names}, got {short(ev)}")
         t = ev.time
         if isinstance(t, bool) or not isinstance(t, (int, float, np.integer, np.floating)) \
                 or not math.isfinite(float(t)) or float(t) < 0:
-            raise ValueError(f"events[{i}] ({ev!r}): time must be a finite number >= 0")
+            raise InvalidArgument(f"events[{i}] ({short(ev)}): time must be a finite number >= 0")
     ordered = sorted(range(len(events)), key=lambda i: float(events[i].time))
     m = len(events)
     kind, backend, weight, upper, lower = (np.zeros(m, dtype=np.int64) for _ in range(5))
@@ -143,7 +143,7 @@ def event_arrays(pool: Pool, events: Sequence[Any]) -> PoolEventArrays:
                 lo = _validate.threshold(ev.l_threshold, "l_threshold")
                 addr, port = (None, 0) if ev.address is None else parse_endpoint(ev.address, "address")
                 if pool.insertion == "address" and addr is None:
-                    raise ValueError("this pool orders backends by address: Add needs address=")
+                    raise InvalidArgument("this pool orders backends by address: Add needs address=")
                 b = next_id
                 next_id += 1
                 listed.add(b)
@@ -165,23 +165,23 @@ def event_arrays(pool: Pool, events: Sequence[Any]) -> PoolEventArrays:
                     kind[r], weight[r] = K_WEIGHT, 0
                 elif isinstance(ev, Fail):
                     if b in failed:
-                        raise ValueError(f"backend {b} has already failed")
+                        raise InvalidArgument(f"backend {b} has already failed")
                     failed.add(b)
                     kind[r] = K_FAIL
                 else:  # Recover
                     if b not in failed:
-                        raise ValueError(f"backend {b} has not failed, so it cannot recover")
+                        raise InvalidArgument(f"backend {b} has not failed, so it cannot recover")
                     failed.discard(b)
                     kind[r] = K_RECOVER
         except (ValueError, TypeError, LookupError) as exc:
-            raise type(exc)(f"events[{i}] ({ev!r}): {exc}") from None
+            raise type(exc)(f"events[{i}] ({short(ev)}): {exc}") from None
         backend[r] = b
     return PoolEventArrays(times, kind, backend, weight, upper, lower, added, ordered)
 
 
 def _listed_id(value: Any, listed: set, n_ids: int) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"backend id must be an integer, got {value!r}")
+        raise InvalidArgumentType(f"backend id must be an integer, got {short(value)}")
     b = int(value)
     if not 0 <= b < n_ids:
         raise UnknownBackend(f"no backend with id {b} (ids are 0..{n_ids - 1})")

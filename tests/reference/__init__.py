@@ -27,5 +27,8 @@ from . import ipvs_rr, random_  # noqa: E402,F401
 from . import ipvs_hash  # noqa: E402,F401
 from . import ipvs_lc  # noqa: E402,F401
 from . import ipvs_lblc  # noqa: E402,F401
+from . import kube_userspace  # noqa: E402,F401
+from . import envoy  # noqa: E402,F401
+from . import nginx, haproxy  # noqa: E402,F401
 
 __all__ = ["REFERENCES", "RefPool", "RefScheduler", "register"]

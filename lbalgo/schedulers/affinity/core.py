@@ -11,7 +11,7 @@ import numpy as np
 from ... import _validate
 from ..._table import EV_COUNTERS, EV_RESIZE, F_AVAILABLE, FLAGS, SLOT, WEIGHT
 from ..._table import account as _account
-from ...errors import NoBackendAvailable
+from ...errors import InvalidArgument, InvalidArgumentType, NoBackendAvailable, short
 from ..base import Scheduler
 from . import _kernels as K
 from ._keys import ClientKeys
@@ -67,26 +67,27 @@ class ClientIPAffinity(ClientKeys, Scheduler):
     def __init__(self, inner: Scheduler, *, timeout: int = DEFAULT_TIMEOUT, mode: str = "iptables",
                  expire_quiescent_template: bool | None = None, capacity: int | None = None) -> None:
         if not isinstance(inner, Scheduler):
-            raise TypeError(f"inner must be an lbalgo Scheduler, got {type(inner).__name__}")
+            raise InvalidArgumentType(f"inner must be an lbalgo Scheduler, got {type(inner).__name__}")
         if isinstance(inner, ClientIPAffinity):
-            raise TypeError("inner is already a ClientIPAffinity")
+            raise InvalidArgumentType("inner is already a ClientIPAffinity")
         if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+            raise InvalidArgument(f"mode must be one of {MODES}, got {short(mode)}")
         if isinstance(timeout, (bool, np.bool_)) or not isinstance(timeout, numbers.Integral):
-            raise TypeError(f"timeout must be an integer number of seconds, got {timeout!r}")
+            raise InvalidArgumentType(f"timeout must be an integer number of seconds, got {short(timeout)}")
         if not MIN_TIMEOUT <= int(timeout) <= MAX_TIMEOUT:
-            raise ValueError(f"timeout must be in {MIN_TIMEOUT}..{MAX_TIMEOUT} seconds "
+            raise InvalidArgument(f"timeout must be in {MIN_TIMEOUT}..{MAX_TIMEOUT} seconds "
                              f"(sessionAffinityConfig.clientIP.timeoutSeconds), got {int(timeout)}")
         if mode != "ipvs" and expire_quiescent_template is not None:
-            raise ValueError("expire_quiescent_template is an IPVS sysctl: only for mode='ipvs'")
+            raise InvalidArgument("expire_quiescent_template is an IPVS sysctl: only for mode='ipvs'")
         eqt = True if expire_quiescent_template is None else expire_quiescent_template
         if not isinstance(eqt, (bool, np.bool_)):
-            raise TypeError(f"expire_quiescent_template must be True or False, got {eqt!r}")
+            raise InvalidArgumentType(f"expire_quiescent_template must be True or False, got {short(eqt)}")
         if mode == "ipvs" and capacity is not None:
-            raise ValueError("capacity applies to iptables lists and nftables sets, not to IPVS templates")
+            raise InvalidArgument("capacity applies to iptables lists and nftables sets, not to IPVS "
+                                  "templates")
         cap = DEFAULT_CAPACITY[mode] if capacity is None else _validate.count(capacity, "capacity")
         if cap is not None and not 1 <= cap <= 2**31 - 1:
-            raise ValueError(f"capacity must be in 1..{2**31 - 1}, got {cap}")
+            raise InvalidArgument(f"capacity must be in 1..{2**31 - 1}, got {cap}")
         self.inner = inner
         self.mode = mode
         self.timeout = int(timeout)
@@ -221,8 +222,8 @@ class ClientIPAffinity(ClientKeys, Scheduler):
         t = now if type(now) is float else _validate.time(now)
         if not self._aff[1][K.CLOCK] <= t <= MAX_TIME:
             if not -MAX_TIME <= t <= MAX_TIME:
-                raise ValueError(f"now must be a finite time within +-{MAX_TIME:g} s, got {t}")
-            raise ValueError(f"now = {t} goes back in time: the affinity state is at {self.clock} "
+                raise InvalidArgument(f"now must be a finite time within +-{MAX_TIME:g} s, got {t}")
+            raise InvalidArgument(f"now = {t} goes back in time: the affinity state is at {self.clock} "
                              "(affinity timers need non-decreasing times)")
         return t
 
@@ -283,7 +284,8 @@ class ClientIPAffinity(ClientKeys, Scheduler):
             The backend id per connection, ``-1`` where none was available.
         """
         if isinstance(keys, numbers.Integral):
-            raise TypeError("ClientIPAffinity.pick_many() needs an array of client addresses, not a count")
+            raise InvalidArgumentType("ClientIPAffinity.pick_many() needs an array of client addresses, not "
+                                      "a count")
         clock = self._aff[1][K.CLOCK]
         if now is None:
             times, t = np.zeros(0, dtype=np.float64), (0.0 if clock == -np.inf else float(clock))
@@ -292,10 +294,11 @@ class ClientIPAffinity(ClientKeys, Scheduler):
         else:
             times = np.ascontiguousarray(now, dtype=np.float64)
             if times.ndim != 1 or not np.isfinite(times).all():
-                raise ValueError("now must be one finite time or a 1-D array of finite times")
+                raise InvalidArgument("now must be one finite time or a 1-D array of finite times")
             if len(times) and np.any(np.diff(times) < 0):
                 i = int(np.flatnonzero(np.diff(times) < 0)[0]) + 1
-                raise ValueError(f"now[{i}] = {times[i]} goes back in time (times must be non-decreasing)")
+                raise InvalidArgument(f"now[{i}] = {times[i]} goes back in time (times must be "
+                                      "non-decreasing)")
             if len(times):
                 self._time(float(times[0]))
                 self._time(float(times[-1]))
@@ -303,7 +306,7 @@ class ClientIPAffinity(ClientKeys, Scheduler):
         packed = self._keys(keys)
         n = len(packed)
         if len(times) and len(times) != n:
-            raise ValueError(f"now has {len(times)} times but there are {n} keys")
+            raise InvalidArgument(f"now has {len(times)} times but there are {n} keys")
         out = np.empty(n, dtype=np.int64)
         if not len(times):
             times = np.array([t], dtype=np.float64)
