@@ -3,6 +3,7 @@
 The redirection is the root ``conftest.py``'s ``pytest_configure`` hook.
 """
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,12 +15,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def collected(*args):
+    # A fresh pytest, not one that believes it is a worker of this run's xdist (benchmarks
+    # switch themselves off under xdist).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     r = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
+        env=env,
     )
     return r.returncode, [line for line in r.stdout.splitlines() if "::" in line]
 

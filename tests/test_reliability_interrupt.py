@@ -46,6 +46,11 @@ RUNS = 10
 BUDGET_SECONDS = 40
 
 
+def _default_sigint():
+    """In the child: Ctrl-C as in a terminal, even if the test runner (an xdist worker) ignores it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_with_sigint(tmp_path, at):
     """Run ``ARGV``; send SIGINT ``at = (i, delay)``: ``delay`` s after the progress bar shows algorithm ``i``.
 
@@ -55,7 +60,8 @@ def run_with_sigint(tmp_path, at):
     master, slave = pty.openpty()
     out_path = tmp_path / f"out-{at}"
     with open(out_path, "w") as out:
-        proc = subprocess.Popen(ARGV, stdout=out, stderr=slave, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(ARGV, stdout=out, stderr=slave, stdin=subprocess.DEVNULL,
+                                preexec_fn=_default_sigint)
     os.close(slave)
     seen = b""
     reached = None

@@ -506,7 +506,8 @@ def test_ctrl_c_on_the_command_line_keeps_every_finished_run(tmp_path):
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "lbalgo", "sweep", str(grid), "-o", str(out), "--workers", "1"]
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # even under an xdist worker
     )
     journal = out / "runs.jsonl"
     deadline = time.monotonic() + 120
