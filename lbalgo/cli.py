@@ -317,7 +317,11 @@ def _in_worker(fn: Any) -> Any:
 
 
 class _ProgressBar:
-    """``[######------]  3/17  wlc`` on one terminal line, redrawn before each algorithm."""
+    """``[######------]  3/17  wlc`` on one terminal line, redrawn before each algorithm.
+
+    The worker thread draws; the main thread closes. One lock orders them, so a
+    worker abandoned after Ctrl-C never draws after ``close`` (over the final message).
+    """
 
     WIDTH = 24
 
@@ -325,26 +329,30 @@ class _ProgressBar:
         self.stream = stream
         self.drawn = False
         self.closed = False
+        self._lock = threading.Lock()
+
+    def _draw(self, text: str) -> None:
+        with self._lock:
+            if self.closed:
+                return
+            self.stream.write("\r" + text)
+            self.stream.flush()
+            self.drawn = True
 
     def __call__(self, index: int, total: int, algorithm: str) -> None:
-        if self.closed:  # a worker abandoned after Ctrl-C must not draw over the final messages
-            return
         done = (index - 1) * self.WIDTH // max(total, 1)
         line = f"[{'#' * done}{'-' * (self.WIDTH - done)}] {index}/{total} {algorithm}"
-        self.stream.write("\r" + line.ljust(60)[:79])
-        self.stream.flush()
-        self.drawn = True
+        self._draw(line.ljust(60)[:79])
 
     def message(self, text: str) -> None:
-        self.stream.write("\r" + text.ljust(79)[:79])
-        self.stream.flush()
-        self.drawn = True
+        self._draw(text.ljust(79)[:79])
 
     def close(self) -> None:
-        self.closed = True
-        if self.drawn:
-            self.stream.write("\r" + " " * 79 + "\r")
-            self.stream.flush()
+        with self._lock:
+            self.closed = True
+            if self.drawn:
+                self.stream.write("\r" + " " * 79 + "\r")
+                self.stream.flush()
 
 
 def _write(text: str, output: str | None) -> None:

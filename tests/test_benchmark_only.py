@@ -16,10 +16,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def collected(*args):
     # A fresh pytest, not one that believes it is a worker of this run's xdist (benchmarks
-    # switch themselves off under xdist).
+    # switch themselves off in a worker).
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     r = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", *args],
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -69,3 +69,24 @@ def test_the_hook_redirects_only_a_bare_benchmark_only_run(benchmark_only, sourc
     )
     hook.pytest_configure(config)
     assert config.args == ([str(ROOT / "bench")] if redirected else [str(ROOT / "tests")])
+
+
+@pytest.mark.parametrize(
+    "options, args, workers",
+    [
+        ({}, ["tests"], "auto"),  # the test suite: every core
+        ({"benchmark_only": True}, ["tests"], 0),  # timed benchmarks: one process
+        ({}, ["bench/test_sim.py::test_x"], 0),  # naming bench/ times its benchmarks
+        ({"benchmark_disable": True}, ["bench"], "auto"),  # bodies run once, untimed: every core
+        ({"benchmark_skip": True}, ["bench"], "auto"),
+    ],
+)
+def test_timed_benchmarks_run_in_one_process(options, args, workers, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    hook = load_root_conftest()
+    defaults = {"benchmark_only": False, "benchmark_disable": False, "benchmark_enable": False,
+                "benchmark_skip": False}
+    config = SimpleNamespace(args=args, option=SimpleNamespace(numprocesses="auto"),
+                             getoption=lambda name: {**defaults, **options}[name])
+    hook.pytest_cmdline_main(config)
+    assert config.option.numprocesses == workers

@@ -392,3 +392,31 @@ def test_text_and_markdown_record_versions_and_seed(small):
         assert "seed 20261127" in text
         for name, version in small.versions.items():
             assert f"{name} {version}" in text
+
+
+def test_the_progress_bar_never_draws_after_it_is_closed():
+    # The worker thread draws and the main thread closes after Ctrl-C; a late draw from an
+    # abandoned worker must not land on the line of the final message.
+    import io
+    import threading
+
+    stream = io.StringIO()
+    bar = cli._ProgressBar(stream)
+    bar(1, 3, "rr")
+    drawing = threading.Event()
+
+    def draw_forever():
+        drawing.set()
+        for i in range(20_000):
+            bar(1 + i % 3, 3, "wrr")
+
+    worker = threading.Thread(target=draw_forever)
+    worker.start()
+    drawing.wait()
+    bar.close()
+    closed_at = len(stream.getvalue())
+    worker.join()
+    assert stream.getvalue().endswith("\r" + " " * 79 + "\r")
+    assert len(stream.getvalue()) == closed_at
+    bar.message("late")
+    assert len(stream.getvalue()) == closed_at

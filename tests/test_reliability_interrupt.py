@@ -115,6 +115,7 @@ def test_ctrl_c_during_compare_always_renders_the_finished_rows(tmp_path):
             assert out == "" and index == 1
             outcomes.append(0)
             continue
+        assert len(messages) == 1, text
         (message,) = messages
         match = re.fullmatch(r"lbalgo: interrupted after (\d+) of (\d+) algorithms; "
                              r"the report shows those that finished", message)
