@@ -282,7 +282,8 @@ def _cmd_compare(args: argparse.Namespace) -> str | None:
     return None
 
 
-_abandoned: list[threading.Thread] = []
+#: One event per worker left running after Ctrl-C; set when its function has returned.
+_abandoned: list[threading.Event] = []
 
 
 def _in_worker(fn: Any) -> Any:
@@ -292,25 +293,33 @@ def _in_worker(fn: Any) -> Any:
     ``KeyboardInterrupt`` then lands here, in the wait, and never inside the
     worker's compiled calls (where Numba would turn it into a SystemError and
     lose the results). The worker is then abandoned (it is a daemon; ``main``
-    leaves without waiting for it).
+    leaves without waiting for it). Whether it still runs is told by an event
+    the worker sets, not by ``Thread.is_alive``: on Python 3.11 a Ctrl-C that
+    interrupts ``Thread.join`` marks a running thread as stopped (CPython's
+    bpo-45274 handling), and an interpreter that finalizes under a worker
+    inside LLVM aborts.
     """
     box: dict[str, Any] = {}
+    finished = threading.Event()
 
     def target() -> None:
         try:
             box["value"] = fn()
         except BaseException as e:  # noqa: BLE001 - handed to the main thread
             box["error"] = e
+        finally:
+            finished.set()
 
     worker = threading.Thread(target=target, name="lbalgo-worker", daemon=True)
-    worker.start()
     try:
-        while worker.is_alive():
-            worker.join(0.05)
+        worker.start()
+        while not finished.wait(0.05):
+            pass
     except KeyboardInterrupt:
-        if worker.is_alive():
-            _abandoned.append(worker)
+        if not finished.is_set():
+            _abandoned.append(finished)
         raise
+    worker.join()
     if "error" in box:
         raise box["error"]
     return box["value"]
@@ -512,7 +521,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The command itself (not a call from Python): everything is written; a Ctrl-C from here
         # on would only kill the exiting interpreter by the signal.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if _abandoned and any(t.is_alive() for t in _abandoned):
+    if any(not finished.is_set() for finished in _abandoned):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)  # the abandoned worker may be inside compiled code: do not wait, do not finalize

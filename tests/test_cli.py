@@ -420,3 +420,23 @@ def test_the_progress_bar_never_draws_after_it_is_closed():
     assert len(stream.getvalue()) == closed_at
     bar.message("late")
     assert len(stream.getvalue()) == closed_at
+
+
+def test_a_worker_left_running_after_ctrl_c_is_known_to_run(monkeypatch):
+    # main() must exit with os._exit while the abandoned worker runs (an interpreter that
+    # finalizes under a thread inside LLVM aborts); Thread.is_alive cannot tell after a
+    # Ctrl-C that interrupted Thread.join on Python 3.11, so the worker reports itself.
+    import _thread
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("Ctrl-C reaches the main thread only")
+    monkeypatch.setattr(cli, "_abandoned", [])
+    release = threading.Event()
+    threading.Timer(0.2, _thread.interrupt_main).start()
+    with pytest.raises(KeyboardInterrupt):
+        cli._in_worker(lambda: release.wait(30))
+    (finished,) = cli._abandoned
+    assert not finished.is_set()  # still running
+    release.set()
+    assert finished.wait(10)
