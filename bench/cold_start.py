@@ -4,14 +4,16 @@ Usage::
 
     python bench/cold_start.py            # the default comparison: cold, then warm
     python bench/cold_start.py --marginal # also: how much one more algorithm adds to a cold run
+    python bench/cold_start.py --marginal --of haproxy-roundrobin   # ... that algorithm added to it
 
 Each run is a new Python process with ``LBALGO_CACHE_DIR`` pointing at a new
 empty directory, so nothing compiled earlier is reused (lbalgo caches every
 kernel there; see ``docs/limits.md``). The warm run reuses that directory.
 The marginal cost of an algorithm is the cold time of the default
-comparison minus the cold time of the same comparison without it, for the
-algorithm whose kernels are compiled last (so the shared engine and helpers
-are counted once). Prints one line per measurement and a summary.
+comparison with it minus the cold time without it: by default the default
+comparison's last algorithm (whose kernels are compiled last, so the shared
+engine and helpers are counted once), or ``--of NAME`` added after the
+default comparison's algorithms. Prints one line per measurement and a summary.
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ def compare_seconds(cache: str, algorithms: str | None = None) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--marginal", action="store_true", help="also measure one more algorithm's cold cost")
+    parser.add_argument("--of", metavar="NAME", help="the algorithm to add (default: the last of the default "
+                        "comparison)")
     args = parser.parse_args()
-    import lbalgo
+    from lbalgo import scenario
 
     with tempfile.TemporaryDirectory() as d:
         cold = compare_seconds(os.path.join(d, "a"))
@@ -47,9 +51,11 @@ def main() -> int:
         warm = compare_seconds(os.path.join(d, "a"))
         print(f"warm compare: {warm:.1f} s", flush=True)
         if args.marginal:
-            names = lbalgo.names()
-            without = ",".join(names[:-1])
-            less = compare_seconds(os.path.join(d, "b"), without)
+            names = [a.name for a in scenario.default().algorithms]
+            if args.of:
+                names = [n for n in names if n != args.of] + [args.of]
+            less = cold if names[:-1] == [a.name for a in scenario.default().algorithms] else compare_seconds(
+                os.path.join(d, "b"), ",".join(names[:-1]))
             full = compare_seconds(os.path.join(d, "c"), ",".join(names))
             print(f"cold compare without {names[-1]}: {less:.1f} s; with it: {full:.1f} s; "
                   f"one more algorithm adds {full - less:.1f} s", flush=True)
