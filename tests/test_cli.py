@@ -9,27 +9,17 @@ import csv
 import dataclasses
 import io
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 import lbalgo
 from lbalgo import cli, scenario
 from lbalgo.report import Comparison, compare
+from tests.support import check_golden
 
-GOLDEN = Path(__file__).parent / "golden"
 SMALL = ["--connections", "20000", "--algorithms", "rr,wrr,random,sh,wlc", "--no-timing"]
-# Versions would change the golden files on every upgrade: pin them in the tests that compare bytes.
-FIXED_VERSIONS = {"lbalgo": "X", "numba": "X", "numpy": "X"}
-
-
-@pytest.fixture
-def fixed_versions(monkeypatch):
-    module = sys.modules["lbalgo.report.compare"]  # lbalgo.report.compare is the function
-    monkeypatch.setattr(module, "_versions", lambda: dict(FIXED_VERSIONS))
 
 
 @pytest.fixture(scope="module")
@@ -45,16 +35,6 @@ def run(capsys, *argv):
         code = e.code
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def check_golden(name: str, data: bytes) -> None:
-    """Compare ``data`` with tests/golden/``name``; rewrite the file when LBALGO_REGEN_GOLDEN=1."""
-    path = GOLDEN / name
-    if os.environ.get("LBALGO_REGEN_GOLDEN") == "1":
-        path.parent.mkdir(exist_ok=True)
-        path.write_bytes(data)
-    assert path.exists(), f"{path} is missing: run with LBALGO_REGEN_GOLDEN=1 to create it"
-    assert data == path.read_bytes(), f"{name} differs from its golden file (LBALGO_REGEN_GOLDEN=1 rewrites)"
 
 
 # -- golden files and repeatability ------------------------------------------------------------
@@ -303,9 +283,10 @@ def test_scenario_file_is_used(capsys, toml):
 
 
 def test_workload_options_replace_the_scenario(capsys):
-    code, out, err = run(capsys, "compare", "--algorithms", "rr", "--connections", "1000", "--weights", "4,2,1,1",
-                         "--clients", "zipf:500:1.2", "--lifetime", "lognormal:2:1", "--arrivals", "poisson:100",
-                         "--service", "infinite", "--no-events", "--seed", "7", "--format", "json", "--no-timing")
+    code, out, err = run(capsys, "compare", "--algorithms", "rr", "--connections", "1000",
+                         "--weights", "4,2,1,1", "--clients", "zipf:500:1.2", "--lifetime", "lognormal:2:1",
+                         "--arrivals", "poisson:100", "--service", "infinite", "--no-events", "--seed", "7",
+                         "--format", "json", "--no-timing")
     assert (code, err) == (0, "")
     sc = json.loads(out)["scenario"]
     assert sc["pool"]["weights"] == [4, 2, 1, 1] and sc["seed"] == 7 and sc["events"] == []
@@ -316,8 +297,8 @@ def test_workload_options_replace_the_scenario(capsys):
 
 
 def test_service_infinite_keeps_the_default_rate(capsys):
-    code, out, err = run(capsys, "compare", "--algorithms", "wlc", "--connections", "1000", "--service", "infinite",
-                         "--format", "json", "--no-timing")
+    code, out, err = run(capsys, "compare", "--algorithms", "wlc", "--connections", "1000",
+                         "--service", "infinite", "--format", "json", "--no-timing")
     assert (code, err) == (0, "")
     sc = json.loads(out)["scenario"]
     assert sc["arrivals"] == {"model": "poisson", "rate": pytest.approx(368.0)}
@@ -327,7 +308,8 @@ def test_load_with_an_arrival_model_without_rate(capsys):
     code, out, err = run(capsys, "compare", "--algorithms", "wrr", "--connections", "1000", "--load", "0.5",
                          "--arrivals", "onoff:1:3", "--format", "json", "--no-timing")
     assert (code, err) == (0, "")
-    assert json.loads(out)["scenario"]["arrivals"] == {"model": "onoff", "load": 0.5, "mean_on": 1.0, "mean_off": 3.0}
+    assert json.loads(out)["scenario"]["arrivals"] == {"model": "onoff", "load": 0.5, "mean_on": 1.0,
+                                                       "mean_off": 3.0}
 
 
 def test_load_option(capsys):
@@ -365,7 +347,8 @@ def test_show_zero_decisions(capsys):
 def test_output_file(capsys, tmp_path):
     out = tmp_path / "r.txt"
     assert run(capsys, "compare", "--connections", "200", "--algorithms", "rr", "-o", str(out)) == (0, "", "")
-    assert out.read_text(encoding="utf-8").startswith("scenario default: weights [8, 4, 4, 2, 2, 1, 1, 1]; 200 ")
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("scenario default: weights [8, 4, 4, 2, 2, 1, 1, 1]; 200 ")
 
 
 def test_python_dash_m_help():

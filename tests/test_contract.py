@@ -10,7 +10,7 @@ import pytest
 
 import lbalgo
 from lbalgo import NoBackendAvailable
-from tests.conftest import KEY_POOL
+from tests.support import KEY_POOL
 
 ALL = lbalgo.names()
 
@@ -102,7 +102,7 @@ def test_same_seed_same_trace_across_processes():
         import json, sys
         import numpy as np
         import lbalgo
-        from tests.conftest import KEY_POOL
+        from tests.support import KEY_POOL
         keys = KEY_POOL[np.random.default_rng(1).integers(0, len(KEY_POOL), size=200)]
         times = np.arange(200) * 0.5
         out = {n: lbalgo.get(n)(weights=[3, 1, 2, 5], seed=99).pick_many(keys, now=times).tolist()

@@ -13,7 +13,6 @@ from html.parser import HTMLParser
 
 import numpy as np
 import pytest
-from headless import Chromium, find_chromium
 
 from lbalgo import cli, scenario
 from lbalgo.report import compare
@@ -21,6 +20,7 @@ from lbalgo.report.html import CSP
 from lbalgo.report.svg import Panel, compose, log_ticks, nice_ticks
 from lbalgo.report.tidy import METRICS, comparison_columns, row_record
 from lbalgo.sweeps import SweepResult, grid_from_dict
+from tests.headless import Chromium, find_chromium
 
 ALGORITHMS = ["rr", "wrr", "sh", "mh", "wlc", "iptables"]
 

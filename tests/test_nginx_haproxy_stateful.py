@@ -19,8 +19,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 import lbalgo
 from lbalgo import NoBackendAvailable
 from lbalgo._table import ACTIVE, F_AVAILABLE, F_OVERLOAD, FLAGS, INACTIVE, SLOT, WEIGHT
-from tests.conftest import KEY_POOL
 from tests.reference import REFERENCES
+from tests.support import KEY_POOL
 
 STRINGS = ["/", "/a", "/a/b?x=1", "/a/b?x=2", "/img/cat.png", "/api/v1/items/42", "x" * 40, "é", "",
            "/a/b/c/d", "k1", "k2", "k3", "session-9f2"]

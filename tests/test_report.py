@@ -14,8 +14,7 @@ import pytest
 from lbalgo import metrics, scenario
 from lbalgo.report import compare
 from lbalgo.scenario import Event, Model, Service
-
-from test_cli import FIXED_VERSIONS, check_golden
+from tests.support import FIXED_VERSIONS, check_golden
 
 
 def small(**changes):
@@ -99,7 +98,8 @@ def test_a_failed_backend_drops_sh_clients_without_fallback():
 
 
 def test_algorithm_options_and_labels():
-    sc = small(algorithms=(scenario.AlgorithmSpec("wrr"), scenario.AlgorithmSpec("wrr", "", (("incremental", True),))))
+    sc = small(algorithms=(scenario.AlgorithmSpec("wrr"),
+                           scenario.AlgorithmSpec("wrr", "", (("incremental", True),))))
     c = compare(sc)
     assert [r.algorithm for r in c.rows] == ["wrr", "wrr(incremental=True)"]
     assert {r.scheduler for r in c.rows} == {"wrr"}
@@ -119,7 +119,8 @@ def test_the_same_seed_gives_the_same_report_in_another_process(default_small, t
             "sc = dataclasses.replace(scenario.default(), connections=20000);"
             "sys.stdout.write(compare(sc, ['wrr','sh','mh','wlc','rr']).to_json(timing=False))")
     env = dict(os.environ, PYTHONHASHSEED="123")
-    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env=env).stdout
     mine = dataclasses.replace(default_small, versions=dict(FIXED_VERSIONS)).to_json(timing=False)
     assert other == mine
 
@@ -186,9 +187,8 @@ def test_plot_rejects_what_cannot_be_drawn(stable_infinite, tmp_path, kinds, mes
 # -- the default report, byte for byte ---------------------------------------------------------------
 
 @pytest.mark.slow
-def test_golden_default_report(monkeypatch):
+def test_golden_default_report(fixed_versions):
     """The built-in scenario, every algorithm, 1,000,000 connections: Markdown and JSON pinned."""
-    monkeypatch.setattr(sys.modules["lbalgo.report.compare"], "_versions", lambda: dict(FIXED_VERSIONS))
     c = compare()
     assert c.complete and len(c.rows) == 17
     check_golden("compare_default.md", c.to_markdown(timing=False).encode())
@@ -198,8 +198,8 @@ def test_golden_default_report(monkeypatch):
 
 
 def test_added_backends_get_rows_targets_and_named_events():
-    sc = dataclasses.replace(scenario.load(Path(__file__).parent.parent / "docs/scenarios/rolling-update.toml"),
-                             connections=20_000)
+    rolling = scenario.load(Path(__file__).parent.parent / "docs/scenarios/rolling-update.toml")
+    sc = dataclasses.replace(rolling, connections=20_000)
     c = compare(sc, ["rr", "mh"])
     assert [(a, b) for _, a, b in c.event_times] == [("remove", 2), ("add", 6), ("remove", 4), ("add", 7)]
     assert c.n_backends == 8

@@ -15,8 +15,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 import lbalgo
 from lbalgo import NoBackendAvailable
 from lbalgo._table import ACTIVE, F_AVAILABLE, F_OVERLOAD, FLAGS, INACTIVE, SLOT, WEIGHT
-from tests.conftest import KEY_POOL
 from tests.reference import REFERENCES
+from tests.support import KEY_POOL
 
 NAMES = [n for n in lbalgo.names() if n in REFERENCES]
 weights_st = st.integers(min_value=0, max_value=6)
