@@ -1,6 +1,7 @@
 """Kernel keys that keep every address distinct, IPv6 included.
 
-Hashing schedulers only need the 32-bit fold IPVS hashes (``base.key_array``),
+Hashing schedulers only need the 32-bit fold IPVS hashes
+(:func:`lbalgo.addresses.key_array`),
 but a cache keyed by address — LBLC's destination table, ClientIP affinity's
 client table — must not merge two IPv6 addresses that fold alike. Keys are
 therefore an IPv4 address as is (``< 2**32``), or ``2**32 + i`` for the
@@ -17,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from .. import addresses
+from .._validate import key_batch
+from ..addresses import fold_v6, ipv6_value, ipv6_words
 from ..errors import InvalidArgument, InvalidArgumentType
 
 V6_BASE = 1 << 32  # keys >= V6_BASE are IPv6 ids
@@ -42,16 +45,17 @@ class AddressIdentityKeys:
         raise NotImplementedError(type(self).__name__)
 
     def _v6_id(self, value: int) -> int:
+        """Return the kernel key of the IPv6 address ``value``, handing out a new id at first sight."""
         i = self._v6_ids.get(value)
         if i is None:
             i = len(self._v6_addrs)
             self._v6_ids[value] = i
             self._v6_addrs.append(value)
-            self._store_v6_fold(i, (value >> 96 ^ value >> 64 ^ value >> 32 ^ value) & 0xFFFFFFFF)
+            self._store_v6_fold(i, fold_v6(value))
         return V6_BASE + i
 
     def _key(self, key: Any) -> int:
-        """IPv4 addresses as they are; each distinct IPv6 address gets its own id >= 2**32."""
+        """Return the kernel key of one address: IPv4 as it is, IPv6 as its own id >= 2**32."""
         if type(key) is int and 0 <= key < V6_BASE:
             return key
         if key is None:
@@ -60,20 +64,16 @@ class AddressIdentityKeys:
         return int(addr) if addr.version == 4 else self._v6_id(int(addr))
 
     def _keys(self, keys: Any) -> np.ndarray:
-        """A batch of addresses as kernel keys: IPv4 integers, (n, 4) IPv6 words, or strings."""
-        from .._validate import key_batch
-
+        """Return a batch of addresses as kernel keys: IPv4 integers, (n, 4) IPv6 words, or strings."""
         arr = np.asarray(key_batch(keys))
-        if arr.ndim == 2 and arr.shape[1] == 4 and arr.dtype.kind in "iu":
-            if arr.size and (arr.min() < 0 or arr.max() > 0xFFFFFFFF):
-                raise InvalidArgument("IPv6 keys as (n, 4) words must hold values in 0..2**32-1")
-            rows, inverse = np.unique(arr.astype(np.uint64), axis=0, return_inverse=True)
-            ids = np.array([self._v6_id(int(a) << 96 | int(b) << 64 | int(c) << 32 | int(d))
-                            for a, b, c, d in rows.tolist()], dtype=np.int64)
+        words = ipv6_words(arr)
+        if words is not None:
+            rows, inverse = np.unique(words, axis=0, return_inverse=True)
+            ids = np.array([self._v6_id(ipv6_value(row)) for row in rows.tolist()], dtype=np.int64)
             return np.ascontiguousarray(ids[inverse.reshape(-1)])
         if arr.ndim != 1:
             raise InvalidArgument("keys must be a 1-D array (IPv4) or an (n, 4) array (IPv6 words), "
-                             f"got shape {arr.shape}")
+                                  f"got shape {arr.shape}")
         if arr.dtype.kind in "iu":
             if arr.size and arr.min() < 0:
                 i = int(np.flatnonzero(arr < 0)[0])
@@ -98,7 +98,7 @@ class AddressIdentityKeys:
                                   f"{arr.dtype}")
 
     def _address(self, key: int) -> addresses.Address:
-        """The address a kernel key stands for."""
+        """Return the address a kernel key stands for."""
         if key < V6_BASE:
             return ipaddress.IPv4Address(int(key))
         return ipaddress.IPv6Address(self._v6_addrs[key - V6_BASE])

@@ -51,7 +51,6 @@ import numpy as np
 from .. import addresses as _addresses
 from .._hash import M32, hsiphash32
 from .._jit import kernel
-from ..errors import InvalidArgument, InvalidArgumentType, short
 from .._table import (
     BACKEND,
     COUNT_ACTIVE,
@@ -64,6 +63,7 @@ from .._table import (
     listed,
     usable,
 )
+from ..errors import InvalidArgument, InvalidArgumentType, short
 from .registry import register
 from .sh import HashScheduler, _flag, _readonly, key_source
 
@@ -250,8 +250,9 @@ class MH(HashScheduler):
         self.fallback = _flag(fallback, "fallback")
         self.table_size = _table_size(table_size)
         pool = options.get("pool")
+        # Other kinds of weights are refused by the pool.
         n = len(pool) if pool is not None and hasattr(pool, "list_order") else (
-            len(weights) if isinstance(weights, (list, tuple, np.ndarray)) else 0)  # others: refused by the pool
+            len(weights) if isinstance(weights, (list, tuple, np.ndarray)) else 0)
         if n > self.table_size:
             raise InvalidArgument(f"mh: {n} backends do not fit a table of {self.table_size} slots "
                              "(the kernel refuses more destinations than slots: EINVAL)")
@@ -304,13 +305,12 @@ class MH(HashScheduler):
         return _readonly(self.state[SLOTS: SLOTS + self.table_size])
 
     def endpoint(self, backend: int) -> str:
-        """The ``"ip:port"`` a backend hashes as (its own address, or the default)."""
+        """Return the ``"ip:port"`` a backend hashes as (its own address, or the default)."""
         b = self.pool.check_id(backend, listed=False)
         addr = self.pool.addresses[b]
         if addr is None:
             return f"{_addresses.parse((DEFAULT_ADDRESS + b) & M32)}:0"
-        host = f"[{addr}]" if addr.version == 6 else str(addr)
-        return f"{host}:{self.pool.ports[b]}"
+        return _addresses.endpoint_string(addr, self.pool.ports[b])
 
     def __repr__(self) -> str:
         w = [int(x) for x in self.pool.weights[self.pool.list_order]]

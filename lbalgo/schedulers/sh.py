@@ -27,7 +27,7 @@ backends, and any edit rebuilds the whole table from bucket 0: sh is not a
 consistent hash. Kernels before about 4.19 used the low bits of
 ``addr * 2654435761`` instead (``docs/algorithms/hashing.md``).
 
-Keys are ``(port << 32) | addr32`` in one int64 (:mod:`lbalgo._hash`). The
+Keys are ``(port << 32) | addr32`` in one int64 (:func:`lbalgo.addresses.endpoint_key`). The
 state is one int64 array: the fields ``BITS``, ``PORT``, ``FALLBACK``, then
 the buckets from ``BUCKETS`` on (dh uses the same layout).
 """
@@ -39,9 +39,10 @@ from typing import Any
 
 import numpy as np
 
-from .._hash import M32, endpoint_key, endpoint_keys, hash_32
+from .._hash import M32, hash_32
 from .._jit import kernel
 from .._table import BACKEND, COUNT_ACTIVE, EV_ADD, LOOKUP, SLOT, WEIGHT, bind, listed, usable
+from ..addresses import endpoint_key, endpoint_keys
 from .base import Scheduler, _times
 from .registry import register
 
@@ -220,7 +221,7 @@ class HashScheduler(Scheduler):
         return out
 
     def lookup_many(self, keys: Any, *, ports: Any = None) -> np.ndarray:
-        """The backend each key would get now, without counting a connection (-1: none).
+        """Return the backend each key would get now, without counting a connection (-1: none).
 
         A pure lookup: the pool's counters and the scheduler's state are
         left untouched (the schedule kernel runs in ``LOOKUP`` mode).
@@ -233,7 +234,7 @@ class HashScheduler(Scheduler):
         return out
 
     def lookup(self, key: Any) -> int:
-        """The backend ``key`` would get now (-1: none), without counting a connection."""
+        """Return the backend ``key`` would get now (-1: none), without counting a connection."""
         return int(self.lookup_many([key])[0])
 
 

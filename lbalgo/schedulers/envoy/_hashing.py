@@ -114,7 +114,7 @@ def host_key(state, b, buf):
 
 @kernel(inline="always")
 def request_hash(state, key):
-    """The 64-bit request hash of a kernel key (int64 bits)."""
+    """Return the 64-bit request hash of a kernel key (as int64 bits)."""
     if state[KEY_POLICY] == 1:
         scratch = scratch_at(state)
         buf = state[scratch:scratch + SCRATCH]
@@ -185,7 +185,7 @@ class HashBalancer(EnvoyBase):
 
     # -- host keys ----------------------------------------------------------------------------------------
     def _key_bytes(self, b: int, pool: Any) -> bytes | None:
-        """The host key of backend id ``b`` (None: the default, formatted by the kernel)."""
+        """Return the host key of backend id ``b`` (None: the default, which the kernel formats)."""
         hk = self._hash_keys[b] if b < len(self._hash_keys) else None
         if hk:
             key = hk
@@ -201,8 +201,7 @@ class HashBalancer(EnvoyBase):
             addr = pool.addresses[b]
             if addr is None:
                 return None
-            host = f"[{addr}]" if addr.version == 6 else str(addr)
-            key = f"{host}:{pool.ports[b]}"
+            key = _addresses.endpoint_string(addr, pool.ports[b])
         data = key.encode("utf-8")
         if not data or len(data) > KEY_BYTES:
             raise ValueError(f"backend {b}: host key {key!r} must have 1..{KEY_BYTES} bytes")
@@ -285,7 +284,7 @@ class HashBalancer(EnvoyBase):
             self._pending = {}
 
     def host_key(self, backend: int) -> str:
-        """The string Envoy hashes for a backend (hash_key, hostname or ``"ip:port"``)."""
+        """Return the string Envoy hashes for a backend (hash_key, hostname or ``"ip:port"``)."""
         b = self.pool.check_id(backend, listed=False)
         data = self._key_bytes(b, self.pool)
         if data is None:
@@ -339,11 +338,11 @@ class HashBalancer(EnvoyBase):
         return out
 
     def lookup(self, key: Any) -> int:
-        """The backend ``key`` maps to now (-1: none), without counting a connection."""
+        """Return the backend ``key`` maps to now (-1: none), without counting a connection."""
         return int(self.lookup_many([key] if not isinstance(key, (list, np.ndarray)) else key)[0])
 
     def lookup_many(self, keys: Any) -> np.ndarray:
-        """The backend of each key now (-1: none), counting nothing (a pure lookup)."""
+        """Return the backend of each key now (-1: none), counting nothing (a pure lookup)."""
         from ..._table import LOOKUP
 
         arr = self._keys(keys)

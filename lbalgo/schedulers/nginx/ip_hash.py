@@ -36,8 +36,23 @@ from ..._jit import kernel
 from ..._table import account_at, item, listed
 from .._arith import fast_mod
 from ..registry import register
-from ._common import (DIRECT, INV_TOTAL, NPRIM, TOTAL_W, NginxScheduler, is_single, now_at, peer_rows, reload,
-                      rr_peer, seconds, single_peer, touch, usable, walk)
+from ._common import (
+    DIRECT,
+    INV_TOTAL,
+    NPRIM,
+    TOTAL_W,
+    NginxScheduler,
+    is_single,
+    now_at,
+    peer_rows,
+    reload,
+    rr_peer,
+    seconds,
+    single_peer,
+    touch,
+    usable,
+    walk,
+)
 
 #: Marks an IPv6 key: the low 16 bits hold its bytes' contribution.
 IPV6_TAG = 1 << 40
@@ -92,7 +107,10 @@ def nginx_ip_hash_changed(table, state, fstate, event, where):
 
 
 def ipv6_key(value: int) -> int:
-    """The kernel key of an IPv6 address (an int): ``IPV6_TAG`` | the 16 bytes' contribution mod 6271."""
+    """Return the kernel key of an IPv6 address given as an int.
+
+    That is ``IPV6_TAG`` | the contribution of its 16 bytes, mod 6271.
+    """
     c = 0
     for byte in value.to_bytes(16, "big"):
         c = (c * 113 + byte) % 6271
@@ -114,11 +132,9 @@ class AddressKeyed(NginxScheduler):
 
     def _keys(self, keys: Any) -> np.ndarray:
         arr = np.asarray(keys) if not isinstance(keys, (str, bytes)) else None
-        if arr is not None and arr.ndim == 2 and arr.shape[1] == 4 and arr.dtype.kind in "iu":
-            if arr.size and (arr.min() < 0 or arr.max() > 0xFFFFFFFF):
-                raise ValueError("IPv6 keys as (n, 4) words must hold values in 0..2**32-1")
-            return np.array([ipv6_key((int(a) << 96) | (int(b) << 64) | (int(c) << 32) | int(d))
-                             for a, b, c, d in arr.tolist()], dtype=np.int64)
+        words = None if arr is None else addresses.ipv6_words(arr)
+        if words is not None:
+            return np.array([ipv6_key(addresses.ipv6_value(row)) for row in words.tolist()], dtype=np.int64)
         if arr is not None and arr.ndim == 1 and arr.dtype.kind in "OU" and arr.size:
             return np.array([self._key(k) for k in arr.tolist()], dtype=np.int64)
         return addresses.key_array(keys)
