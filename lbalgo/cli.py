@@ -215,7 +215,8 @@ def _scenario(args: argparse.Namespace) -> Any:
 
 
 def _cmd_compare(args: argparse.Namespace) -> str | None:
-    from .report.compare import ComparisonRun, require_matplotlib
+    from .report.compare import ComparisonRun  # looked up here at each call (tests replace it)
+    from .report.plots import require_matplotlib
 
     if args.plot:
         try:

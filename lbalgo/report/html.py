@@ -34,12 +34,13 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from ._format import events_line, versions_line
+from .results import CDF_PROBABILITIES, Comparison
 from .svg import Panel, by_groups, compose, padded, palette
 from .tidy import METRIC, Metric, applicable, format_value, row_record
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..sweeps.results import SweepResult
-    from .compare import Comparison
 
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; "
@@ -130,7 +131,7 @@ SCRIPT = """
 
 
 def page(title: str, body: str) -> str:
-    """A complete HTML document around ``body``, with the report's style sheet, script and CSP."""
+    """Wrap ``body`` in a complete HTML document with the report's style sheet, script and CSP."""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
@@ -142,7 +143,7 @@ def page(title: str, body: str) -> str:
 
 # -- building blocks -------------------------------------------------------------------------
 def _num_attr(v: Any) -> str:
-    """The ``data-v`` sort key of a numeric cell ("" for NaN)."""
+    """Return the ``data-v`` sort key of a numeric cell ("" for NaN)."""
     if v is None:
         return ""
     x = float(v)
@@ -204,7 +205,7 @@ SUMMARY_METRICS = (
 )
 
 
-def comparison_html(c: "Comparison", timing: bool = True) -> str:
+def comparison_html(c: Comparison, timing: bool = True) -> str:
     """Render the HTML report of a comparison (see the module docstring); ``timing=False`` drops the speed."""
     sc = c.scenario
     shown = {m.name for m in applicable(c, timing)}
@@ -217,9 +218,9 @@ def comparison_html(c: "Comparison", timing: bool = True) -> str:
         f"<p>Weights {escape(str(list(sc.weights)))}; {escape(sc.describe())}.</p>",
     ]
     if c.event_times:
-        parts.append(f"<p>{escape(c._events_line())}.</p>")
+        parts.append(f"<p>{escape(events_line(c))}.</p>")
     if c.versions:
-        parts.append(f'<p class="meta">Run with {escape(c._versions_line())}.</p>')
+        parts.append(f'<p class="meta">Run with {escape(versions_line(c))}.</p>')
     if c.missing:
         parts.append(
             f'<p class="note">Interrupted: {len(c.rows)} of {len(c.rows) + len(c.missing)} algorithms '
@@ -257,7 +258,7 @@ def comparison_html(c: "Comparison", timing: bool = True) -> str:
     return page(f"lbalgo comparison: {sc.name}", "\n".join(parts))
 
 
-def _summary_table(c: "Comparison", records: list[dict[str, Any]], metrics: Sequence[Metric]) -> str:
+def _summary_table(c: Comparison, records: list[dict[str, Any]], metrics: Sequence[Metric]) -> str:
     best: dict[str, str | None] = {}
     for m in metrics:
         printed = [(rec[m.name], m.format(rec[m.name])) for rec in records if not math.isnan(rec[m.name])]
@@ -294,7 +295,7 @@ def _deviation_style(share: float, target: float) -> str:
     return f"background:rgba(225,87,89,{a:.2f})" if d > 0 else f"background:rgba(78,121,167,{a:.2f})"
 
 
-def _shares_table(c: "Comparison") -> str:
+def _shares_table(c: Comparison) -> str:
     n = c.n_backends
     target = c.rows[0].target_shares
     head = '<th class="txt">algorithm</th>' + "".join(f"<th>b{i}</th>" for i in range(n))
@@ -330,7 +331,7 @@ def _by_family(families: dict[str, list[str]], panels: dict[str, str]) -> str:
     )
 
 
-def _shares_figure(c: "Comparison", families: dict[str, list[str]]) -> str:
+def _shares_figure(c: Comparison, families: dict[str, list[str]]) -> str:
     n = c.n_backends
     top = max(
         max(float(np.max(r.shares)) if len(r.counts) else 0.0, float(np.max(r.target_shares))) for r in c.rows
@@ -366,7 +367,7 @@ def _shares_figure(c: "Comparison", families: dict[str, list[str]]) -> str:
     )
 
 
-def _active_figure(c: "Comparison", families: dict[str, list[str]]) -> str:
+def _active_figure(c: Comparison, families: dict[str, list[str]]) -> str:
     n = c.n_backends
     colors = palette(n)
     panels = {}
@@ -401,9 +402,7 @@ def _active_figure(c: "Comparison", families: dict[str, list[str]]) -> str:
     )
 
 
-def _latency_figure(c: "Comparison", families: dict[str, list[str]]) -> str:
-    from .compare import CDF_PROBABILITIES
-
+def _latency_figure(c: Comparison, families: dict[str, list[str]]) -> str:
     rows = {r.algorithm: r for r in c.rows}
     qs = [r.latency_quantiles for r in c.rows if r.latency_quantiles is not None]
     positive = np.concatenate([q[q > 0] for q in qs]) if qs else np.zeros(0)
@@ -439,7 +438,7 @@ def _latency_figure(c: "Comparison", families: dict[str, list[str]]) -> str:
     )
 
 
-def _disruption_figure(c: "Comparison", records: list[dict[str, Any]]) -> str:
+def _disruption_figure(c: Comparison, records: list[dict[str, Any]]) -> str:
     algs = [r.algorithm for r in c.rows]
     fams = [rec["family"] for rec in records]
     fam_colors = dict(zip(dict.fromkeys(fams), palette(len(set(fams)))))
@@ -616,7 +615,7 @@ def sweep_svgs(res: "SweepResult") -> dict[str, str]:
 
 
 def sweep_html(res: "SweepResult") -> str:
-    """The HTML report of a sweep: what ran, a plot per metric with confidence bands, the summary table."""
+    """Render the HTML report of a sweep: what ran, a plot per metric with confidence bands, the summary."""
     g = res.grid
     parts = [f"<h1>lbalgo sweep: {escape(g.name)}</h1>", f"<p>{escape(g.describe())}.</p>"]
     first = g.cells[0].scenario

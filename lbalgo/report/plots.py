@@ -1,4 +1,4 @@
-"""PNG plots of a :class:`~lbalgo.report.compare.Comparison` (matplotlib, an optional extra).
+"""PNG plots of a :class:`~lbalgo.report.results.Comparison` (matplotlib, an optional extra).
 
 One PNG, one section per kind, stacked top to bottom:
 
@@ -17,32 +17,46 @@ One PNG, one section per kind, stacked top to bottom:
     per pool event, the share of returning clients each algorithm moved;
     black ticks the share that had to move (only with pool events).
 
-matplotlib is imported only here, through the object-oriented API (no
-pyplot state), so plotting is safe in notebooks and threads.
+matplotlib is imported only here, when a plot is drawn (:func:`require_matplotlib`),
+through the object-oriented API (no pyplot state), so plotting is safe in
+notebooks and threads.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .compare import Comparison
+from .results import CDF_PROBABILITIES, Comparison
 
 KINDS = ("shares", "active", "latency", "disruption")
+PLOT_MISSING = "plotting needs matplotlib, which is not installed: pip install lbalgo[plot]"
 
 
-def available_kinds(c: "Comparison") -> list[str]:
-    """The sections that make sense for this comparison, in order."""
+def require_matplotlib() -> type:
+    """Import matplotlib and return ``matplotlib.figure.Figure``.
+
+    Raises
+    ------
+    RuntimeError
+        Saying how to install matplotlib (:data:`PLOT_MISSING`) when it is missing.
+    """
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise RuntimeError(PLOT_MISSING) from None
+    return Figure
+
+
+def available_kinds(c: Comparison) -> list[str]:
+    """Return the sections that make sense for this comparison, in order."""
     return [k for k in KINDS if (k != "latency" or c.queued) and (k != "disruption" or c.event_times)]
 
 
-def plot_comparison(c: "Comparison", path: str | Path, kinds: Sequence[str] | None = None) -> list[str]:
+def plot_comparison(c: Comparison, path: str | Path, kinds: Sequence[str] | None = None) -> list[str]:
     """Draw ``kinds`` (default: every available section) of ``c`` into the PNG ``path``; return the kinds."""
-    from .compare import require_matplotlib
-
     Figure = require_matplotlib()
     possible = available_kinds(c)
     chosen = list(possible if kinds is None else kinds)
@@ -59,11 +73,13 @@ def plot_comparison(c: "Comparison", path: str | Path, kinds: Sequence[str] | No
     n_alg = len(c.rows)
     ncols = min(6, n_alg)
     grid_rows = -(-n_alg // ncols)
-    heights = {"shares": 2.1 * grid_rows + 0.5, "active": 2.1 * grid_rows + 0.5, "latency": 4.0, "disruption": 3.4}
+    heights = {"shares": 2.1 * grid_rows + 0.5, "active": 2.1 * grid_rows + 0.5, "latency": 4.0,
+               "disruption": 3.4}
     fig = Figure(figsize=(2.9 * ncols + 1.0, sum(heights[k] for k in chosen) + 0.6), layout="constrained")
-    subfigs = fig.subfigures(len(chosen), 1, height_ratios=[heights[k] for k in chosen], squeeze=False).ravel()
-    for sub, kind in zip(subfigs, chosen):
-        {"shares": _shares, "active": _active, "latency": _latency, "disruption": _disruption}[kind](c, sub, ncols)
+    subfigs = fig.subfigures(len(chosen), 1, height_ratios=[heights[k] for k in chosen], squeeze=False)
+    draw = {"shares": _shares, "active": _active, "latency": _latency, "disruption": _disruption}
+    for sub, kind in zip(subfigs.ravel(), chosen):
+        draw[kind](c, sub, ncols)
     sc = c.scenario
     fig.suptitle(f"scenario {sc.name}: weights {list(sc.weights)}, {sc.connections:,} connections, "
                  f"seed {sc.seed}", fontsize=11)
@@ -71,7 +87,7 @@ def plot_comparison(c: "Comparison", path: str | Path, kinds: Sequence[str] | No
     return chosen
 
 
-def _grid(sub: Any, c: "Comparison", ncols: int, sharey: bool) -> list[Any]:
+def _grid(sub: Any, c: Comparison, ncols: int, sharey: bool) -> list[Any]:
     n_alg = len(c.rows)
     axes = sub.subplots(-(-n_alg // ncols), ncols, sharey=sharey, squeeze=False).ravel()
     for ax in axes[n_alg:]:
@@ -86,7 +102,7 @@ def _colors(n: int) -> list[Any]:
     return [cmap(i % cmap.N) for i in range(n)]
 
 
-def _shares(c: "Comparison", sub: Any, ncols: int) -> None:
+def _shares(c: Comparison, sub: Any, ncols: int) -> None:
     sub.suptitle("share of connections per backend (bars) and target share (ticks), %", fontsize=10)
     x = np.arange(c.n_backends)
     for ax, r in zip(_grid(sub, c, ncols, sharey=True), c.rows):
@@ -97,7 +113,7 @@ def _shares(c: "Comparison", sub: Any, ncols: int) -> None:
         ax.tick_params(axis="y", labelsize=7)
 
 
-def _active(c: "Comparison", sub: Any, ncols: int) -> None:
+def _active(c: Comparison, sub: Any, ncols: int) -> None:
     sub.suptitle("open connections per backend over time (dashed: pool events)", fontsize=10)
     colors = _colors(c.n_backends)
     for ax, r in zip(_grid(sub, c, ncols, sharey=False), c.rows):
@@ -112,9 +128,7 @@ def _active(c: "Comparison", sub: Any, ncols: int) -> None:
         sub.axes[0].legend(fontsize=5, ncols=2, loc="upper left")
 
 
-def _latency(c: "Comparison", sub: Any, ncols: int) -> None:
-    from .compare import CDF_PROBABILITIES
-
+def _latency(c: Comparison, sub: Any, ncols: int) -> None:
     ax = sub.subplots()
     for r, color in zip(c.rows, _colors(len(c.rows))):
         q = r.latency_quantiles
@@ -130,7 +144,7 @@ def _latency(c: "Comparison", sub: Any, ncols: int) -> None:
     ax.set_title("latency CDF (queue + service)", fontsize=10)
 
 
-def _disruption(c: "Comparison", sub: Any, ncols: int) -> None:
+def _disruption(c: Comparison, sub: Any, ncols: int) -> None:
     ax = sub.subplots()
     n_ev, n_alg = len(c.event_times), len(c.rows)
     width = 0.8 / n_alg

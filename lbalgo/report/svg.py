@@ -242,7 +242,7 @@ class Panel:
         dash: str | None = None,
         tip: str | None = None,
     ) -> None:
-        """A polyline through the finite points (a NaN breaks it)."""
+        """Draw a polyline through the finite points (a NaN breaks it)."""
         x, y = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
         ok = np.isfinite(x) & np.isfinite(y)
         px, py = self.sx(x), self.sy(y)
@@ -263,7 +263,7 @@ class Panel:
         series: str | None = None,
         opacity: float = 0.18,
     ) -> None:
-        """A filled band between ``lo`` and ``hi`` (a confidence interval), broken at NaN."""
+        """Fill a band between ``lo`` and ``hi`` (a confidence interval), broken at NaN."""
         x = np.asarray(xs, dtype=np.float64)
         low, high = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
         ok = np.isfinite(x) & np.isfinite(low) & np.isfinite(high)
@@ -359,7 +359,7 @@ class Panel:
                 )
 
     def vline(self, x: float, *, color: str = "#777", dash: str = "4 3", tip: str | None = None) -> None:
-        """A vertical line across the plot area at data ``x`` (pool events)."""
+        """Draw a vertical line across the plot area at data ``x`` (pool events)."""
         px = float(self.sx(x))
         if self.left <= px <= self.width - self.right:
             self.items.append(
@@ -434,7 +434,7 @@ class Panel:
         return out
 
     def render(self, label: str | None = None) -> str:
-        """The panel as an ``<svg>`` element (``label`` for screen readers, default the title)."""
+        """Return the panel as an ``<svg>`` element (``label`` for screen readers, default the title)."""
         axes = self._axes()
         # grid and labels under the marks, the frame and titles with them
         cut = len(axes) - 1 - bool(self.title) - bool(self.xlabel) - bool(self.ylabel)
@@ -458,7 +458,7 @@ class Panel:
 def legend_svg(
     entries: Sequence[tuple[str, str]], width: int, *, columns: int | None = None
 ) -> tuple[str, int]:
-    """A legend of ``(label, colour)`` swatches in rows; returns the SVG fragment and its height."""
+    """Lay out a legend of ``(label, colour)`` swatches in rows; return the SVG fragment and its height."""
     if not entries:
         return "", 0
     longest = max(len(label) for label, _ in entries)
@@ -507,7 +507,7 @@ def padded(
     floor: float | None = None,
     ceiling: float | None = None,
 ) -> tuple[float, float]:
-    """A domain ``(lo, hi)`` around the finite ``values``, with a margin (and 0 if asked)."""
+    """Return a domain ``(lo, hi)`` around the finite ``values``, with a margin (and 0 if asked)."""
     v = np.asarray([x for x in values if x is not None], dtype=np.float64)
     v = v[np.isfinite(v)]
     if v.size == 0:

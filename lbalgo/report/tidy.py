@@ -1,9 +1,9 @@
 """One flat record per algorithm: the metrics of a comparison row, named and explained once.
 
 The HTML report (:mod:`lbalgo.report.html`), :meth:`Comparison.to_pandas
-<lbalgo.report.compare.Comparison.to_pandas>` and the sweep tables
+<lbalgo.report.results.Comparison.to_pandas>` and the sweep tables
 (:mod:`lbalgo.sweeps`) all read the metrics of a
-:class:`~lbalgo.report.compare.Row` through :func:`row_record`, and their
+:class:`~lbalgo.report.results.Row` through :func:`row_record`, and their
 column explanations through :data:`METRICS`, so a metric means the same thing
 in every output. The meanings follow ``docs/cli.md`` (*What is measured*).
 """
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .compare import Comparison, Row
+    from .results import Comparison, Row
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class Metric:
     summary: bool = True
 
     def format(self, value: float) -> str:
-        """The value as a table cell (``-`` for NaN)."""
+        """Format the value as a table cell (``-`` for NaN)."""
         return format_value(value, self.unit)
 
 
@@ -178,7 +178,7 @@ _LATENCY = {
 
 
 def family(scheduler: str) -> str:
-    """The family of a registered scheduler (``Linux IPVS``, ``kube-proxy``, ...), or ``other``."""
+    """Return the family of a registered scheduler (``Linux IPVS``, ``kube-proxy``, ...), or ``other``."""
     from ..schedulers.registry import SCHEDULERS
 
     cls = SCHEDULERS.get(scheduler)
@@ -223,7 +223,7 @@ def metric_names(timing: bool) -> list[str]:
 
 
 def applicable(c: "Comparison", timing: bool) -> list[Metric]:
-    """The metrics that mean something for this comparison (events, queued model, timing)."""
+    """Return the metrics that mean something for this comparison (events, queued model, timing)."""
     ok: dict[str | None, Callable[[], bool]] = {
         None: lambda: True,
         "events": lambda: bool(c.event_times),
@@ -253,7 +253,7 @@ def require_pandas() -> Any:
 
 
 def format_value(value: float, unit: str) -> str:
-    """A metric value for a rendered table: percentages, durations, counts or plain numbers; NaN as ``-``."""
+    """Format a metric value for a table: percentages, durations, counts or plain numbers; NaN as ``-``."""
     if value is None:
         return "-"
     v = float(value)

@@ -482,9 +482,9 @@ def grid_from_dict(data: Mapping[str, Any], source: str = "grid", base_dir: Path
 
 def _check_events(sc: Scenario) -> None:
     """Check pool events against the cell's pool (backend ids), as :func:`lbalgo.compare` does first."""
-    from ..report.compare import _validate_events
+    from ..report.compare import validate_events
 
-    _validate_events(sc.weights, sc.sim_events())
+    validate_events(sc.weights, sc.sim_events())
 
 
 def _plain(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from ..report.tidy import METRIC, METRICS, metric_names, require_pandas, row_rec
 from .grid import Grid, Run
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..report.compare import Row
+    from ..report.results import Row
     from .run import SweepStats
 
 ID_COLUMNS = ("replicate", "seed", "algorithm", "scheduler", "family")
