@@ -2,12 +2,12 @@
 
 Import it explicitly (``import lbalgo`` does not)::
 
-    from lbalgo.kube import load_endpointslices, Service, Node
+    from lbalgo.kube import load_endpointslices, Node, NodeProxy, Service
     slices = load_endpointslices("slices.json")       # kubectl get endpointslices -o json|yaml
     svc = Service.from_endpointslices(slices, port="http", session_affinity="None")
     node = Node(name="worker-a1", zone="eu-west-1a")
     svc.endpoints_for(node)                  # CategorizeEndpoints: cluster / local / all
-    proxy = svc.proxy(node, mode="iptables")  # or "nftables", "ipvs" (scheduler="rr", ...), "userspace"
+    proxy = NodeProxy(svc, node, mode="iptables")  # or "nftables", "ipvs" (scheduler="rr", ...), "userspace"
     proxy.pick(client="10.0.0.5", now=0.0)    # the endpoint of one new connection
     proxy.rules()                             # the rules kube-proxy writes
 
@@ -19,9 +19,9 @@ See ``docs/kube-proxy.md`` and ``spec/kube-proxy.md``.
 
 from .endpoints import Endpoints, EndpointsError, load_endpoints
 from .proxy import MODES, NodeProxy, SyncReport
-from .service import Node, Service, Target
+from .service import Node, Service
 from .slices import Endpoint, EndpointSlice, EndpointSliceError, load_endpointslices
-from .topology import Categorized, categorize, classify
+from .topology import Categorized, Target, categorize, classify
 
 __all__ = ["load_endpointslices", "EndpointSlice", "EndpointSliceError", "Endpoint", "Service", "Node",
            "load_endpoints", "Endpoints", "EndpointsError",

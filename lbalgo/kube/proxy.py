@@ -41,7 +41,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -50,7 +50,10 @@ from ..pool import Pool
 from ..schedulers.kube_userspace import UserspaceRR
 from ..schedulers.registry import get
 from . import rules as _rules
-from .service import Node, Service, Target
+
+if TYPE_CHECKING:  # a proxy is built from a Service; service.py imports this module on use
+    from .service import Node, Service
+    from .topology import Target
 
 MODES = ("iptables", "nftables", "ipvs", "userspace")
 #: ``rsCheckDeleteInterval``: how often IPVS mode retries deleting quiesced real servers.
@@ -80,15 +83,11 @@ def _userspace_protocol(service: Service) -> str:
     return service.protocol
 
 
-def make_proxy(service: Service, node: Node, mode: str = "iptables", **options: Any) -> "NodeProxy":
-    """Build the :class:`NodeProxy` for ``mode`` ("iptables", "nftables", "ipvs" or "userspace")."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    return NodeProxy(service, node, mode, **options)
-
-
 class NodeProxy:
     """One node's data plane for one service port and one kind of traffic.
+
+    The one way to build a node proxy (``Service.proxy(node, mode)`` is a
+    shorthand for ``NodeProxy(service, node, mode)``).
 
     Parameters
     ----------
@@ -228,11 +227,11 @@ class NodeProxy:
         return [self.keys[b] for b in order if w[b] > 0]
 
     def endpoint(self, backend: int) -> str:
-        """The endpoint string of a backend id returned by :meth:`pick_many`."""
+        """Return the endpoint string of a backend id returned by :meth:`pick_many`."""
         return self.keys[int(backend)]
 
     def pick(self, client: Any = None, now: float = 0.0) -> str:
-        """The endpoint (``"ip:port"``) this node sends one new connection from ``client`` to.
+        """Return the endpoint (``"ip:port"``) this node sends one new connection from ``client`` to.
 
         Raises :class:`~lbalgo.NoBackendAvailable` when the traffic is dropped
         or rejected (the message says which and why).
@@ -351,7 +350,7 @@ class NodeProxy:
                           endpoints=tuple(self.endpoints), reshuffled=reshuffled)
 
     def rules(self, saved: bool = False) -> list[str]:
-        """What kube-proxy writes for this service port on this node.
+        """Return the rules kube-proxy writes for this service port on this node.
 
         iptables: ``iptables-restore`` lines (``*nat`` then ``*filter``); with
         ``saved=True`` the probabilities read as ``iptables-save`` prints them
@@ -368,8 +367,9 @@ class NodeProxy:
         if self.mode == "userspace":
             return _rules.userspace_rules(svc)
         cat = svc.endpoints_for(self.node)
-        internal = svc.target(self.node, "internal", mode=self.mode)
-        external = svc.target(self.node, "external", mode=self.mode) if svc.externally_accessible else None
+        internal = svc.target(self.node, "internal", mode=self.mode).verdict
+        external = svc.target(self.node, "external", mode=self.mode).verdict if svc.externally_accessible \
+            else None
         if self.mode == "iptables":
             return _rules.iptables_rules(svc, cat, internal, external, self.cluster_cidr, saved)
         return _rules.nftables_rules(svc, cat, internal, external, self.cluster_cidr)
@@ -396,3 +396,7 @@ class NodeProxy:
     def __repr__(self) -> str:
         return (f"NodeProxy({self.service.port_string}, node={self.node.name}, mode={self.mode}, "
                 f"traffic={self.traffic}, verdict={self.verdict}, endpoints={len(self.endpoints)})")
+
+
+#: The former factory's name: building a node proxy is ``NodeProxy(service, node, mode, ...)``.
+make_proxy = NodeProxy

@@ -17,20 +17,47 @@ service and endpoint chains (selection, affinity, DNAT) are what kube-proxy
 writes, rule for rule; the dispatch, masquerade and filter rules around them
 are rendered from the same reading of the proxiers, with this module's own
 formatting where kube-proxy's is not pinned down by a test.
+
+Inputs are plain values: names and addresses as strings, the verdicts of
+``Target`` as their strings ("forward", "drop", "reject"), the endpoints and
+their categories as :func:`~lbalgo.kube.topology.categorize` gives them, and
+the service port as any object with the fields of :class:`ServicePort` (a
+:class:`lbalgo.kube.Service` has them). This module imports nothing from
+the modules that use it.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Protocol, Sequence
 
 from ..schedulers.kube_random import probability_int, probability_string
 
 if TYPE_CHECKING:
-    from .service import Service, Target
     from .slices import Endpoint
     from .topology import Categorized
+
+
+class ServicePort(Protocol):
+    """The fields of one service port that its rules print (:class:`lbalgo.kube.Service` has them)."""
+
+    namespace: str
+    name: str
+    port_name: str
+    protocol: str  # "TCP", "UDP" or "SCTP"
+    port_string: str  # "namespace/name:port"
+    ip_family: str  # "IPv4" or "IPv6"
+    cluster_ip: str | None
+    port_number: int | None
+    node_port: int  # 0: none
+    external_ips: tuple[str, ...]
+    load_balancer_ips: tuple[str, ...]
+    externally_accessible: bool
+    internal_traffic_policy: str  # "Cluster" or "Local"
+    external_traffic_policy: str
+    affinity: bool  # sessionAffinity: ClientIP
+    timeout: int  # its timeoutSeconds
 
 
 def _b32(text: str) -> str:
@@ -65,7 +92,7 @@ def nft_endpoint_chain(prefix: str, namespace: str, name: str, protocol: str, po
 
 
 def saved_probability(remaining: int) -> str:
-    """The probability as ``iptables-save`` prints it: ``p_int / 2**31`` with 11 decimals (§1.3)."""
+    """Return the probability as ``iptables-save`` prints it: ``p_int / 2**31`` with 11 decimals (§1.3)."""
     return f"{probability_int(remaining) / 2147483648:.11f}"
 
 
@@ -77,30 +104,30 @@ def _quote(comment: str) -> str:
 
 
 class IptablesNames:
-    """Chain names of one service port."""
+    """Chain names of one service port: ``port_string`` is ``"namespace/name:port"``."""
 
-    def __init__(self, svc: "Service") -> None:
-        ps, proto = svc.port_string, svc.protocol
+    def __init__(self, port_string: str, protocol: str) -> None:
+        ps, proto = port_string, protocol
         self.svc = iptables_chain("KUBE-SVC", ps, proto)
         self.svl = iptables_chain("KUBE-SVL", ps, proto)
         self.ext = iptables_chain("KUBE-EXT", ps, proto)
         self.fw = iptables_chain("KUBE-FW", ps, proto)
         self._ps, self._proto = ps, proto
 
-    def sep(self, endpoint: "Endpoint | str") -> str:
-        """``KUBE-SEP-…`` of one endpoint."""
+    def sep(self, endpoint: Endpoint | str) -> str:
+        """Return the ``KUBE-SEP-…`` chain of one endpoint (``"ip:port"``)."""
         return iptables_sep_chain(self._ps, self._proto, str(endpoint))
 
 
-def iptables_service_chain(chain: str, svc: "Service", endpoints: Sequence["Endpoint"],
+def iptables_service_chain(chain: str, svc: ServicePort, endpoints: Sequence[Endpoint],
                            saved: bool = False) -> list[str]:
-    """The affinity and ``statistic`` rules of one SVC/SVL chain, in order (§1.2).
+    """Return the affinity and ``statistic`` rules of one SVC/SVL chain, in order (§1.2).
 
     ``saved``: print probabilities as ``iptables-save`` shows them (11 decimals of the
     quantised value) instead of the 10-decimal strings kube-proxy writes.
     """
     prob = saved_probability if saved else probability_string
-    names = IptablesNames(svc)
+    names = IptablesNames(svc.port_string, svc.protocol)
     out = []
     if svc.affinity:
         for e in endpoints:
@@ -115,9 +142,9 @@ def iptables_service_chain(chain: str, svc: "Service", endpoints: Sequence["Endp
     return out
 
 
-def iptables_endpoint_chain(svc: "Service", e: "Endpoint") -> list[str]:
-    """The two rules of a ``KUBE-SEP`` chain: hairpin masquerade, then DNAT (and ``--set``) (§1.4)."""
-    sep = IptablesNames(svc).sep(e)
+def iptables_endpoint_chain(svc: ServicePort, e: Endpoint) -> list[str]:
+    """Return the two rules of a ``KUBE-SEP`` chain: hairpin masquerade, then DNAT (and ``--set``) (§1.4)."""
+    sep = IptablesNames(svc.port_string, svc.protocol).sep(e)
     proto = svc.protocol.lower()
     recent = f"-m recent --name {sep} --set " if svc.affinity else ""
     return [f"-A {sep} -m comment --comment {_quote(svc.port_string)} -s {e.ip} -j KUBE-MARK-MASQ",
@@ -125,10 +152,15 @@ def iptables_endpoint_chain(svc: "Service", e: "Endpoint") -> list[str]:
             f"-j DNAT --to-destination {e.key}"]
 
 
-def iptables_rules(svc: "Service", cat: "Categorized", internal: "Target", external: "Target | None",
+def iptables_rules(svc: ServicePort, cat: Categorized, internal: str, external: str | None,
                    cluster_cidr: str | None = None, saved: bool = False) -> list[str]:
-    """Every rule kube-proxy writes for ``svc`` on one node, ``*nat`` then ``*filter``."""
-    names = IptablesNames(svc)
+    """Return every rule kube-proxy writes for ``svc`` on one node, ``*nat`` then ``*filter``.
+
+    ``internal`` and ``external`` are the verdicts ("forward", "drop" or
+    "reject") for traffic to the cluster IP and to the external frontends
+    (None when the port is not externally accessible).
+    """
+    names = IptablesNames(svc.port_string, svc.protocol)
     ps, proto = svc.port_string, svc.protocol.lower()
     cip, port = svc.cluster_ip or "<cluster-ip>", svc.port_number or 0
     nat: list[str] = []
@@ -137,7 +169,7 @@ def iptables_rules(svc: "Service", cat: "Categorized", internal: "Target", exter
     if not cat.has_any:
         filt.append(f"-A KUBE-SERVICES -m comment --comment \"{ps} has no endpoints\" -m {proto} -p {proto} "
                     f"-d {cip} --dport {port} -j REJECT")
-    elif internal.verdict == "drop":
+    elif internal == "drop":
         filt.append(f"-A KUBE-SERVICES -m comment --comment \"{ps} has no local endpoints\" -m {proto} "
                     f"-p {proto} -d {cip} --dport {port} -j DROP")
     else:
@@ -161,7 +193,7 @@ def iptables_rules(svc: "Service", cat: "Categorized", internal: "Target", exter
                        f"destinations\" -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ")
             nat.append(f"-A {names.ext} -m comment --comment \"route LOCAL traffic for {ps} external "
                        f"destinations\" -m addrtype --src-type LOCAL -j {names.svc}")
-            if external is not None and external.verdict == "forward":
+            if external == "forward":
                 nat.append(f"-A {names.ext} -j {names.svl}")
             else:
                 filt.append(f"-A KUBE-EXTERNAL-SERVICES -m comment --comment \"{ps} has no local endpoints\" "
@@ -185,9 +217,9 @@ def iptables_rules(svc: "Service", cat: "Categorized", internal: "Target", exter
 # -- userspace ----------------------------------------------------------------------------------
 
 
-def userspace_rules(svc: "Service", proxy_port: str = "<proxy-port>",
+def userspace_rules(svc: ServicePort, proxy_port: str = "<proxy-port>",
                     node_ip: str = "<node-ip>") -> list[str]:
-    """The portal rules the userspace proxier keeps for ``svc``.
+    """Return the portal rules the userspace proxier keeps for ``svc``.
 
     As ``iptablesContainerPortalArgs``, ``iptablesHostPortalArgs`` and
     ``openNodePort`` in ``pkg/proxy/userspace/proxier.go`` write them.
@@ -239,39 +271,46 @@ def userspace_rules(svc: "Service", proxy_port: str = "<proxy-port>",
 class NftNames:
     """Chain and set names of one service port."""
 
-    def __init__(self, svc: "Service") -> None:
-        args = (svc.namespace, svc.name, svc.protocol, svc.port_name)
+    def __init__(self, namespace: str, name: str, protocol: str, port_name: str) -> None:
+        args = (namespace, name, protocol, port_name)
         self.service = nft_chain("service", *args)
         self.local = nft_chain("local", *args)
         self.external = nft_chain("external", *args)
         self._args = args
 
-    def endpoint(self, e: "Endpoint") -> str:
-        """``endpoint-…`` chain of one endpoint."""
-        return nft_endpoint_chain("endpoint", *self._args, e.ip, e.port)
+    def endpoint(self, ip: str, port: int) -> str:
+        """Return the ``endpoint-…`` chain of one endpoint."""
+        return nft_endpoint_chain("endpoint", *self._args, ip, port)
 
-    def affinity(self, e: "Endpoint") -> str:
-        """``affinity-…`` set of one endpoint."""
-        return nft_endpoint_chain("affinity", *self._args, e.ip, e.port)
+    def affinity(self, ip: str, port: int) -> str:
+        """Return the ``affinity-…`` set of one endpoint."""
+        return nft_endpoint_chain("affinity", *self._args, ip, port)
 
 
-def nft_service_chain(chain: str, svc: "Service", endpoints: Sequence["Endpoint"]) -> list[str]:
-    """The affinity rules and the one ``numgen`` rule of a service/local chain (§2.2)."""
-    names = NftNames(svc)
+def _nft_names(svc: ServicePort) -> NftNames:
+    return NftNames(svc.namespace, svc.name, svc.protocol, svc.port_name)
+
+
+def nft_service_chain(chain: str, svc: ServicePort, endpoints: Sequence[Endpoint]) -> list[str]:
+    """Return the affinity rules and the one ``numgen`` rule of a service/local chain (§2.2)."""
+    names = _nft_names(svc)
     ipx = "ip6" if svc.ip_family == "IPv6" else "ip"
     out = []
     if svc.affinity:
-        out += [f"add rule {ipx} kube-proxy {chain} {ipx} saddr @{names.affinity(e)} goto {names.endpoint(e)}"
-                for e in endpoints]
-    elements = " , ".join(f"{i} : goto {names.endpoint(e)}" for i, e in enumerate(endpoints))
+        out += [f"add rule {ipx} kube-proxy {chain} {ipx} saddr @{names.affinity(e.ip, e.port)} "
+                f"goto {names.endpoint(e.ip, e.port)}" for e in endpoints]
+    elements = " , ".join(f"{i} : goto {names.endpoint(e.ip, e.port)}" for i, e in enumerate(endpoints))
     out.append(f"add rule {ipx} kube-proxy {chain} numgen random mod {len(endpoints)} vmap {{ {elements} }}")
     return out
 
 
-def nftables_rules(svc: "Service", cat: "Categorized", internal: "Target", external: "Target | None",
+def nftables_rules(svc: ServicePort, cat: Categorized, internal: str, external: str | None,
                    cluster_cidr: str | None = None) -> list[str]:
-    """The objects kube-proxy adds for ``svc`` on one node (``nft -f`` syntax, table ``kube-proxy``)."""
-    names = NftNames(svc)
+    """Return the objects kube-proxy adds for ``svc`` on one node (``nft -f`` syntax, table ``kube-proxy``).
+
+    ``internal`` and ``external`` are verdicts, as for :func:`iptables_rules`.
+    """
+    names = _nft_names(svc)
     fam = "ip6" if svc.ip_family == "IPv6" else "ip"
     addr_type = "ipv6_addr" if fam == "ip6" else "ipv4_addr"
     proto = svc.protocol.lower()
@@ -279,10 +318,10 @@ def nftables_rules(svc: "Service", cat: "Categorized", internal: "Target", exter
     t = f"{fam} kube-proxy"
     out: list[str] = []
     internal_chain = names.local if svc.internal_traffic_policy == "Local" else names.service
-    if internal.verdict == "forward":
+    if internal == "forward":
         out.append(f"add element {t} service-ips {{ {cip} . {proto} . {port} : goto {internal_chain} }}")
     else:
-        verdict = "goto reject-chain" if internal.verdict == "reject" else "drop"
+        verdict = "goto reject-chain" if internal == "reject" else "drop"
         out.append(f"add element {t} no-endpoint-services {{ {cip} . {proto} . {port} comment "
                    f"\"{svc.port_string}\" : {verdict} }}")
     if cat.has_any and svc.externally_accessible:
@@ -302,13 +341,13 @@ def nftables_rules(svc: "Service", cat: "Categorized", internal: "Target", exter
                        "comment \"short-circuit local traffic\"")
         else:
             out.append(f"add rule {t} {names.external} jump mark-for-masquerade")
-        if external is not None and external.verdict == "forward":
+        if external == "forward":
             target = names.local if svc.external_traffic_policy == "Local" else names.service
             out.append(f"add rule {t} {names.external} goto {target}")
     if svc.affinity:
         for e in cat.all_reachable:
-            out.append(f"add set {t} {names.affinity(e)} {{ type {addr_type} ; flags dynamic,timeout ; "
-                       f"timeout {svc.timeout}s ; }}")
+            out.append(f"add set {t} {names.affinity(e.ip, e.port)} {{ type {addr_type} ; "
+                       f"flags dynamic,timeout ; timeout {svc.timeout}s ; }}")
     for chain, eps in ((names.service, cat.cluster), (names.local, cat.local)):
         if not eps:
             continue
@@ -318,10 +357,10 @@ def nftables_rules(svc: "Service", cat: "Categorized", internal: "Target", exter
                        f"{cluster_cidr} jump mark-for-masquerade")
         out.extend(nft_service_chain(chain, svc, eps))
     for e in cat.all_reachable:
-        ch = names.endpoint(e)
+        ch = names.endpoint(e.ip, e.port)
         out.append(f"add chain {t} {ch}")
         out.append(f"add rule {t} {ch} {fam} saddr {e.ip} jump mark-for-masquerade")
         if svc.affinity:
-            out.append(f"add rule {t} {ch} update @{names.affinity(e)} {{ {fam} saddr }}")
+            out.append(f"add rule {t} {ch} update @{names.affinity(e.ip, e.port)} {{ {fam} saddr }}")
         out.append(f"add rule {t} {ch} meta l4proto {proto} dnat to {e.key}")
     return out

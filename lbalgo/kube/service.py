@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from .slices import Endpoint, EndpointSlice, load_endpointslices, merge_endpoints, ports_of, services_in
-from .topology import Categorized, categorize, classify
+from .topology import Categorized, Target, categorize, classify
 
 TRAFFIC = ("internal", "external")
 SOURCES = ("external", "pod", "host")
@@ -50,25 +50,6 @@ class Node:
         if self.zone is not None and not isinstance(self.zone, str):
             raise TypeError(f"Node.zone must be a string or None, got {self.zone!r}")
 
-
-@dataclass(frozen=True)
-class Target:
-    """Where one kind of traffic goes on one node.
-
-    ``verdict`` is "forward" (choose among ``endpoints``), "drop" (Local
-    policy, no local endpoint) or "reject" (no usable endpoint anywhere).
-    ``chain`` is the policy chain used: "cluster" (``KUBE-SVC`` /
-    ``service-``) or "local" (``KUBE-SVL`` / ``local-``).
-    """
-
-    verdict: str
-    chain: str
-    endpoints: tuple[Endpoint, ...] = ()
-    reason: str = ""
-
-    def keys(self) -> list[str]:
-        """The ``"ip:port"`` strings, in rule order."""
-        return [e.key for e in self.endpoints]
 
 
 @dataclass(frozen=True)
@@ -200,13 +181,13 @@ class Service:
                    ip_family=ip_family, slices=slices, **fields)
 
     def with_slices(self, slices: Sequence[EndpointSlice]) -> "Service":
-        """The same service port with its endpoints re-read from ``slices``."""
+        """Return the same service port with its endpoints re-read from ``slices``."""
         slices = tuple(slices)
         eps = merge_endpoints(slices, self.service, self.port_name, self.protocol, self.ip_family)
         return dataclasses.replace(self, endpoints=eps, slices=slices)
 
     def replace(self, **changes: Any) -> "Service":
-        """A copy with some fields changed (``dataclasses.replace``)."""
+        """Return a copy with some fields changed (``dataclasses.replace``)."""
         return dataclasses.replace(self, **changes)
 
     # -- properties ------------------------------------------------------------------------
@@ -236,7 +217,8 @@ class Service:
         return self._classes()[1]
 
     def _classes(self) -> tuple[bool, bool]:
-        return classify(self.internal_traffic_policy, self.external_traffic_policy, self.externally_accessible)
+        return classify(self.internal_traffic_policy, self.external_traffic_policy,
+                        self.externally_accessible)
 
     @property
     def affinity(self) -> bool:
@@ -253,8 +235,11 @@ class Service:
 
     def target(self, node: Node, traffic: str = "internal", source: str = "external",
                *, mode: str = "iptables") -> Target:
-        """Where ``traffic`` ("internal": to the cluster IP; "external": NodePort, LB or
-        external IP) from ``source`` ("external", "pod" or "host") goes on ``node``.
+        """Return where ``traffic`` from ``source`` goes on ``node``.
+
+        ``traffic`` is "internal" (to the cluster IP) or "external" (to a
+        NodePort, LoadBalancer or external IP); ``source`` is "external",
+        "pod" or "host".
 
         ``mode="ipvs"`` applies the IPVS differences: a Local-policy frontend
         with no local endpoint uses the cluster set instead of dropping, and
@@ -298,11 +283,15 @@ class Service:
             return Target("forward", "local", cat.local)
         return Target("forward", "cluster", cat.cluster or ())
 
-    def proxy(self, node: Node, mode: str = "iptables", **options: Any):
-        """kube-proxy's data plane for this service port on ``node``; see :mod:`lbalgo.kube.proxy`."""
-        from .proxy import make_proxy
+    def proxy(self, node: Node, mode: str = "iptables", **options: Any) -> Any:
+        """Return kube-proxy's data plane for this service port on ``node``.
 
-        return make_proxy(self, node, mode, **options)
+        A shorthand for ``NodeProxy(self, node, mode, **options)``: see
+        :class:`lbalgo.kube.proxy.NodeProxy`, which builds every node proxy.
+        """
+        from .proxy import NodeProxy  # the data plane sits above the service model: imported on use
+
+        return NodeProxy(self, node, mode, **options)
 
 
 def _choose(options: list, given: Any, what: str, among: str) -> Any:
@@ -323,7 +312,7 @@ SCENARIO_KEYS = {"endpointslices", "service", "port", "protocol", "node", "zone"
 
 
 def scenario_weights(table: dict, base: Any = None) -> tuple[int, ...]:
-    """The pool of an ``lbalgo compare`` scenario whose ``[pool]`` names EndpointSlices.
+    """Return the pool of an ``lbalgo compare`` scenario whose ``[pool]`` names EndpointSlices.
 
     ::
 

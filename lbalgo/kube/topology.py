@@ -46,7 +46,7 @@ PREFER_SAME_NODE = "PreferSameNode"
 
 def classify(internal_traffic_policy: str, external_traffic_policy: str,
              externally_accessible: bool) -> tuple[bool, bool]:
-    """``(uses cluster endpoints, uses local endpoints)`` of a service port (§4.1).
+    """Return ``(uses cluster endpoints, uses local endpoints)`` of a service port (§4.1).
 
     External ``Local`` policy on a port that is not externally accessible is
     ignored.
@@ -59,6 +59,28 @@ def classify(internal_traffic_policy: str, external_traffic_policy: str,
     uses_cluster = internal_traffic_policy != "Local" or externally_accessible
     uses_local = internal_traffic_policy == "Local" or external_local
     return uses_cluster, uses_local
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one kind of traffic goes on one node: a verdict and the endpoints to choose among.
+
+    ``verdict`` is "forward" (choose among ``endpoints``), "drop" (Local
+    policy, no local endpoint) or "reject" (no usable endpoint anywhere).
+    ``chain`` is the policy chain used: "cluster" (``KUBE-SVC`` /
+    ``service-``) or "local" (``KUBE-SVL`` / ``local-``).
+    :meth:`lbalgo.kube.Service.target` picks it from what :func:`categorize`
+    returns.
+    """
+
+    verdict: str
+    chain: str
+    endpoints: tuple[Endpoint, ...] = ()
+    reason: str = ""
+
+    def keys(self) -> list[str]:
+        """Return the ``"ip:port"`` strings, in rule order."""
+        return [e.key for e in self.endpoints]
 
 
 @dataclass(frozen=True)
@@ -78,14 +100,17 @@ class Categorized:
     local_terminating: bool = False  # the local set fell back to serving+terminating
 
     def keys(self, which: str = "cluster") -> list[str]:
-        """The ``"ip:port"`` strings of one set ("cluster", "local" or "all")."""
+        """Return the ``"ip:port"`` strings of one set ("cluster", "local" or "all")."""
         eps = {"cluster": self.cluster, "local": self.local, "all": self.all_reachable}[which]
         return [e.key for e in eps or ()]
 
 
 def topology_mode(endpoints: Sequence[Endpoint], node_name: str, zone: str,
                   prefer_same_node: bool = True) -> str:
-    """The hint mode ("", "PreferSameZone", "PreferSameNode"); hints of not-ready endpoints are ignored."""
+    """Return the hint mode ("", "PreferSameZone" or "PreferSameNode").
+
+    Hints of endpoints that are not ready are ignored.
+    """
     ready = [e for e in endpoints if e.ready]
     if not ready:
         return ""
