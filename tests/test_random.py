@@ -11,6 +11,7 @@ from lbalgo.schedulers.kube_random import (
     probability_int,
     probability_string,
 )
+from tests.support import cascade_shares, numgen_shares
 
 # A chi-square test at this level fails by chance once in a million runs; with
 # fixed seeds the outcome is deterministic anyway.
@@ -96,15 +97,22 @@ def test_iptables_realised_shares_have_the_tiny_bias():
     assert shares[0] > 1 / 3 > shares[2]
     for n in range(1, 12):
         sh = iptables_shares(n)
+        # the cascade of rules 1/(n-i), as kube-proxy prints them and iptables stores them
+        exact = cascade_shares([f"{1 / (n - i):.10f}" for i in range(n - 1)])
+        assert sh == pytest.approx([float(x) for x in exact], rel=1e-14, abs=0)
         assert sum(sh) == pytest.approx(1.0, abs=1e-15)
         assert max(abs(x - 1 / n) for x in sh) < 3e-10
 
 
 def test_iptables_distribution_matches_the_cascade():
     s = IptablesCascade(weights=[1] * 5, seed=3)
+    exact = [float(x) for x in cascade_shares(s.rules()[:-1])]
     ids = s.pick_many(500_000)
-    assert chi2_pvalue(ids, iptables_shares(5)) > ALPHA
-    assert np.allclose(s.shares(), iptables_shares(5))
+    assert chi2_pvalue(ids, exact) > ALPHA
+    assert s.shares().tolist() == pytest.approx(exact, rel=1e-14, abs=0)
+    s.set_weight(1, 0)  # four endpoints left; the quiesced one gets no rule and no share
+    exact = [float(x) for x in cascade_shares(s.rules()[:-1])]
+    assert s.shares().tolist() == pytest.approx([exact[0], 0.0, *exact[1:]], rel=1e-14, abs=0)
 
 
 def test_iptables_weight_zero_endpoint_gets_no_rule():
@@ -126,9 +134,13 @@ def test_nftables_reciprocal_scale_shares():
     assert nftables_shares(2) == [0.5, 0.5]
     sh = nftables_shares(3)  # 2**32 = 3 * 1431655765 + 1: index 0 owns the extra value
     assert sh[0] == 1431655766 / 2**32 and sh[1] == sh[2] == 1431655765 / 2**32
+    for n in range(1, 12):
+        assert nftables_shares(n) == [float(x) for x in numgen_shares(n)]
 
 
 def test_nftables_distribution():
     s = NftNumgen(weights=[1] * 7, seed=4)
+    exact = [float(x) for x in numgen_shares(7)]
     ids = s.pick_many(350_000)
-    assert chi2_pvalue(ids, nftables_shares(7)) > ALPHA
+    assert chi2_pvalue(ids, exact) > ALPHA
+    assert s.shares().tolist() == exact

@@ -307,7 +307,8 @@ def test_bad_numbers_are_one_line_naming_the_option_before_any_work(capsys, no_c
 def test_tiny_onoff_periods_are_refused_before_anything_is_drawn(capsys):
     # Was: tiny on/off periods allocated terabytes.
     t0 = time.perf_counter()
-    one_line_error(*run(capsys, "compare", "--arrivals", "onoff:1000:1e-300:1"), "mean_on = 1e-300", "MAX_ONOFF_PERIODS")
+    one_line_error(*run(capsys, "compare", "--arrivals", "onoff:1000:1e-300:1"), "mean_on = 1e-300",
+                   "MAX_ONOFF_PERIODS")
     assert time.perf_counter() - t0 < 30
     sc = dataclasses.replace(scenario.default(), load=None,
                              arrivals=scenario.parse_model("onoff:1000:1e-300:1", "arrivals"))
@@ -493,7 +494,11 @@ def test_a_failing_plot_still_writes_the_text_report(capsys, monkeypatch, tmp_pa
 
 
 def test_seeds_past_64_bits_are_refused_not_wrapped():
-    assert lbalgo.Random(weights=[1, 1, 1], seed=2**64 - 1).pick_many(3) is not None
+    largest = lbalgo.Random(weights=[1, 1, 1], seed=2**64 - 1).pick_many(60)
+    assert ((largest >= 0) & (largest < 3)).all()
+    assert largest.tolist() == lbalgo.Random(weights=[1, 1, 1], seed=2**64 - 1).pick_many(60).tolist()
+    wrapped = lbalgo.Random(weights=[1, 1, 1], seed=0).pick_many(60)  # where a wrapped 2**64 would land
+    assert largest.tolist() != wrapped.tolist()
     for seed in (2**64, 2**64 + 1, 2**100):
         with pytest.raises(lbalgo.errors.InvalidArgument, match="seed must be in 0..2"):
             lbalgo.Random(weights=[1, 1, 1], seed=seed)
