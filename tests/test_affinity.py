@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 import lbalgo
 from lbalgo import RR, IptablesCascade, NftNumgen, NoBackendAvailable
 from lbalgo.schedulers.affinity import ClientIPAffinity, Pin
+from lbalgo.schedulers.rr import CURSOR
 from tests.reference import REFERENCES
 from tests.reference.affinity import RefClientIPAffinity
 
@@ -24,9 +25,9 @@ def ip(a):
 def test_ipvs_sticks_and_bypasses_the_scheduler():
     aff = ClientIPAffinity(RR(weights=[1, 1, 1]), timeout=100, mode="ipvs")
     assert aff.pick(A, now=0.0) == 0
-    cursor = int(aff.inner.state[0])
+    cursor = int(aff.inner.state[CURSOR])
     assert [aff.pick(A, now=t) for t in (1.0, 2.0, 50.0)] == [0, 0, 0]
-    assert int(aff.inner.state[0]) == cursor  # rr's cursor did not move while the template was valid
+    assert int(aff.inner.state[CURSOR]) == cursor  # rr's cursor did not move while the template was valid
     assert aff.pick(B, now=50.0) == 1
     assert list(aff.persist_conns) == [1, 1, 0]
     assert list(aff.active_conns) == [4, 1, 0]  # the template is not a connection
@@ -120,9 +121,13 @@ def test_iptables_sticks_and_expires_after_timeout_inclusive():
     assert all(aff.pick(A, now=t) == b for t in (10.0, 20.0))
     assert aff.pinned(120.0) == {ip(A): Pin(b, 120.0, 0)}  # --seconds matches at exactly T
     assert aff.pinned(120.5) == {}
-    rng_before = aff.inner.state[0].copy()
     assert aff.pick(A, now=120.0) == b
-    assert (aff.inner.state[0] == rng_before).all()  # no random draw while a list matched
+    # No random draw while a list matched: new clients continue the cascade's stream right
+    # after its first draw (A's first pick), as the same cascade without affinity does.
+    alone = IptablesCascade(weights=[1] * 3, seed=1)
+    assert alone.pick() == b
+    fresh = [f"10.8.0.{i}" for i in range(40)]
+    assert aff.pick_many(fresh, now=121.0).tolist() == alone.pick_many(40).tolist()
 
 
 def test_iptables_refresh_by_any_route_and_long_connections_do_not_count():
