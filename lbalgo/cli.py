@@ -3,150 +3,41 @@
 Exit codes: 0 success, 2 bad usage or input (one line on stderr, no
 traceback), 1 unexpected failure, 130 interrupted (Ctrl-C; ``compare``
 still prints the algorithms that finished). See docs/cli.md.
+
+This module runs the commands (``compare``, ``sweep``, ``list``, ``show``,
+``cache``) and :func:`main`; the parser and the values the options take,
+with the models' ``model:a:b`` shorthand (:func:`parse_model`), are in
+:mod:`lbalgo.cli_args`.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import signal
 import sys
 import threading
 import warnings
 from pathlib import Path
-from typing import Any, NoReturn, Sequence
+from typing import Any, Sequence
 
+from .cli_args import (
+    EXAMPLES,
+    SWEEP_EXAMPLES,
+    UsageError,
+    int_list,
+    parse_model,
+    parser,
+    quote,
+    scenario_from_args,
+)
 from .errors import LbalgoError
 
-EXAMPLES = """examples:
-  lbalgo compare                                  built-in scenario: IPVS and kube-proxy algorithms
-  lbalgo compare --algorithms all                 every algorithm: IPVS, kube-proxy, nginx, HAProxy, Envoy
-  lbalgo compare --algorithms rr,wrr,wlc,sh --weights 4,2,1,1 --connections 2e6 \\
-                 --clients zipf:50000:1.1 --lifetime lognormal:2:1 --seed 7
-  lbalgo compare scenario.toml --format md -o report.md --plot report.png
-  lbalgo compare --format csv --no-timing -o report.csv   reproducible, byte for byte
-  lbalgo compare --service infinite --arrivals poisson:5000   IPVS counters = open connections
-  lbalgo compare --format html -o report.html     one self-contained page: tables and plots
-  lbalgo sweep docs/sweeps/load-vs-backends.toml -o results/   a grid of scenarios on Dask
-  lbalgo list                                     algorithms with one-line descriptions
-  lbalgo show wrr --weights 4,3,2 -n 18           the decision sequence, for teaching
-  lbalgo cache --clear                            delete the compiled kernels (they are rebuilt on use)
-"""
-
-
-class UsageError(LbalgoError):
-    """Bad arguments or input: exit code 2."""
+__all__ = ["EXAMPLES", "SWEEP_EXAMPLES", "UsageError", "main", "parse_model"]
 
 
 class _Interrupted(Exception):
     """Ctrl-C after some output was written: exit code 130 with this message."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr (then exit code 2)."""
-
-    def error(self, message: str) -> NoReturn:  # noqa: D102
-        self.exit(2, f"lbalgo: error: {message} (see: {self.prog} --help)\n")
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="lbalgo", description="Load-balancing algorithms that behave like "
-                "Linux IPVS, kube-proxy, nginx and HAProxy.", epilog=EXAMPLES,
-                formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="command", required=True)
-
-    c = sub.add_parser("compare", help="run algorithms on one scenario and compare them",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    c.add_argument("scenario", nargs="?", help="scenario TOML file (default: the built-in scenario)")
-    c.add_argument("--algorithms", help="comma-separated names, or 'all' for every registered algorithm "
-                   "(default: the scenario's; the built-in scenario's are IPVS's and kube-proxy's)")
-    c.add_argument("--weights", help="comma-separated backend weights, e.g. 4,2,1,1")
-    c.add_argument("--connections", help="number of new connections, e.g. 1e6")
-    c.add_argument("--seed", type=int, help="seed of the workload and the random schedulers")
-    c.add_argument("--arrivals", metavar="MODEL:...",
-                   help="poisson:RATE, constant:RATE or onoff:RATE:MEAN_ON:MEAN_OFF (per second); "
-                        "with --load leave the rate out (poisson, onoff:MEAN_ON:MEAN_OFF)")
-    c.add_argument("--load", type=float, help="offered load instead of a rate: a share of the pool's capacity "
-                   "(queued service models)")
-    c.add_argument("--lifetime", metavar="MODEL:...", help="exponential:MEAN, lognormal:MEAN:SIGMA, "
-                   "pareto:ALPHA:MEAN or constant:VALUE (seconds; work at speed 1 when queued)")
-    c.add_argument("--clients", metavar="MODEL:...", help="zipf:COUNT[:EXPONENT[:NETWORK]] or "
-                   "uniform:COUNT[:NETWORK]")
-    c.add_argument("--service", choices=["infinite", "fifo", "ps"], help="service model (see docs/scenarios.md)")
-    c.add_argument("--no-events", action="store_true", help="leave out the scenario's pool events")
-    c.add_argument("--format", choices=["text", "json", "md", "csv", "html"], default="text",
-                   help="report format (default: text; html: one self-contained page with plots)")
-    c.add_argument("-o", "--output", help="write the report to this file instead of stdout")
-    c.add_argument("--no-timing", action="store_true",
-                   help="leave out decisions/s, so the report is the same byte for byte on every run")
-    c.add_argument("--plot", metavar="PNG", help="also write the plots: shares, open connections over time, "
-                   "latency CDF, disruption (needs matplotlib)")
-    c.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
-
-    sub.add_parser("list", help="list the algorithms", formatter_class=argparse.RawDescriptionHelpFormatter,
-                   epilog="examples:\n  lbalgo list                  name, class, summary and source system\n"
-                          "  lbalgo list | grep IPVS      the IPVS schedulers\n")
-
-    s = sub.add_parser("show", help="print the first decisions of one algorithm",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog="examples:\n  lbalgo show wrr --weights 4,3,2 -n 9      prints 0 0 1 0 1 2 0 1 2\n"
-                              "  lbalgo show random --weights 1,1 --seed 7\n"
-                              "  lbalgo show sh --weights 1,1,1 --keys 10.0.0.1,10.0.0.2 -n 4\n")
-    s.add_argument("algorithm")
-    s.add_argument("--weights", required=True, help="comma-separated weights, e.g. 4,3,2")
-    s.add_argument("-n", type=int, default=18, help="number of decisions (default 18)")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--keys", help="comma-separated client addresses to cycle through (keyed algorithms)")
-    w = sub.add_parser("sweep", help="run a grid of scenarios on Dask: tables, summary, HTML report",
-                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=SWEEP_EXAMPLES)
-    w.add_argument("grid", help="sweep grid TOML file (see docs/sweeps.md)")
-    w.add_argument("-o", "--output", dest="directory", metavar="DIR", help="results directory; finished runs "
-                   "in it are not run again (default: NAME-sweep, after the grid's name)")
-    w.add_argument("--workers", type=int, help="worker processes of the local Dask cluster "
-                   "(default: one per core)")
-    w.add_argument("--scheduler", metavar="ADDRESS", help="use the Dask cluster at this address "
-                   "(tcp://host:8786) instead of a local one")
-    w.add_argument("--timing", action="store_true", help="add connections_per_second to the tables "
-                   "(varies from run to run)")
-    w.add_argument("--dry-run", action="store_true", help="check the grid and list its cells; run nothing")
-    w.add_argument("-q", "--quiet", action="store_true", help="no progress bar on stderr")
-    k = sub.add_parser("cache", help="where compiled kernels are cached; --clear deletes them")
-    k.add_argument("--clear", action="store_true", help="delete every cached kernel (all lbalgo versions)")
-    return p
-
-
-def _int_list(text: str, what: str) -> list[int]:
-    items = [x for x in text.split(",") if x.strip()]
-    try:
-        values = [int(x) for x in items]
-    except ValueError:
-        values = []
-    if not values:
-        raise UsageError(f"{what} must be comma-separated integers, got {_quote(text)}")
-    return values
-
-
-def _quote(text: str) -> str:
-    """An option's value quoted for a message, cut to a readable length."""
-    from .errors import short
-
-    return short(text)
-
-
-def _count(text: str, what: str, limit: str | None = None) -> int:
-    """A whole number >= 1 written as an integer or a float (``1e6``), or a UsageError naming ``what``."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"{what} must be a number, got {_quote(text)}") from None
-    if not math.isfinite(value) or value != int(value) or value < 1:
-        raise UsageError(f"{what} must be a whole number >= 1, got {_quote(text)}")
-    if limit is not None:
-        from . import limits
-
-        limits.check(limit, value, f"{what} {text.strip()}", UsageError)
-    return int(value)
 
 
 def _claim_destination(path: str, what: str) -> bool:
@@ -176,44 +67,6 @@ def _release_destinations(created: list[str]) -> None:
             pass
 
 
-def _scenario(args: argparse.Namespace) -> Any:
-    """The scenario ``lbalgo compare`` runs: the file (or the built-in one) with the options applied."""
-    import dataclasses
-
-    from . import scenario as scenario_mod
-
-    sc = scenario_mod.load(args.scenario) if args.scenario else scenario_mod.default()
-    changes: dict[str, Any] = {}
-    if args.weights is not None:
-        changes["weights"] = tuple(_int_list(args.weights, "--weights"))
-    if args.connections is not None:
-        changes["connections"] = _count(args.connections, "--connections", "MAX_CONNECTIONS")
-    if args.seed is not None:
-        changes["seed"] = args.seed
-    for option, name, section in ((args.arrivals, "--arrivals", "arrivals"),
-                                  (args.lifetime, "--lifetime", "lifetimes"),
-                                  (args.clients, "--clients", "clients")):
-        if option is not None:
-            if not option.strip():
-                raise UsageError(f"{name} needs a model, got ''")
-            changes[section] = scenario_mod.parse_model(option, section, with_load=args.load is not None)
-    if args.arrivals is not None:
-        changes["load"] = None  # a rate given on the command line replaces the file's load
-    if args.load is not None:
-        changes["load"] = args.load
-    if args.service:
-        changes["service"] = dataclasses.replace(sc.service, model=args.service)
-        if args.service == "infinite" and args.load is None and args.arrivals is None and sc.load is not None:
-            # the file's load means nothing without queues: keep its arrival rate
-            changes["load"] = None
-            changes["arrivals"] = sc.arrivals_with_rate()
-    if args.no_events:
-        changes["events"] = ()
-    if changes:
-        sc = dataclasses.replace(sc, **changes)
-    return sc
-
-
 def _cmd_compare(args: argparse.Namespace) -> str | None:
     from .report.compare import ComparisonRun  # looked up here at each call (tests replace it)
     from .report.plots import require_matplotlib
@@ -227,7 +80,7 @@ def _cmd_compare(args: argparse.Namespace) -> str | None:
     if args.algorithms is not None:
         algorithms = [a.strip() for a in args.algorithms.split(",") if a.strip()]
         if not algorithms:
-            raise UsageError(f"--algorithms needs at least one name, got {_quote(args.algorithms)}")
+            raise UsageError(f"--algorithms needs at least one name, got {quote(args.algorithms)}")
         if algorithms == ["all"]:
             from .schedulers.registry import names
 
@@ -245,7 +98,7 @@ def _cmd_compare(args: argparse.Namespace) -> str | None:
     holder: dict[str, Any] = {}
 
     def work() -> Any:  # in a worker thread: Ctrl-C reaches the main thread, never compiled code
-        holder["run"] = ComparisonRun(_scenario(args), algorithms)
+        holder["run"] = ComparisonRun(scenario_from_args(args), algorithms)
         return holder["run"].run(progress=bar)
 
     try:
@@ -382,14 +235,6 @@ def _write_safely(text: str, output: str | None) -> None:
         _write(text, output)
 
 
-SWEEP_EXAMPLES = """examples:
-  lbalgo sweep docs/sweeps/load-vs-backends.toml -o results/   local Dask cluster, one worker per core
-  lbalgo sweep grid.toml --scheduler tcp://dask-scheduler:8786  an existing Dask cluster
-  lbalgo sweep grid.toml --dry-run                             check the grid, list the cells
-Run the same command again after Ctrl-C: finished runs are kept and skipped.
-"""
-
-
 def _cmd_sweep(args: argparse.Namespace) -> str:
     from .sweeps import load_grid, sweep
     from .sweeps.run import require_dask, require_pyarrow
@@ -463,12 +308,12 @@ def _cmd_show(args: argparse.Namespace) -> str:
     if args.n < 0:
         raise UsageError(f"-n must be >= 0, got {args.n}")
     limits.check("MAX_SHOW_DECISIONS", args.n, f"-n {args.n}", UsageError)
-    s = cls(weights=_int_list(args.weights, "--weights"), seed=args.seed)
+    s = cls(weights=int_list(args.weights, "--weights"), seed=args.seed)
     keys = None
     if args.keys is not None:
         keys = [k.strip() for k in args.keys.split(",") if k.strip()]
         if not keys:
-            raise UsageError(f"--keys must be comma-separated client addresses, got {_quote(args.keys)}")
+            raise UsageError(f"--keys must be comma-separated client addresses, got {quote(args.keys)}")
     if cls.keyed and not keys:
         raise UsageError(f"{cls.name} hashes a client address: give --keys 10.0.0.1,10.0.0.2,...")
     out = []
@@ -514,7 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     :func:`_in_worker`), the report of what finished is written and the
     process exits at once with code 130, without waiting for it.
     """
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         code = _main(args)

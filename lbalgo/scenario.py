@@ -39,65 +39,48 @@ schema, with every field, is in ``docs/scenarios.md``. In short::
 
 Errors are :class:`ScenarioError` and name the field and the bad value
 (``arrivals.rate must be a number > 0, got -1``).
+
+This module is the model: the dataclasses, which check themselves, and
+:func:`default`. :mod:`lbalgo.scenario_schema` lists what a scenario may
+name and checks one field at a time; :mod:`lbalgo.scenario_file` reads
+TOML and JSON (:func:`load` and :func:`from_dict`, importable from here too).
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 import tomllib
 from dataclasses import dataclass, field, replace
 from importlib import resources
-from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from . import _readers, _validate, limits
-from .errors import LbalgoError, short
+from . import _validate, limits
+from . import scenario_schema as schema
+from .errors import short
+from .scenario_schema import (
+    ACTIONS,
+    ARRIVALS,
+    LIFECYCLES,
+    LIFETIMES,
+    POPULATIONS,
+    SECTION_DEFAULTS,
+    SERVICES,
+    ScenarioError,
+)
 
-__all__ = ["Scenario", "Model", "Event", "AlgorithmSpec", "ScenarioError", "load", "default", "from_dict",
-           "parse_model", "ARRIVALS", "LIFETIMES", "POPULATIONS", "SERVICES", "ACTIONS"]
-
-
-class ScenarioError(LbalgoError, ValueError):
-    """A scenario file or field is malformed; the message names the file (when there is one) and the field."""
-
-
-# -- the models a scenario can name -------------------------------------------------
-# model -> (required parameters, optional parameters with defaults); positional
-# order is the order of the "model:a:b" shorthand of the command line.
-ARRIVALS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
-    "poisson": (("rate",), {}),
-    "constant": (("rate",), {}),
-    "onoff": (("rate", "mean_on", "mean_off"), {}),
-}
-LIFETIMES: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
-    "exponential": (("mean",), {}),
-    "lognormal": (("mean", "sigma"), {}),
-    "pareto": (("alpha", "mean"), {}),
-    "constant": (("value",), {}),
-}
-POPULATIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
-    "zipf": (("count",), {"exponent": 1.0, "network": "10.0.0.0/8"}),
-    "uniform": (("count",), {"network": "10.0.0.0/8"}),
-}
-#: Where a section's defaults differ from the model's (clients are Zipf 1.1 by default,
-#: destinations live in 172.16.0.0/12, apart from the clients).
-SECTION_DEFAULTS: dict[str, dict[str, Any]] = {"clients": {"exponent": 1.1},
-                                               "destinations": {"network": "172.16.0.0/12"}}
-SERVICES = ("infinite", "fifo", "ps")
-LIFECYCLES = ("simple", "tcp")
-#: Pool-event actions and the fields each needs besides ``at``.
-ACTIONS: dict[str, tuple[str, ...]] = {
-    "add": ("weight",), "remove": ("backend",), "weight": ("backend", "weight"),
-    "quiesce": ("backend",), "fail": ("backend",), "recover": ("backend",),
-    "thresholds": ("backend", "upper", "lower"),
-}
+__all__ = ["Scenario", "Model", "Event", "AlgorithmSpec", "Service", "ScenarioError", "default",
+           "model_from_table", "ARRIVALS", "LIFETIMES", "POPULATIONS", "SERVICES", "ACTIONS", "LIFECYCLES",
+           "SECTION_DEFAULTS"]
+__all__ += ["load", "from_dict", "parse_model"]  # noqa: F822 - defined elsewhere, loaded by __getattr__
 
 
 #: Class names in lbalgo.workloads (lifetime models share their names) and lbalgo.sim.events.
 _ARRIVAL_CLASSES = {"poisson": "poisson", "constant": "constant_rate", "onoff": "onoff"}
-_EVENT_CLASSES = {"add": "Add", "remove": "Remove", "weight": "SetWeight", "quiesce": "Quiesce", "fail": "Fail",
-                  "recover": "Recover", "thresholds": "SetThresholds"}
+_EVENT_CLASSES = {"add": "Add", "remove": "Remove", "weight": "SetWeight", "quiesce": "Quiesce",
+                  "fail": "Fail", "recover": "Recover", "thresholds": "SetThresholds"}
+#: The models of each section that names one.
+_SECTION_MODELS = {"arrivals": ARRIVALS, "lifetimes": LIFETIMES, "clients": POPULATIONS,
+                   "destinations": POPULATIONS}
 
 
 @dataclass(frozen=True)
@@ -111,14 +94,15 @@ class Model:
         return dict(self.params)[name]
 
     def get(self, name: str, default: Any = None) -> Any:
+        """Return the parameter ``name``, or ``default`` when the model has none of that name."""
         return dict(self.params).get(name, default)
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"model": kind, **params}``, as in the TOML file."""
+        """Return ``{"model": kind, **params}``, as in the TOML file."""
         return {"model": self.kind, **dict(self.params)}
 
     def __str__(self) -> str:
-        return ":".join([self.kind] + [_fmt(v) for _, v in self.params])
+        return ":".join([self.kind] + [schema.fmt(v) for _, v in self.params])
 
 
 @dataclass(frozen=True)
@@ -134,12 +118,13 @@ class Event:
     lower: int = 0
 
     def time(self, span: float) -> float:
-        """The event time in seconds, given the expected arrival span."""
+        """Return the event time in seconds, given the expected arrival span."""
         return float(self.at) if self.at is not None else float(self.at_share) * span
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"at": self.at if self.at is not None else f"{_fmt(100 * self.at_share)}%",
-                               "action": self.action}
+        """Return the event as in the TOML file (``at`` in seconds, or a percentage of the arrival span)."""
+        at = self.at if self.at is not None else f"{schema.fmt(100 * self.at_share)}%"
+        out: dict[str, Any] = {"at": at, "action": self.action}
         for name in ACTIONS[self.action]:
             out[name] = getattr(self, name)
         return out
@@ -156,19 +141,63 @@ class AlgorithmSpec:
 
     def __post_init__(self) -> None:
         if not self.label:
-            label = self.name + ("(" + ",".join(f"{k}={_fmt(v)}" for k, v in self.options) + ")"
+            label = self.name + ("(" + ",".join(f"{k}={schema.fmt(v)}" for k, v in self.options) + ")"
                                  if self.options else "")
             object.__setattr__(self, "label", label)
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the entry as in the TOML file's ``algorithms`` list (a table)."""
         out: dict[str, Any] = {"name": self.name, "label": self.label, **dict(self.options)}
         if self.seed is not None:
             out["seed"] = self.seed
         return out
 
+    @classmethod
+    def from_entry(cls, item: Any, where: str, weights: Any = (1, 1)) -> AlgorithmSpec:
+        """Read one entry of a scenario's ``algorithms``: a registered name, or a table with ``name = ...``.
+
+        The options are tried once on a pool of ``weights`` (they are
+        constructor keywords), so a typo fails here, naming ``where``
+        (``algorithms[2]``), not in the middle of a run.
+        """
+        from .schedulers.registry import SCHEDULERS, get
+
+        if isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, dict):
+            raise ScenarioError(f"{where} must be a scheduler name or a table with name = ..., got "
+                                f"{short(item)}")
+        name = item.get("name")
+        if not isinstance(name, str):
+            raise ScenarioError(f"{where}.name must be a scheduler name, got {short(name)}")
+        try:
+            scheduler = get(name)
+        except KeyError:
+            raise ScenarioError(f"{where}.name: unknown algorithm {short(name)} (known: "
+                                f"{', '.join(SCHEDULERS)})") from None
+        label = item.get("label", "")
+        if not isinstance(label, str):
+            raise ScenarioError(f"{where}.label must be a string, got {short(label)}")
+        seed = item.get("seed")
+        if seed is not None:
+            schema.integer(seed, f"{where}.seed", 0, 2**63 - 1)
+        options = tuple(sorted((k, v) for k, v in item.items() if k not in ("name", "label", "seed")))
+        try:
+            scheduler(weights=list(weights), **dict(options))
+        except TypeError as e:
+            message = str(e)
+            if "unexpected keyword argument" in message:
+                option = message.rsplit(" ", 1)[-1]
+                message = f"unknown option {option} (see help(lbalgo.{scheduler.__name__}))"
+            raise ScenarioError(f"{where} ({scheduler.name}): {message}") from None
+        except ValueError as e:
+            raise ScenarioError(f"{where} ({scheduler.name}): {e}") from None
+        return cls(scheduler.name, label, options, seed)
+
 
 #: Models already validated (Scenario checks each model it is given once; replace() re-validates often).
 _CHECKED_MODELS: set[tuple[Any, str, bool]] = set()
+
 
 DEFAULT_ARRIVALS = Model("poisson", (("rate", 2000.0),))
 DEFAULT_LIFETIMES = Model("exponential", (("mean", 1.0),))
@@ -189,6 +218,7 @@ class Service:
     samples: int = 200  # counter samples over the run (for the active-connections plot)
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the ``[service]`` table, defaults filled in."""
         return {"model": self.model, "servers": _listy(self.servers), "speeds": _listy(self.speeds),
                 "lifecycle": self.lifecycle, "establish": self.establish, "linger": self.linger,
                 "samples": self.samples}
@@ -232,17 +262,15 @@ class Scenario:
             raise ScenarioError(str(e)) from None
         if len(w) == 0 or not w.any():
             raise ScenarioError("pool.weights must contain at least one weight > 0")
-        _integer(self.connections, "connections", 1, limits.get("MAX_CONNECTIONS"), "MAX_CONNECTIONS")
+        schema.integer(self.connections, "connections", 1, limits.get("MAX_CONNECTIONS"), "MAX_CONNECTIONS")
         if not isinstance(self.service, Service):
             raise ScenarioError(f"service must be a scenario.Service, got {short(self.service)}")
         if not isinstance(self.algorithms, (tuple, list)) or not all(isinstance(a, AlgorithmSpec)
                                                                      for a in self.algorithms):
             raise ScenarioError("algorithms must be a sequence of scenario.AlgorithmSpec, got "
                                 f"{short(self.algorithms)}")
-        for section, models, model in (("arrivals", ARRIVALS, self.arrivals),
-                                       ("lifetimes", LIFETIMES, self.lifetimes),
-                                       ("clients", POPULATIONS, self.clients),
-                                       ("destinations", POPULATIONS, self.destinations)):
+        for section, model in (("arrivals", self.arrivals), ("lifetimes", self.lifetimes),
+                               ("clients", self.clients), ("destinations", self.destinations)):
             if not isinstance(model, Model):
                 raise ScenarioError(f"{section} must be a scenario.Model, got {short(model)}")
             key = (model, section, self.load is not None)
@@ -254,21 +282,21 @@ class Scenario:
                 table = model.to_dict()
                 if section == "arrivals" and self.load is not None:
                     table["load"] = self.load
-                _model(table, section, models, extra=("load",) if section == "arrivals" else ())
+                model_from_table(table, section)
                 if section in ("clients", "destinations"):
-                    _check_population(model, section)
+                    schema.check_population(model, section)
                 if len(_CHECKED_MODELS) < 256:
                     _CHECKED_MODELS.add(key)
-        _integer(self.seed, "seed", 0, 2**63 - 1)
+        schema.integer(self.seed, "seed", 0, 2**63 - 1)
         if self.load is not None:
-            _number(self.load, "arrivals.load", low=0.0, high=None)
+            schema.number(self.load, "arrivals.load", low=0.0, high=None)
             if self.service.model == "infinite":
                 raise ScenarioError("arrivals.load needs a queued service model (service.model = 'fifo' "
                                     "or 'ps'); with the infinite server give arrivals.rate")
             if self.mean_lifetime <= 0:
                 raise ScenarioError("arrivals.load needs lifetimes with a mean > 0 (the work each connection "
                                     "brings); give arrivals.rate instead")
-        _check_service(self.service, len(w), added)
+        schema.check_service(self.service, len(w), added)
         if self.service.lifecycle == "tcp" and self.service.model != "infinite":
             raise ScenarioError("service.lifecycle = 'tcp' is modelled with service.model = 'infinite' only")
         for label in _duplicates([a.label for a in self.algorithms]):
@@ -277,7 +305,7 @@ class Scenario:
         self._check_rates()
 
     def _check_rates(self) -> None:
-        """The arrival rate and span must be usable numbers.
+        """Check that the arrival rate and span are usable numbers.
 
         (On/off periods too many to draw are refused by the workload, before it
         draws anything: ``lbalgo.limits.MAX_ONOFF_PERIODS``.)
@@ -325,7 +353,7 @@ class Scenario:
         return self.connections / self.rate
 
     def arrivals_with_rate(self) -> Model:
-        """The arrival model with its ``rate`` spelled out (derived from ``load`` when that is given).
+        """Return the arrival model with its ``rate`` spelled out (derived from ``load`` when that is given).
 
         For ``onoff`` the rate is the rate while on, so that the long-run rate is :attr:`rate`.
         """
@@ -338,7 +366,7 @@ class Scenario:
         return Model(a.kind, (("rate", rate),) + tuple((k, v) for k, v in a.params if k != "rate"))
 
     def workload(self) -> Any:
-        """The :class:`lbalgo.workloads.Workload` of this scenario (seeded by :attr:`seed`)."""
+        """Return the :class:`lbalgo.workloads.Workload` of this scenario (seeded by :attr:`seed`)."""
         from . import workloads
 
         # The models' required parameters are in the order their workloads classes take them.
@@ -346,30 +374,34 @@ class Scenario:
         arrivals = getattr(workloads, _ARRIVAL_CLASSES[a.kind])(*(a[p] for p in ARRIVALS[a.kind][0]))
         lifetimes = getattr(workloads, life.kind)(*(life[p] for p in LIFETIMES[life.kind][0]))
         return workloads.Workload(arrivals=arrivals, n=self.connections, lifetimes=lifetimes,
-                                  clients=_population(self.clients), destinations=_population(self.destinations),
-                                  seed=self.seed)
+                                  clients=schema.population(self.clients),
+                                  destinations=schema.population(self.destinations), seed=self.seed)
 
     def sim_events(self) -> list[Any]:
-        """The pool events as :mod:`lbalgo.sim.events` objects, in seconds."""
+        """Return the pool events as :mod:`lbalgo.sim.events` objects, in seconds."""
         from .sim import events as ev
 
         # ACTIONS lists each action's fields in the order the event classes take them after the time.
         span = self.span
-        return [getattr(ev, _EVENT_CLASSES[e.action])(e.time(span), *(getattr(e, f) for f in ACTIONS[e.action]))
-                for e in self.events]
+        out = []
+        for e in self.events:
+            cls = getattr(ev, _EVENT_CLASSES[e.action])
+            out.append(cls(e.time(span), *(getattr(e, name) for name in ACTIONS[e.action])))
+        return out
 
     def describe(self) -> str:
-        """One line: connections, arrivals, lifetimes, clients, service."""
-        svc = self.service.model + (f" ({self.service.lifecycle} life cycle)" if self.service.lifecycle != "simple"
-                                    else "")
-        load = f", load {_fmt(self.load)}" if self.load is not None else ""
-        return (f"{self.connections:,} connections, {self.arrivals.kind} arrivals at {self.rate:,.1f}/s{load}, "
+        """Describe the scenario in one line: connections, arrivals, lifetimes, clients, service."""
+        lifecycle = self.service.lifecycle
+        svc = self.service.model + (f" ({lifecycle} life cycle)" if lifecycle != "simple" else "")
+        load = f", load {schema.fmt(self.load)}" if self.load is not None else ""
+        arrivals = f"{self.arrivals.kind} arrivals at {self.rate:,.1f}/s{load}"
+        return (f"{self.connections:,} connections, {arrivals}, "
                 f"{self.lifetimes} lifetimes, {self.clients.kind} clients ({self.clients['count']:,}), "
                 f"service {svc}, {len(self.events)} pool event{'s' if len(self.events) != 1 else ''}, "
                 f"seed {self.seed}")
 
     def to_dict(self) -> dict[str, Any]:
-        """The whole scenario as plain data (the TOML fields, defaults filled in)."""
+        """Return the whole scenario as plain data (the TOML fields, defaults filled in)."""
         arrivals = self.arrivals.to_dict()
         if self.load is not None:
             arrivals.pop("rate", None)
@@ -382,60 +414,36 @@ class Scenario:
                 "algorithms": [a.to_dict() for a in self.algorithms]}
 
     def with_algorithms(self, names: list[Any]) -> "Scenario":
-        """A copy running these algorithms: registered names, or tables as in the file's ``algorithms``."""
-        return replace(self, algorithms=tuple(_algorithm(n, f"algorithms[{i}]", self.weights)
+        """Return a copy that runs these algorithms: registered names, or tables as in ``algorithms``."""
+        return replace(self, algorithms=tuple(AlgorithmSpec.from_entry(n, f"algorithms[{i}]", self.weights)
                                               for i, n in enumerate(names)))
 
 
-# -- field checks ----------------------------------------------------------------------
-def _fmt(v: Any) -> str:
-    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
-        return str(int(v)) if not isinstance(v, bool) else str(v)
-    return str(v)
+def model_from_table(table: Any, section: str) -> tuple[Model, dict[str, Any]]:
+    """Read ``[section]`` (``model = ...`` plus parameters) as a :class:`Model`, checking every field.
+
+    ``section`` is ``"arrivals"``, ``"lifetimes"``, ``"clients"`` or
+    ``"destinations"``. Returns the model and, for arrivals, ``{"load": ...}``
+    when the table gives a load instead of a rate (else ``{}``).
+    """
+    extra = ("load",) if section == "arrivals" else ()
+    kind, params, given = schema.model_params(table, section, _SECTION_MODELS[section], extra)
+    return Model(kind, params), given
 
 
 def _listy(v: Any) -> Any:
+    """Write a per-backend tuple as a list (as in the TOML file); other values as they are."""
     return list(v) if isinstance(v, tuple) else v
 
 
 def _duplicates(items: list[str]) -> list[str]:
+    """Return the items seen before, in order (each repeat once per repeat)."""
     seen: set[str] = set()
     return [x for x in items if x in seen or seen.add(x)]  # type: ignore[func-returns-value]
 
 
-def _integer(value: Any, name: str, low: int, high: int, limit: str | None = None) -> int:
-    """A whole number in low..high; above ``high`` a :class:`~lbalgo.errors.LimitExceeded` when it is "
-    "``limit``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ScenarioError(f"{name} must be a whole number in {low}..{high}, got {short(value)}")
-    if limit is not None and int(value) > high:
-        limits.check(limit, int(value), f"{name} = {short(value)}", ScenarioError)
-    if not low <= int(value) <= high:
-        raise ScenarioError(f"{name} must be in {low}..{high}, got {short(value)}")
-    return int(value)
-
-
-def _finite(value: Any) -> bool:
-    try:
-        return math.isfinite(float(value))
-    except (OverflowError, ValueError, TypeError):  # an integer too large for a float
-        return False
-
-
-def _number(value: Any, name: str, low: float = 0.0, high: float | None = None, *, inclusive: bool = False) -> float:
-    """A finite real number > low (>= low when ``inclusive``), <= high when given."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not _finite(value):
-        raise ScenarioError(f"{name} must be a finite number, got {short(value)}")
-    v = float(value)
-    if (v < low) if inclusive else (v <= low):
-        raise ScenarioError(f"{name} must be a number {'>=' if inclusive else '>'} {_fmt(low)}, got "
-                            f"{short(value)}")
-    if high is not None and v > high:
-        raise ScenarioError(f"{name} must be <= {_fmt(high)}, got {short(value)}")
-    return v
-
-
 def _per_backend(value: Any, weights: tuple[int, ...], n: int) -> list[float]:
+    """Expand a service value (a number, ``"weight"`` or a tuple) to one float per initial backend."""
     if value == "weight":
         return [max(1.0, float(w)) for w in weights]
     if isinstance(value, tuple):
@@ -443,344 +451,29 @@ def _per_backend(value: Any, weights: tuple[int, ...], n: int) -> list[float]:
     return [float(value)] * n
 
 
-def _check_service(s: Service, n: int, added: int = 0) -> None:
-    if not isinstance(s.model, str) or s.model not in SERVICES:
-        raise ScenarioError(f"service.model must be one of {', '.join(SERVICES)}, got {short(s.model)}")
-    if not isinstance(s.lifecycle, str) or s.lifecycle not in LIFECYCLES:
-        raise ScenarioError(f"service.lifecycle must be one of {', '.join(LIFECYCLES)}, got "
-                            f"{short(s.lifecycle)}")
-    for name, value, whole in (("servers", s.servers, True), ("speeds", s.speeds, False)):
-        if value == "weight":
-            continue
-        values = value if isinstance(value, tuple) else (value,)
-        if isinstance(value, tuple) and len(value) != n + added:
-            more = f", counting the {added} added by events" if added else ""
-            raise ScenarioError(f"service.{name} must have one entry per backend ({n + added}{more}), "
-                                f"got {len(value)}")
-        for i, v in enumerate(values):
-            where = f"service.{name}" + (f"[{i}]" if isinstance(value, tuple) else "")
-            if whole:
-                _integer(v, where, 1, 10**6)
-            else:
-                _number(v, where)
-    if not (isinstance(s.establish, float) and s.establish == math.inf):  # inf models UDP
-        _number(s.establish, "service.establish", 0.0, inclusive=True)
-    _number(s.linger, "service.linger", 0.0, inclusive=True)
-    _integer(s.samples, "service.samples", 2, 100_000)
-
-
-# -- parsing -----------------------------------------------------------------------------
-def _model(table: Any, section: str, models: dict[str, tuple[tuple[str, ...], dict[str, Any]]],
-           extra: tuple[str, ...] = ()) -> tuple[Model, dict[str, Any]]:
-    """Parse ``[section]`` (``model = ...`` plus parameters); return the model and the ``extra`` fields."""
-    if not isinstance(table, dict):
-        raise ScenarioError(f"[{section}] must be a table, got {short(table)}")
-    if "model" not in table:
-        raise ScenarioError(f"{section}.model is required: one of {', '.join(models)}")
-    kind = table["model"]
-    if not isinstance(kind, str) or kind not in models:
-        raise ScenarioError(f"{section}.model must be one of {', '.join(models)}, got {short(kind)}")
-    required, optional = models[kind]
-    known = {"model", *required, *optional, *extra}
-    _no_unknown(table, known, f"{section}.", f" for model {short(kind)}")
-    params: list[tuple[str, Any]] = []
-    for name in required:
-        if name not in table:
-            if name == "rate" and "load" in extra:
-                if "load" in table:
-                    continue
-                raise ScenarioError(_RATE_OR_LOAD)
-            raise ScenarioError(f"{section}.{name} is required for model {short(kind)}")
-        params.append((name, _param(table[name], f"{section}.{name}", name)))
-    for name, default in optional.items():
-        default = SECTION_DEFAULTS.get(section, {}).get(name, default)
-        params.append((name, _param(table.get(name, default), f"{section}.{name}", name)))
-    return Model(kind, tuple(params)), {k: table[k] for k in extra if k in table}
-
-
-def _param(value: Any, where: str, name: str) -> Any:
-    if name == "count":
-        return _integer(value, where, 1, limits.get("MAX_CLIENTS"), "MAX_CLIENTS")
-    if name == "network":
-        import ipaddress
-
-        if not isinstance(value, str):
-            raise ScenarioError(f"{where} must be a network such as '10.0.0.0/8', got {short(value)}")
-        try:
-            ipaddress.ip_network(value, strict=False)
-        except ValueError:
-            raise ScenarioError(f"{where} must be a network such as '10.0.0.0/8', "
-                                f"got {short(value)}") from None
-        return value
-    if name == "exponent":
-        return _number(value, where, 0.0, 10.0, inclusive=True)
-    if name == "value":
-        return _number(value, where, 0.0, inclusive=True)
-    if name == "alpha":
-        return _number(value, where, 1.0)
-    return _number(value, where)
-
-
-def _population(m: Model) -> Any:
-    from . import workloads
-
-    if m.kind == "zipf":
-        return workloads.zipf(m["count"], m["exponent"], network=m["network"])
-    return workloads.uniform(m["count"], network=m["network"])
-
-
-def _check_population(m: Model, section: str) -> None:
-    try:
-        _population(m)
-    except (TypeError, ValueError) as e:
-        raise ScenarioError(f"{section}: {e}") from None
-
-
-def _service(table: Any) -> Service:
-    if not isinstance(table, dict):
-        raise ScenarioError(f"[service] must be a table, got {short(table)}")
-    known = {"model", "servers", "speeds", "lifecycle", "establish", "linger", "samples"}
-    _no_unknown(table, known, "service.")
-    kw = dict(table)
-    for name in ("servers", "speeds"):
-        if isinstance(kw.get(name), list):
-            kw[name] = tuple(kw[name])
-        elif isinstance(kw.get(name), str) and kw[name] != "weight":
-            raise ScenarioError(f"service.{name} must be a number, a list or \"weight\", got "
-                                f"{short(kw[name])}")
-    if isinstance(kw.get("establish"), str) and kw["establish"] == "inf":
-        kw["establish"] = math.inf  # UDP: never established
-    return Service(**kw)
-
-
-def _event(table: Any, i: int) -> Event:
-    where = f"events[{i}]"
-    if not isinstance(table, dict):
-        raise ScenarioError(f"{where} must be a table ([[events]]), got {short(table)}")
-    action = table.get("action")
-    if not isinstance(action, str) or action not in ACTIONS:
-        raise ScenarioError(f"{where}.action must be one of {', '.join(ACTIONS)}, got {short(action)}")
-    needed = ACTIONS[action]
-    _no_unknown(table, {"at", "action", *needed}, f"{where}.", f" for action {short(action)}")
-    if "at" not in table:
-        raise ScenarioError(f"{where}.at is required (seconds, or a share of the arrival span such as \"40%\")")
-    at, at_share = table["at"], None
-    if isinstance(at, str):
-        text = at.strip()
-        try:
-            share = float(text[:-1]) / 100 if text.endswith("%") else math.nan
-        except ValueError:
-            share = math.nan
-        if not (0 <= share <= 10):
-            raise ScenarioError(f"{where}.at must be seconds >= 0 or a percentage such as \"40%\", got "
-                                f"{short(at)}")
-        at, at_share = None, share
-    else:
-        at = _number(at, f"{where}.at", 0.0, inclusive=True)
-    kw: dict[str, Any] = {}
-    for name in needed:
-        if name not in table and name not in ("upper", "lower"):
-            raise ScenarioError(f"{where}.{name} is required for action {short(action)}")
-        value = table.get(name, 0)
-        try:
-            if name == "weight":
-                value = _validate.weight(value, f"{where}.weight")
-            else:
-                value = _integer(value, f"{where}.{name}", 0, 2**31 - 1)
-        except (TypeError, ValueError) as e:
-            raise ScenarioError(str(e)) from None
-        kw[name] = value
-    return Event(action=action, at=at, at_share=at_share, **kw)
-
-
-def _algorithm(item: Any, where: str, weights: Any = (1, 1)) -> AlgorithmSpec:
-    from .schedulers.registry import SCHEDULERS, get
-
-    if isinstance(item, str):
-        item = {"name": item}
-    if not isinstance(item, dict):
-        raise ScenarioError(f"{where} must be a scheduler name or a table with name = ..., got {short(item)}")
-    name = item.get("name")
-    if not isinstance(name, str):
-        raise ScenarioError(f"{where}.name must be a scheduler name, got {short(name)}")
-    try:
-        cls = get(name)
-    except KeyError:
-        raise ScenarioError(f"{where}.name: unknown algorithm {short(name)} (known: "
-                            f"{', '.join(SCHEDULERS)})") from None
-    label = item.get("label", "")
-    if not isinstance(label, str):
-        raise ScenarioError(f"{where}.label must be a string, got {short(label)}")
-    seed = item.get("seed")
-    if seed is not None:
-        _integer(seed, f"{where}.seed", 0, 2**63 - 1)
-    options = tuple(sorted((k, v) for k, v in item.items() if k not in ("name", "label", "seed")))
-    try:  # options are constructor keywords: try them once on the pool, so a typo fails here, not mid-run
-        cls(weights=list(weights), **dict(options))
-    except TypeError as e:
-        message = str(e)
-        if "unexpected keyword argument" in message:
-            message = f"unknown option {message.rsplit(' ', 1)[-1]} (see help(lbalgo.{cls.__name__}))"
-        raise ScenarioError(f"{where} ({cls.name}): {message}") from None
-    except ValueError as e:
-        raise ScenarioError(f"{where} ({cls.name}): {e}") from None
-    return AlgorithmSpec(cls.name, label, options, seed)
-
-
-def _no_unknown(table: dict[str, Any], known: set[str], prefix: str, suffix: str = "") -> None:
-    unknown = sorted((k for k in table if k not in known), key=str)
-    if unknown:
-        name = unknown[0] if isinstance(unknown[0], str) and len(unknown[0]) <= 60 else short(unknown[0])
-        raise ScenarioError(f"unknown field {prefix}{name}{suffix} (known: {', '.join(sorted(known))})")
-
-
-_RATE_OR_LOAD = ("arrivals: give exactly one of rate (per second) and load "
-                 "(offered load, a share of the pool's capacity)")
-TOP_LEVEL = {"name", "seed", "connections", "pool", "arrivals", "lifetimes", "clients", "destinations",
-             "service", "events", "algorithms"}
-
-
-def from_dict(data: Mapping[str, Any], source: str = "scenario") -> Scenario:
-    """Build a :class:`Scenario` from parsed TOML or JSON, rejecting unknown keys and bad values."""
-    if not isinstance(data, Mapping):
-        raise ScenarioError(f"{source}: a scenario must be a table (TOML) or an object (JSON), "
-                            f"got {type(data).__name__}")
-    _readers.check_nesting(dict(data), source, ScenarioError)
-    data = dict(data)
-    _no_unknown(data, TOP_LEVEL, "")
-    pool = data.get("pool", {})
-    if isinstance(pool, dict) and "endpointslices" in pool:  # a pool read from EndpointSlices (lbalgo.kube)
-        pool = {"weights": _kube_weights(pool, source)}
-    if not isinstance(pool, dict) or "weights" not in pool:
-        raise ScenarioError(f"{source}: [pool] with weights = [...] is required")
-    _no_unknown(pool, {"weights"}, "pool.")
-    if not isinstance(pool["weights"], list):
-        raise ScenarioError(f"pool.weights must be a list of integers, got {short(pool['weights'])}")
-    kw: dict[str, Any] = {"weights": tuple(pool["weights"])}
-    if "name" in data:
-        kw["name"] = str(data["name"])
-    else:
-        kw["name"] = Path(source).stem if source != "scenario" else "custom"
-    for name in ("connections", "seed"):
-        if name in data:
-            kw[name] = data[name]
-    if "service" in data:
-        kw["service"] = _service(data["service"])
-    if "arrivals" in data:
-        kw["arrivals"], extra = _model(data["arrivals"], "arrivals", ARRIVALS, extra=("load",))
-        if ("load" in extra) == ("rate" in dict(kw["arrivals"].params)):
-            raise ScenarioError(_RATE_OR_LOAD)
-        if "load" in extra:
-            kw["load"] = extra["load"]
-            if not isinstance(kw["load"], (int, float)) or isinstance(kw["load"], bool):
-                raise ScenarioError(f"arrivals.load must be a number > 0, got {short(kw['load'])}")
-    if "lifetimes" in data:
-        kw["lifetimes"], _ = _model(data["lifetimes"], "lifetimes", LIFETIMES)
-    for section in ("clients", "destinations"):
-        if section in data:
-            kw[section], _ = _model(data[section], section, POPULATIONS)
-            _check_population(kw[section], section)
-    events = data.get("events", [])
-    if not isinstance(events, list):
-        raise ScenarioError(f"events must be a list of tables ([[events]]), got {short(events)}")
-    kw["events"] = tuple(_event(e, i) for i, e in enumerate(events))
-    algorithms = data.get("algorithms", [])
-    if not isinstance(algorithms, list):
-        raise ScenarioError(f"algorithms must be a list of names or tables, got {short(algorithms)}")
-    kw["algorithms"] = tuple(_algorithm(a, f"algorithms[{i}]", kw["weights"]) for i, a in enumerate(algorithms))
-    return Scenario(**kw)
-
-
-def parse_model(text: str, section: str, *, with_load: bool = False) -> Model:
-    """Parse the command line's ``model:a:b`` shorthand, e.g. ``zipf:50000:1.1`` or ``lognormal:2:1``.
-
-    ``section`` is ``"arrivals"``, ``"lifetimes"``, ``"clients"`` or
-    ``"destinations"``; positional values fill the model's parameters in the
-    order of the schema (``docs/scenarios.md``).
-    """
-    sections = {"arrivals": ARRIVALS, "lifetimes": LIFETIMES, "clients": POPULATIONS,
-                "destinations": POPULATIONS}
-    if section not in sections:
-        raise ScenarioError(f"section must be one of {', '.join(sections)}, got {short(section)}")
-    if not isinstance(text, str):
-        raise ScenarioError(f"{section}: a model must be text such as 'poisson:2000', got {short(text)}")
-    models = sections[section]
-    kind = text.split(":", 1)[0]
-    if kind not in models:
-        raise ScenarioError(f"{section}: model must be one of {', '.join(models)}, got {short(kind)} in "
-                            f"{short(text)}")
-    required, optional = models[kind]
-    order = list(required) + list(optional)
-    if with_load and "rate" in order:  # the rate comes from --load: onoff:MEAN_ON:MEAN_OFF
-        required = tuple(n for n in required if n != "rate")
-        order.remove("rate")
-    values = text.split(":", len(order))[1:]  # the last value keeps its colons (an IPv6 network)
-    if not len(required) <= len(values) <= len(order):
-        raise ScenarioError(f"{section}: {kind} takes {':'.join([kind] + order)} "
-                            f"({len(required)} to {len(order)} values{', the rate comes from --load' if with_load else ''}"
-                            f"), got {short(text)}")
-    table: dict[str, Any] = {"model": kind}
-    for name, raw in zip(order, values):
-        if name == "network":
-            table[name] = raw
-            continue
-        try:
-            number = float(raw)
-        except ValueError:
-            raise ScenarioError(f"{section}.{name} must be a number, "
-                                f"got {short(raw)} in {short(text)}") from None
-        table[name] = int(number) if name == "count" and number.is_integer() else number
-    if with_load and section == "arrivals":
-        table["load"] = 1.0  # a placeholder that satisfies "rate or load"; the caller sets the real load
-    model, _ = _model(table, section, models, extra=("load",) if section == "arrivals" else ())
-    if section in ("clients", "destinations"):
-        _check_population(model, section)
-    return model
-
-
-def _kube_weights(pool: dict[str, Any], source: str) -> list[int]:
-    """``[pool] endpointslices = "file"``: one weight-1 backend per endpoint a node uses (``lbalgo.kube``)."""
-    from .kube.service import scenario_weights  # only scenarios that ask for it import lbalgo.kube
-
-    base = Path(source).parent if Path(source).is_file() else None
-    try:
-        return list(scenario_weights(pool, base))
-    except (ValueError, TypeError, KeyError) as e:
-        raise ScenarioError(f"{source}: [pool]: {e}") from None
-
-
-def load(path: str | Path) -> Scenario:
-    """Read and validate a scenario file: TOML, or JSON for a ``.json`` file.
-
-    A JSON file may also be a whole JSON report of ``lbalgo compare``: its ``scenario`` is read.
-
-    Raises
-    ------
-    ScenarioError
-        One line naming the file and the field: the file cannot be read, is
-        larger than ``lbalgo.limits.MAX_SCENARIO_BYTES``, is not UTF-8, does
-        not parse, nests deeper than ``lbalgo.limits.MAX_NESTING``, or has a
-        bad field.
-    """
-    p = Path(path)
-    data = _readers.read_file(p, "MAX_SCENARIO_BYTES", ScenarioError, what=f"scenario {p}")
-    text = _readers.decode(data, str(p), ScenarioError)
-    if p.suffix.lower() == ".json":
-        parsed = _readers.parse_json(text, str(p), ScenarioError)
-        if isinstance(parsed, dict) and isinstance(parsed.get("scenario"), dict) and "results" in parsed:
-            parsed = parsed["scenario"]  # a whole JSON report: its scenario
-    else:
-        parsed = _readers.parse_toml(text, str(p), ScenarioError)
-    try:
-        return from_dict(parsed, str(p))
-    except ScenarioError as e:
-        message = str(e)
-        if message.startswith(str(p)):
-            raise
-        raise type(e)(f"{p}: {message}") from None
-
-
 def default() -> Scenario:
-    """The built-in default scenario shipped with lbalgo (``lbalgo/scenarios/default.toml``)."""
+    """Return the built-in scenario shipped with lbalgo (``lbalgo/scenarios/default.toml``)."""
+    from .scenario_file import from_dict
+
     text = resources.files("lbalgo").joinpath("scenarios/default.toml").read_text(encoding="utf-8")
     return from_dict(tomllib.loads(text), "default")
+
+
+#: Names that live in the modules built on this one, importable from here as before:
+#: reading files in lbalgo.scenario_file, the command line's model shorthand in lbalgo.cli_args.
+_ELSEWHERE = {"load": "scenario_file", "from_dict": "scenario_file", "parse_model": "cli_args"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _ELSEWHERE:
+        raise AttributeError(f"module 'lbalgo.scenario' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{_ELSEWHERE[name]}", __package__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_ELSEWHERE))
+
