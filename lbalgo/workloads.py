@@ -26,37 +26,35 @@ sigma)`` is parameterised by its arithmetic *mean* and the standard deviation
 ``pareto(alpha, mean)`` is the classic Pareto with scale
 ``x_m = mean * (alpha - 1) / alpha`` (needs ``alpha > 1``).
 
-Recorded traces load with :func:`load_trace` (CSV with a header, ``.npy``
-structured arrays or ``.npz``); malformed rows raise :class:`TraceError`
-naming the line (or row) and column.
+:class:`RecordedArrivals`, :class:`RecordedDurations` and
+:class:`RecordedKeys` hold exactly the given values, one per connection (a
+recorded trace); :func:`lbalgo.traces.load_trace` reads a trace file into
+them. Their former names, ``replay``, ``given`` and ``keys``, still work, as
+do ``Generated`` for :class:`WorkloadArrays` and ``load_trace`` and
+``TraceError`` imported from here.
 """
 
 from __future__ import annotations
 
-import ast
-import csv
 import ipaddress
 import math
 import numbers
-import os
-import stat
-import struct
-import zipfile
-import zlib
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from . import errors, limits
+from . import limits
 from .errors import InvalidArgument, InvalidArgumentType, LbalgoError, short
 
 __all__ = [
-    "Workload", "Generated", "TraceError", "load_trace",
-    "poisson", "constant_rate", "onoff", "replay",
-    "exponential", "lognormal", "pareto", "constant", "empirical", "given",
-    "uniform", "zipf", "keys",
+    "Workload", "WorkloadArrays",
+    "poisson", "constant_rate", "onoff", "RecordedArrivals",
+    "exponential", "lognormal", "pareto", "constant", "empirical", "RecordedDurations",
+    "uniform", "zipf", "RecordedKeys",
+    "Generated", "replay", "given", "keys",
 ]
+__all__ += ["TraceError", "load_trace"]  # noqa: F822 - in lbalgo.traces, loaded by __getattr__
 
 
 def _real(value: Any, what: str) -> float:
@@ -102,7 +100,10 @@ def _times_array(values: Any, what: str) -> np.ndarray:
 
 # -- arrivals -------------------------------------------------------------------------
 class _Arrivals:
+    """An arrival model: when the connections arrive."""
+
     def times(self, rng: np.random.Generator, n: int) -> np.ndarray:  # pragma: no cover
+        """Return ``n`` non-decreasing arrival times drawn with ``rng``."""
         raise NotImplementedError
 
 
@@ -116,6 +117,7 @@ class poisson(_Arrivals):
         _positive(self.rate, "rate")
 
     def times(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Draw ``n`` arrival times: the running sum of exponential gaps."""
         return np.cumsum(rng.exponential(1.0 / self.rate, n))
 
 
@@ -133,6 +135,7 @@ class constant_rate(_Arrivals):
             raise InvalidArgument(f"start must be a finite time >= 0, got {short(self.start)}")
 
     def times(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Return ``n`` arrival times ``1/rate`` apart from ``start`` (``rng`` is not used)."""
         return self.start + np.arange(n, dtype=np.float64) / self.rate
 
 
@@ -188,8 +191,8 @@ class onoff(_Arrivals):
 
 
 @dataclass(frozen=True, eq=False)
-class replay(_Arrivals):
-    """Arrivals at the given times (non-decreasing, finite, >= 0)."""
+class RecordedArrivals(_Arrivals):
+    """Arrivals at exactly the given times, one per connection (non-decreasing, finite, >= 0)."""
 
     values: Any
 
@@ -203,6 +206,7 @@ class replay(_Arrivals):
         object.__setattr__(self, "values", a)
 
     def times(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Return the recorded times (``n`` must be their number; ``rng`` is not used)."""
         if n != len(self.values):
             raise InvalidArgument(f"replay holds {len(self.values)} arrival times but n = {n}")
         return self.values
@@ -210,7 +214,10 @@ class replay(_Arrivals):
 
 # -- lifetimes / service times ----------------------------------------------------------
 class _Durations:
+    """A duration model: how long each connection lasts, or the work it brings."""
+
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:  # pragma: no cover
+        """Return ``n`` durations (>= 0) drawn with ``rng``."""
         raise NotImplementedError
 
 
@@ -224,6 +231,7 @@ class exponential(_Durations):
         _positive(self.mean, "mean")
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Draw ``n`` exponential durations."""
         return rng.exponential(self.mean, n)
 
 
@@ -239,6 +247,7 @@ class lognormal(_Durations):
         _positive(self.sigma, "sigma")
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Draw ``n`` log-normal durations (``mu = log(mean) - sigma**2 / 2``)."""
         mu = math.log(self.mean) - self.sigma**2 / 2
         return rng.lognormal(mu, self.sigma, n)
 
@@ -256,6 +265,7 @@ class pareto(_Durations):
             raise InvalidArgument(f"alpha must be > 1 for a finite mean, got {short(self.alpha)}")
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Draw ``n`` Pareto durations: ``scale * (1 + Lomax(alpha))``."""
         scale = self.mean * (self.alpha - 1) / self.alpha
         return scale * (1.0 + rng.pareto(self.alpha, n))
 
@@ -272,6 +282,7 @@ class constant(_Durations):
             raise InvalidArgument(f"value must be finite and >= 0, got {short(self.value)}")
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Return ``n`` copies of ``value`` (``rng`` is not used)."""
         return np.full(n, float(self.value))
 
 
@@ -288,12 +299,13 @@ class empirical(_Durations):
         object.__setattr__(self, "values", a)
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Draw ``n`` durations from the sample, uniformly with replacement."""
         return self.values[rng.integers(0, self.values.size, n)]
 
 
 @dataclass(frozen=True, eq=False)
-class given(_Durations):
-    """Exactly these durations, one per connection (a recorded trace)."""
+class RecordedDurations(_Durations):
+    """Exactly these durations, one per connection (a recorded trace's lifetimes)."""
 
     values: Any
 
@@ -301,6 +313,7 @@ class given(_Durations):
         object.__setattr__(self, "values", _times_array(self.values, "durations"))
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Return the recorded durations (``n`` must be their number; ``rng`` is not used)."""
         if n != len(self.values):
             raise InvalidArgument(f"given holds {len(self.values)} durations but n = {n}")
         return self.values
@@ -308,7 +321,10 @@ class given(_Durations):
 
 # -- client (or destination) populations ----------------------------------------------
 class _Population:
+    """A population model: the client (or destination) key of each connection."""
+
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:  # pragma: no cover
+        """Return ``n`` keys (int64) drawn with ``rng``."""
         raise NotImplementedError
 
 
@@ -354,6 +370,7 @@ class uniform(_Population):
         _rank_keys(self.network, self.n_clients)
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Draw ``n`` client keys, every client equally likely."""
         first, version, _ = _rank_keys(self.network, self.n_clients)
         return _fold(rng.integers(0, self.n_clients, n, dtype=np.int64), first, version)
 
@@ -380,6 +397,7 @@ class zipf(_Population):
         return p / p.sum()
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Draw ``n`` client keys, ranks by inverting the cumulative probabilities."""
         first, version, _ = _rank_keys(self.network, self.n_clients)
         cdf = np.cumsum(self.probabilities())
         cdf[-1] = 1.0
@@ -388,8 +406,8 @@ class zipf(_Population):
 
 
 @dataclass(frozen=True, eq=False)
-class keys(_Population):
-    """Exactly these keys, one per connection.
+class RecordedKeys(_Population):
+    """Exactly these keys, one per connection (a recorded trace's clients or destinations).
 
     A 1-D integer array of IPv4 addresses, an ``(n, 4)`` array of IPv6 words
     (folded by XOR), or a sequence of address strings.
@@ -403,6 +421,7 @@ class keys(_Population):
         object.__setattr__(self, "values", key_array(self.values))
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Return the recorded keys (``n`` must be their number; ``rng`` is not used)."""
         if n != len(self.values):
             raise InvalidArgument(f"keys holds {len(self.values)} keys but n = {n}")
         return self.values
@@ -410,8 +429,8 @@ class keys(_Population):
 
 # -- the workload ---------------------------------------------------------------------
 @dataclass
-class Generated:
-    """The arrays of one generated workload (all of length ``n``)."""
+class WorkloadArrays:
+    """The arrays of one generated workload, one entry per connection (all of length ``n``)."""
 
     arrival: np.ndarray  # float64, non-decreasing
     lifetime: np.ndarray  # float64 >= 0
@@ -428,13 +447,13 @@ class Workload:
 
     Parameters
     ----------
-    arrivals : poisson, constant_rate, onoff or replay
+    arrivals : poisson, constant_rate, onoff or RecordedArrivals
         When connections arrive.
     n : int, optional
-        Number of connections (default: the length of a replayed trace).
-    lifetimes : exponential, lognormal, pareto, constant, empirical or given
+        Number of connections (default: the length of recorded arrivals).
+    lifetimes : exponential, lognormal, pareto, constant, empirical or RecordedDurations
         How long each connection lasts (or how much work it brings).
-    clients, destinations : uniform, zipf or keys, optional
+    clients, destinations : uniform, zipf or RecordedKeys, optional
         Client keys (SH, affinity) and destination keys (DH, LBLC).
     seed : int
         Seed of the generators.
@@ -452,7 +471,7 @@ class Workload:
             raise InvalidArgumentType("arrivals must be an arrival model (poisson, ...), got "
                                       f"{short(self.arrivals)}")
         if self.n is None:
-            if not isinstance(self.arrivals, replay):
+            if not isinstance(self.arrivals, RecordedArrivals):
                 raise InvalidArgument("n (the number of connections) is needed unless arrivals replay a "
                                       "trace")
             self.n = len(self.arrivals.values)
@@ -471,7 +490,7 @@ class Workload:
         if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral) or self.seed < 0:
             raise InvalidArgument(f"seed must be an integer >= 0, got {short(self.seed)}")
 
-    def generate(self) -> Generated:
+    def generate(self) -> WorkloadArrays:
         """Draw the arrays (the same seed always gives the same arrays)."""
         streams = np.random.SeedSequence(int(self.seed)).spawn(4)
         rngs = [np.random.Generator(np.random.PCG64(s)) for s in streams]
@@ -482,307 +501,32 @@ class Workload:
                   else np.ascontiguousarray(self.clients.sample(rngs[2], n), dtype=np.int64))
         dest = (None if self.destinations is None
                 else np.ascontiguousarray(self.destinations.sample(rngs[3], n), dtype=np.int64))
-        return Generated(arrival, lifetime, client, dest)
+        return WorkloadArrays(arrival, lifetime, client, dest)
 
 
-# -- recorded traces -------------------------------------------------------------------
-class TraceError(LbalgoError, ValueError):
-    """A recorded trace file is malformed (the message names the file, the line/row and column)."""
+# -- former names ------------------------------------------------------------------------
+#: :class:`RecordedArrivals` under its former name.
+replay = RecordedArrivals
+#: :class:`RecordedDurations` under its former name.
+given = RecordedDurations
+#: :class:`RecordedKeys` under its former name.
+keys = RecordedKeys
+#: :class:`WorkloadArrays` under its former name.
+Generated = WorkloadArrays
+
+#: Trace file names that moved to lbalgo.traces, importable from here as before.
+_IN_TRACES = ("TraceError", "load_trace", "MAX_CSV_LINE")
 
 
-_ARRIVAL = ("arrival", "time", "t")
-_LIFETIME = ("lifetime", "duration", "service")
+def __getattr__(name: str) -> Any:
+    if name not in _IN_TRACES:
+        raise AttributeError(f"module 'lbalgo.workloads' has no attribute {name!r}")
+    from . import traces
+
+    value = getattr(traces, name)
+    globals()[name] = value
+    return value
 
 
-def _find(names: list[str], options: tuple[str, ...]) -> str | None:
-    for o in options:
-        if o in names:
-            return o
-    return None
-
-
-def _key_value(text: str) -> int:
-    text = text.strip()
-    if text.isdigit():
-        v = int(text)
-        return v if v < 2**32 else _fold32(ipaddress.IPv6Address(v))
-    return _fold32(ipaddress.ip_address(text))
-
-
-def _fold32(addr: Any) -> int:
-    v = int(addr)
-    if addr.version == 4:
-        return v
-    return (v >> 96 ^ v >> 64 ^ v >> 32 ^ v) & 0xFFFFFFFF
-
-
-def load_trace(path: str | os.PathLike, *, seed: int = 0) -> Workload:
-    """Load a recorded trace as a :class:`Workload` that replays it exactly.
-
-    Columns (CSV header names, ``.npy`` structured-array fields or ``.npz``
-    array names): ``arrival`` (or ``time``), ``lifetime`` (or ``duration``),
-    and optionally ``client`` and ``destination`` (an IPv4/IPv6 address or
-    an integer). Arrival times must be non-decreasing.
-
-    Raises
-    ------
-    TraceError
-        Naming the file, the line (CSV, 1-based, the header is line 1) or row
-        (NumPy, 0-based), and the column of the first bad value.
-    """
-    path = os.fspath(path)
-    ext = os.path.splitext(path)[1].lower()
-    if ext == ".csv":
-        cols = _read_csv(path)
-    elif ext in (".npy", ".npz"):
-        cols = _read_numpy(path, ext)
-    else:
-        raise TraceError(f"{path}: unknown trace format {short(ext)} (use .csv, .npy or .npz)")
-    arrival, lifetime = cols["arrival"], cols["lifetime"]
-    n = len(arrival)
-    return Workload(arrivals=replay(arrival), n=n, lifetimes=given(lifetime),
-                    clients=None if cols.get("client") is None else keys(cols["client"]),
-                    destinations=None if cols.get("destination") is None else keys(cols["destination"]),
-                    seed=seed)
-
-
-#: Longest line of a CSV trace (characters); a longer one is not a trace.
-MAX_CSV_LINE = 1 << 20
-
-
-def _open_trace(path: str, regular_only: bool) -> Any:
-    """Open a trace file, checking before reading that it is a file within ``MAX_TRACE_BYTES``."""
-    try:
-        f = open(path, "rb")
-    except OSError as e:
-        raise TraceError(f"cannot read {path}: {e.strerror or e}") from None
-    try:
-        st = os.fstat(f.fileno())
-        if stat.S_ISDIR(st.st_mode):
-            raise TraceError(f"cannot read {path}: it is a directory")
-        if regular_only and not stat.S_ISREG(st.st_mode):
-            raise TraceError(f"{path}: a NumPy trace must be a regular file")
-        if stat.S_ISREG(st.st_mode):
-            limits.check("MAX_TRACE_BYTES", st.st_size,
-                         f"{path}: the file ({limits.describe('MAX_TRACE_BYTES', st.st_size)})", TraceError)
-    except BaseException:
-        f.close()
-        raise
-    return f
-
-
-def _bounded_lines(f: Any, path: str) -> Any:
-    """The lines of binary file ``f`` as text, stopping at ``MAX_TRACE_BYTES`` in all (a pipe, /dev/zero).
-
-    Each line is decoded as UTF-8 on its own (a leading byte-order mark is
-    dropped), so an undecodable byte is reported on its own line.
-    """
-    cap = limits.get("MAX_TRACE_BYTES")
-    total = 0
-    number = 0
-    while True:
-        raw = f.readline(MAX_CSV_LINE + 1)
-        if not raw:
-            return
-        number += 1
-        total += len(raw)
-        if len(raw) > MAX_CSV_LINE:
-            raise TraceError(f"{path} line {number}: longer than {MAX_CSV_LINE:,} bytes; not a trace")
-        if total > cap:
-            too_large = errors.limit_error(TraceError)
-            raise too_large(f"{path}: the input is over {limits.describe('MAX_TRACE_BYTES')} "
-                            f"({limits.how_to_raise('MAX_TRACE_BYTES')})")
-        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]
-        try:
-            yield raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise TraceError(f"{path} line {number}: not UTF-8 text (byte 0x{raw[e.start]:02x}); "
-                             "save the file as UTF-8") from None
-
-
-def _read_csv(path: str) -> dict[str, np.ndarray]:
-    with _open_trace(path, regular_only=False) as f:
-        reader = csv.reader(_bounded_lines(f, path))
-        try:
-            return _csv_columns(reader, path)
-        except csv.Error as e:
-            raise TraceError(f"{path} line {reader.line_num}: not valid CSV: {e}") from None
-
-
-def _csv_columns(reader: Any, path: str) -> dict[str, np.ndarray]:
-    header = next(reader, None)
-    if header is None:
-        raise TraceError(f"{path}: the file is empty (a header line is needed)")
-    names = [h.strip().lower() for h in header]
-    a_name, l_name = _find(names, _ARRIVAL), _find(names, _LIFETIME)
-    if a_name is None or l_name is None:
-        missing = "arrival" if a_name is None else "lifetime"
-        raise TraceError(f"{path} line 1: no {short(missing)} column in the header {short(header)}")
-    ia, il = names.index(a_name), names.index(l_name)
-    ic = names.index("client") if "client" in names else None
-    idst = names.index("destination") if "destination" in names else None
-    arrival, lifetime, client, dest = [], [], [], []
-    last = -math.inf
-    for row in reader:
-        line = reader.line_num
-        if not row or all(not c.strip() for c in row):
-            continue
-        if len(row) != len(names):
-            raise TraceError(f"{path} line {line}: expected {len(names)} fields, got {len(row)}")
-        t = _number(path, line, a_name, row[ia])
-        if t < last:
-            raise TraceError(f"{path} line {line}, column {short(a_name)}: {t} is earlier than the "
-                             f"previous arrival {last} (arrivals must be non-decreasing)")
-        last = t
-        arrival.append(t)
-        lifetime.append(_number(path, line, l_name, row[il]))
-        for idx, name, out in ((ic, "client", client), (idst, "destination", dest)):
-            if idx is not None:
-                try:
-                    out.append(_key_value(row[idx]))
-                except ValueError:
-                    raise TraceError(f"{path} line {line}, column {short(name)}: {short(row[idx])} is not an "
-                                     f"IP address or integer key") from None
-    return {"arrival": np.array(arrival, dtype=np.float64), "lifetime": np.array(lifetime, dtype=np.float64),
-            "client": np.array(client, dtype=np.int64) if ic is not None else None,
-            "destination": np.array(dest, dtype=np.int64) if idst is not None else None}
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 160 else text[:157] + "..."
-
-
-def _number(path: str, line: int, column: str, text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise TraceError(f"{path} line {line}, column {short(column)}: {short(text)} "
-                         "is not a number") from None
-    if not math.isfinite(v) or v < 0:
-        raise TraceError(f"{path} line {line}, column {short(column)}: {short(text)} is not a finite time >= "
-                         "0")
-    return v
-
-
-#: What a malformed .npy / .npz file can raise inside NumPy and zipfile.
-_NUMPY_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, TypeError, UnicodeError,
-                 SyntaxError, RecursionError, struct.error, zlib.error, RuntimeError, NotImplementedError)
-
-
-def _npy_declared(f: Any, where: str, available: int) -> int:
-    """Bytes of data the .npy header at ``f``'s position declares, checked against ``available`` and the limit.
-
-    Reads only the header (NumPy would allocate what the header declares,
-    1.5 TiB if it says so, before noticing the data is missing).
-    """
-    if f.read(6) != b"\x93NUMPY":
-        raise TraceError(f"{where}: not a .npy array (bad magic bytes)")
-    version = f.read(2)
-    if len(version) != 2 or version[0] not in (1, 2, 3):
-        raise TraceError(f"{where}: unknown .npy format version {tuple(version)}")
-    size_bytes = 2 if version[0] == 1 else 4
-    raw = f.read(size_bytes)
-    if len(raw) != size_bytes:
-        raise TraceError(f"{where}: the .npy header is cut short")
-    length = struct.unpack("<H" if size_bytes == 2 else "<I", raw)[0]
-    if length > 1 << 16:
-        raise TraceError(f"{where}: the .npy header declares {length:,} bytes; not a trace")
-    text = f.read(length)
-    if len(text) != length:
-        raise TraceError(f"{where}: the .npy header is cut short")
-    header = ast.literal_eval(text.decode("utf-8" if version[0] == 3 else "latin1"))
-    if not isinstance(header, dict) or not {"descr", "fortran_order", "shape"} <= set(header):
-        raise TraceError(f"{where}: the .npy header is not a NumPy array header")
-    shape = header["shape"]
-    if not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape):
-        raise TraceError(f"{where}: the .npy header has a bad shape {short(shape)}")
-    dtype = np.lib.format.descr_to_dtype(header["descr"])
-    declared = math.prod(shape) * dtype.itemsize
-    limits.check("MAX_TRACE_BYTES", declared,
-                 f"{where}: the array ({short(shape)} of {short(str(dtype))}, "
-                 f"{limits.describe('MAX_TRACE_BYTES', declared)})", TraceError)
-    data = available - 6 - 2 - size_bytes - length
-    if dtype.hasobject:
-        raise TraceError(f"{where}: the array holds Python objects (pickles), which are not read")
-    if declared > data:
-        raise TraceError(f"{where}: the header declares {short(shape)} of {short(str(dtype))} "
-                         f"({declared:,} bytes) "
-                         f"but the file holds {max(data, 0):,} bytes of data")
-    return declared
-
-
-def _read_numpy(path: str, ext: str) -> dict[str, np.ndarray]:
-    """The columns of a .npy (structured array) or .npz (one array per column) trace, sizes checked first."""
-    with _open_trace(path, regular_only=True) as f:
-        size = os.fstat(f.fileno()).st_size
-        try:
-            if size == 0:
-                raise TraceError(f"{path}: the file is empty")
-            if ext == ".npy":
-                _npy_declared(f, path, size)
-                f.seek(0)
-                data = np.load(f, allow_pickle=False)
-                if data.dtype.names is None:
-                    raise TraceError(f"{path}: a .npy trace must be a structured array with named fields "
-                                     f"(arrival, lifetime, ...), got dtype {data.dtype}")
-                fields = {name.lower(): data[name] for name in data.dtype.names}
-            else:
-                with zipfile.ZipFile(f) as archive:
-                    members = archive.infolist()
-                    total = sum(info.file_size for info in members)
-                    limits.check("MAX_TRACE_BYTES", total, f"{path}: the arrays, decompressed "
-                                 f"({limits.describe('MAX_TRACE_BYTES', total)})", TraceError)
-                    for info in members:
-                        with archive.open(info) as member:
-                            _npy_declared(member, f"{path} [{short(info.filename)}]", info.file_size)
-                f.seek(0)
-                with np.load(f, allow_pickle=False) as z:
-                    fields = {name.lower(): z[name] for name in z.files}
-        except TraceError:
-            raise
-        except _NUMPY_ERRORS as exc:
-            raise TraceError(f"{path}: cannot read as {ext}: {_one_line(exc)}") from None
-    a_name, l_name = _find(list(fields), _ARRIVAL), _find(list(fields), _LIFETIME)
-    if a_name is None or l_name is None:
-        missing = "arrival" if a_name is None else "lifetime"
-        raise TraceError(f"{path}: no {short(missing)} field (found {sorted(fields)})")
-    out: dict[str, Any] = {}
-    n = None
-    for key, name in (("arrival", a_name), ("lifetime", l_name), ("client", "client"),
-                      ("destination", "destination")):
-        if name not in fields:
-            out[key] = None
-            continue
-        col = np.asarray(fields[name])
-        if col.ndim == 0 or (key in ("arrival", "lifetime") and col.ndim != 1):
-            raise TraceError(f"{path}: column {short(name)} must be 1-D, got shape {col.shape}")
-        if n is None:
-            n = len(col)
-        elif len(col) != n:
-            raise TraceError(f"{path}: column {short(name)} has {len(col)} rows, expected {n}")
-        if key in ("arrival", "lifetime"):
-            if col.dtype.kind not in "iuf":
-                raise TraceError(f"{path}: column {short(name)} must be numeric, got dtype {col.dtype}")
-            col = col.astype(np.float64)
-            bad = ~np.isfinite(col) | (col < 0)
-            if bad.any():
-                r = int(np.flatnonzero(bad)[0])
-                raise TraceError(f"{path} row {r}, column {short(name)}: {short(col[r])} is not a finite "
-                                 "time >= 0")
-            if key == "arrival":
-                dec = np.flatnonzero(np.diff(col) < 0)
-                if dec.size:
-                    r = int(dec[0]) + 1
-                    raise TraceError(f"{path} row {r}, column {short(name)}: {col[r]} is earlier than the "
-                                     f"previous arrival {col[r - 1]} (arrivals must be non-decreasing)")
-        else:
-            from .addresses import key_array
-
-            try:
-                col = key_array(col)
-            except (TypeError, ValueError) as exc:
-                raise TraceError(f"{path}: column {short(name)}: {exc}") from None
-        out[key] = col
-    return out
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_IN_TRACES))

@@ -204,11 +204,12 @@ def _run(spec: scenario_mod.AlgorithmSpec, sc: scenario_mod.Scenario, generated:
 
     ``checkpoint()`` is called between the steps (it raises ``KeyboardInterrupt`` after Ctrl-C).
     """
-    from ..workloads import Generated
+    from ..workloads import WorkloadArrays
 
     k = min(1000, len(generated))
-    head = Generated(generated.arrival[:k].copy(), generated.lifetime[:k].copy(), generated.client[:k].copy(),
-                     None if generated.destination is None else generated.destination[:k].copy())
+    head = WorkloadArrays(generated.arrival[:k].copy(), generated.lifetime[:k].copy(),
+                          generated.client[:k].copy(),
+                          None if generated.destination is None else generated.destination[:k].copy())
     if sc.events and any(e.action == "add" for e in sc.events):
         events_warm = events  # per-backend arguments must cover added backends
     else:
