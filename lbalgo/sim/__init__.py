@@ -83,7 +83,8 @@ class Trace:
     def nbytes(self) -> int:
         """Bytes held by the trace's arrays (shared arrays counted once)."""
         seen: dict[int, int] = {}
-        for a in (self.arrival, self.backend, self.start, self.end, self.client, self.destination, self.setup):
+        arrays = (self.arrival, self.backend, self.start, self.end, self.client, self.destination, self.setup)
+        for a in arrays:
             if a is not None:
                 seen[id(a)] = a.nbytes
         return sum(seen.values())
@@ -143,7 +144,7 @@ class Simulation:
         return self.events / self.seconds if self.seconds > 0 else float("inf")
 
     def counts(self) -> np.ndarray:
-        """Connections scheduled to each backend id."""
+        """Count the connections scheduled to each backend id."""
         b = self.trace.backend
         return np.bincount(b[b >= 0], minlength=self.n_backends).astype(np.int64)
 
@@ -158,53 +159,17 @@ class Simulation:
         return busy / horizon
 
     def metrics(self) -> dict[str, Any]:
-        """Fairness, drops, latency (queued service models) and affinity, as one dict.
+        """Return fairness, drops, latency (queued service models) and affinity, as one dict.
 
         Fairness is measured on connection counts and on time-averaged open
         connections, against :attr:`weights` (reference weights: under pool
-        events these are only a guide).
+        events these are only a guide). The metrics are computed in the
+        report layer: this is :func:`lbalgo.report.simulation.simulation_metrics`
+        (the simulator does not depend on :mod:`lbalgo.metrics`).
         """
-        from ..metrics import affinity, fairness, latency, series, stats
+        from ..report.simulation import simulation_metrics
 
-        counts = self.counts()
-        w = self.weights
-        out: dict[str, Any] = {
-            "connections": len(self.trace),
-            "dropped": self.drops,
-            "drop_ratio": self.drops / len(self.trace) if len(self.trace) else 0.0,
-            "events": self.events,
-            "events_per_second": self.events_per_second,
-            "counts": counts,
-        }
-        if counts.sum() > 0 and w.sum() > 0:
-            chi, p_chi = stats.chi_square_test(counts, w)
-            g, p_g = stats.g_test(counts, w)
-            opened = self.mean_open()
-            out.update({
-                "shares": fairness.shares(counts),
-                "max_relative_deviation": fairness.max_relative_deviation(counts, w),
-                "jain": fairness.jain_index(counts, w),
-                "cov": stats.coefficient_of_variation(counts, w),
-                "max_over_mean": stats.max_over_mean(counts, w),
-                "chi2": chi, "chi2_pvalue": p_chi, "g": g, "g_pvalue": p_g,
-                "mean_open": opened,
-                "open_jain": fairness.jain_index(opened, w),
-                "open_max_over_mean": stats.max_over_mean(opened, w),
-            })
-        if self.samples_active is not None and len(self.sample_times):
-            active = self.samples_active[:, : self.n_backends]
-            if w.sum() > 0:
-                imb = series.imbalance_over_time(active, w)
-                out["imbalance_max"] = float(imb.max())
-                out["imbalance_mean"] = float(imb.mean())
-        if self.service != "infinite":
-            out["sojourn"] = latency.latency_percentiles(self.trace.sojourn)
-            if self.service == "fifo":
-                out["wait"] = latency.latency_percentiles(self.trace.wait)
-        client = self.trace.client
-        if client.size and client.min() != client.max():
-            out["affinity_hit_ratio"] = affinity.affinity_hit_ratio(client, self.trace.backend)
-        return out
+        return simulation_metrics(self)
 
 
 def _per_backend(value: Any, what: str, capacity: int, initial: np.ndarray, added: list,
@@ -312,7 +277,8 @@ def _check_horizon(arrays: Any, event_times: np.ndarray, service: str, lifecycle
 def _check_arrays(arrays: Any, keys: np.ndarray) -> None:
     """Validate generated (or hand-made) workload arrays before the kernel trusts them."""
     a, life = arrays.arrival, arrays.lifetime
-    for name, x, dtype in (("arrival", a, np.float64), ("lifetime", life, np.float64), ("keys", keys, np.int64)):
+    expected = (("arrival", a, np.float64), ("lifetime", life, np.float64), ("keys", keys, np.int64))
+    for name, x, dtype in expected:
         if not isinstance(x, np.ndarray) or x.dtype != dtype or x.ndim != 1 or not x.flags.c_contiguous:
             raise InvalidArgumentType(f"workload {name} must be a contiguous 1-D {np.dtype(dtype).name} "
                                       "array")
@@ -341,6 +307,7 @@ def simulate(
     establish: float = 0.0,
     linger: float = 120.0,
     sample_every: float | None = None,
+    keys_from: str | None = None,
     key: str | None = None,
 ) -> Simulation:
     """Run ``workload`` through ``scheduler`` in the compiled event loop.
@@ -350,7 +317,7 @@ def simulate(
     scheduler : Scheduler
         Any lbalgo scheduler. Its pool's counters and the scheduler's state
         move as in the simulated run (and are left as the run ends).
-    workload : Workload or workloads.Generated
+    workload : Workload or workloads.WorkloadArrays
         The connections (a :class:`~lbalgo.workloads.Workload` is generated first).
     events : sequence of Add, Remove, SetWeight, Quiesce, Fail, Recover, SetThresholds
         Pool changes at given times (see :mod:`lbalgo.sim.events`).
@@ -381,17 +348,20 @@ def simulate(
         Record the pool's active/inactive counters at ``t = 0, dt, 2 dt, …``
         up to the time of the last event (each sample after every event at
         its time).
+    keys_from : {"client", "destination"}, optional
+        The address ``pick`` receives as its key: each connection's client or
+        its destination (default: destination for DH/LBLC/LBLCR, else client).
     key : {"client", "destination"}, optional
-        Which key ``pick`` receives (default: destination for DH/LBLC/LBLCR).
+        ``keys_from`` under its former name.
     """
     from ..schedulers.base import Scheduler
-    from ..workloads import Generated, Workload
+    from ..workloads import Workload, WorkloadArrays
 
     if not isinstance(scheduler, Scheduler):
         raise InvalidArgumentType(f"scheduler must be an lbalgo Scheduler, got {type(scheduler).__name__}")
     if isinstance(workload, Workload):
         arrays = workload.generate()
-    elif isinstance(workload, Generated):
+    elif isinstance(workload, WorkloadArrays):
         arrays = workload
     else:
         raise InvalidArgumentType(f"workload must be a workloads.Workload, got {type(workload).__name__}")
@@ -412,10 +382,15 @@ def simulate(
         if math.isinf(_float(linger)):
             raise InvalidArgument("linger must be finite")
         establish, linger = _float(establish), float(linger)  # an establish beyond floats: never (UDP)
+    option = "key" if key is not None else "keys_from"
+    if key is not None and keys_from is not None and key != keys_from:
+        raise InvalidArgument(f"keys_from={short(keys_from)} and key={short(key)} disagree; "
+                              "give keys_from only")
+    key = keys_from if key is None else key
     if key is None:
         key = "destination" if scheduler.destination_keyed else "client"
     if not isinstance(key, str) or key not in ("client", "destination"):
-        raise InvalidArgument(f"key must be 'client' or 'destination', got {short(key)}")
+        raise InvalidArgument(f"{option} must be 'client' or 'destination', got {short(key)}")
     keys = arrays.client if key == "client" else arrays.destination
     if keys is None:
         raise InvalidArgument(f"{scheduler.name} hashes the {key} address: the workload needs {key}s=")
@@ -432,7 +407,8 @@ def simulate(
 
 
 def _run(scheduler: Any, arrays: Any, keys: np.ndarray, events: Sequence[Any], service: str, servers: Any,
-         speeds: Any, lifecycle: str, establish: float, linger: float, sample_every: float | None) -> Simulation:
+         speeds: Any, lifecycle: str, establish: float, linger: float,
+         sample_every: float | None) -> Simulation:
     """Everything validated: build the records, run the compiled loop, check and package the result.
 
     If the loop or anything after it fails, the scheduler, its pool and its
@@ -496,8 +472,9 @@ def _run(scheduler: Any, arrays: Any, keys: np.ndarray, events: Sequence[Any], s
         raise
 
     ref_weights = np.concatenate((initial, np.array([w for _, w, _, _ in ev.added], dtype=np.int64)))
-    trace = Trace(arrays.arrival, conns.backend.astype(np.int32), arrays.arrival if plain else conns.start, conns.end,
-                  arrays.client, arrays.destination, setup=getattr(scheduler, "inner", scheduler).setup_delays(n))
+    setup = getattr(scheduler, "inner", scheduler).setup_delays(n)
+    trace = Trace(arrays.arrival, conns.backend.astype(np.int32), arrays.arrival if plain else conns.start,
+                  conns.end, arrays.client, arrays.destination, setup=setup)
     k = int(samples.meta[_engine.SAMPLES_TAKEN])
     dt = float(samples.fmeta[_engine.SAMPLE_DT])
     n_ids = pool.n_ids
@@ -545,7 +522,7 @@ _no_persistence_tables: tuple | None = None
 
 
 def _no_persistence() -> tuple:
-    """Persistence tables of the right types for a run without persistence (never read)."""
+    """Return persistence tables of the right types for a run without persistence (never read)."""
     global _no_persistence_tables
     if _no_persistence_tables is None:
         ent = np.zeros((1, 8), dtype=np.int64)
@@ -571,7 +548,7 @@ def _ranks(pool: Any, added: list, capacity: int) -> np.ndarray:
 
 
 def _new_samples(capacity: int, sample_every: float | None, reached: float = 0.0) -> Any:
-    """The sample rows, and the first sampling step.
+    """Allocate the sample rows, and choose the first sampling step.
 
     The loop doubles the step (dropping every other row) whenever the rows
     are full. It certainly processes an event at time ``reached`` (the last
@@ -588,15 +565,16 @@ def _new_samples(capacity: int, sample_every: float | None, reached: float = 0.0
             step *= 2.0
     meta = np.zeros(1, dtype=np.int64)
     fmeta = np.array([step])
-    return _engine.Samples(np.zeros((rows, capacity), dtype=np.int32), np.zeros((rows, capacity), dtype=np.int32),
-                           meta, fmeta)
+    active = np.zeros((rows, capacity), dtype=np.int32)
+    inactive = np.zeros((rows, capacity), dtype=np.int32)
+    return _engine.Samples(active, inactive, meta, fmeta)
 
 
 _compiled_run: Any = None
 
 
 def _engine_dispatcher(*records: Any) -> Any:
-    """The event loop's compiled entry point, compiled (or loaded from the cache) once.
+    """Return the event loop's compiled entry point, compiled (or loaded from the cache) once.
 
     Its first two arguments are typed as function pointers of the uniform
     kernel signatures, so the one compiled loop runs every scheduler. Calling
@@ -614,7 +592,8 @@ def _engine_dispatcher(*records: Any) -> Any:
         from .._jit import function_type
 
         dispatcher = _engine.run.compiled
-        types = tuple([function_type("schedule"), function_type("changed")] + [numba.typeof(r) for r in records])
+        kernels = [function_type("schedule"), function_type("changed")]
+        types = tuple(kernels + [numba.typeof(r) for r in records])
         dispatcher.compile(types)
         dispatcher.disable_compile()
         _compiled_run = dispatcher.overloads[types].entry_point

@@ -110,9 +110,9 @@ CONNECT_TIMEOUT = 10
 
 @contextlib.contextmanager
 def connect(client: Client | None, scheduler: str | None, workers: int | None) -> Iterator[Client]:
-    """A Dask client: the one given, one connected to ``scheduler``, or a new ``LocalCluster`` of ``workers``.
+    """Yield a Dask client: the one given, one connected to ``scheduler``, or a new local cluster.
 
-    A local cluster has one single-threaded worker process per core by
+    A local cluster has ``workers`` single-threaded worker processes, one per core by
     default (the comparisons hold the GIL between compiled calls, so
     processes are what scale), listens on the loopback interface only, logs
     errors only, and is closed on exit.

@@ -139,7 +139,7 @@ def assign(d: dict[str, Any], path: str, value: Any) -> None:
 
 
 def _flatten_base(table: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    """``[base]`` as (path, value) pairs: sections field by field, ``model`` first; other values whole."""
+    """Flatten ``[base]`` to (path, value) pairs: sections field by field, ``model`` first."""
     pairs: list[tuple[str, Any]] = []
     for key, value in table.items():
         if key in SECTION_FIELDS and isinstance(value, dict):
@@ -151,7 +151,7 @@ def _flatten_base(table: Mapping[str, Any]) -> list[tuple[str, Any]]:
 
 
 def canonical(value: Any) -> str:
-    """A stable text of a TOML value (sorted keys, no spaces): identifies an axis value."""
+    """Write a TOML value as stable text (sorted keys, no spaces) that identifies an axis value."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
@@ -181,7 +181,7 @@ class Axis:
         return len(kinds) > 1 or any(label != _label(v) for label, v in zip(self.labels, self.values))
 
     def column(self, index: int) -> Any:
-        """The table value of the ``index``-th value: the number or string itself, else its label."""
+        """Return the table value of the ``index``-th value: the number or string itself, else its label."""
         v = self.values[index]
         if self.labelled:
             return self.labels[index]
@@ -191,7 +191,7 @@ class Axis:
 
 
 def _label(v: Any) -> str:
-    """The default label of an axis value: numbers and strings as written, lists and tables compactly."""
+    """Label an axis value by default: numbers and strings as written, lists and tables compactly."""
     if isinstance(v, bool):
         return str(v).lower()
     if isinstance(v, (str, numbers.Real)):
@@ -237,7 +237,7 @@ class Run:
 
 
 def run_seed(sweep_seed: int, cell_key: bytes, replicate: int) -> int:
-    """The scenario seed of a run: ``SeedSequence(sweep_seed, spawn_key=(*coords, replicate))``, 63 bits."""
+    """Return the 63-bit scenario seed of a run, from the sweep seed, the cell's key and the replicate."""
     words = np.frombuffer(hashlib.sha256(cell_key).digest()[:16], dtype="<u4")
     ss = np.random.SeedSequence(sweep_seed, spawn_key=(*(int(w) for w in words), int(replicate)))
     return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
@@ -488,7 +488,7 @@ def _check_events(sc: Scenario) -> None:
 
 
 def _plain(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The grid as JSON-able data (TOML values are already plain, apart from inf/nan floats)."""
+    """Return the grid as JSON-able data (TOML values are already plain, apart from inf/nan floats)."""
 
     def fix(v: Any) -> Any:
         if isinstance(v, float) and not math.isfinite(v):

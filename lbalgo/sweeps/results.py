@@ -38,7 +38,7 @@ SUMMARY_COLUMNS = ("metric", "n", "mean", "std", "ci_low", "ci_high")
 
 
 def json_record(row: "Row") -> dict[str, Any]:
-    """A comparison row as JSON-ready data: :func:`~lbalgo.report.tidy.row_record` with NaN as ``None``."""
+    """Return a comparison row as JSON-ready data: :func:`~lbalgo.report.tidy.row_record`, NaN as ``None``."""
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row_record(row).items()}
 
 
@@ -108,7 +108,7 @@ class SweepResult:
         return len(self.table["cell"])
 
     def rows(self) -> list[dict[str, Any]]:
-        """The table as one dict per row."""
+        """Return the table as one dict per row."""
         names = list(self.table)
         return [dict(zip(names, values)) for values in zip(*self.table.values())]
 
@@ -156,22 +156,22 @@ class SweepResult:
 
     # -- renderings ------------------------------------------------------------------------
     def to_csv(self) -> str:
-        """The tidy table as CSV (a header, then one line per row; NaN empty; floats round-trip exactly)."""
+        """Write the tidy table as CSV: a header, then a line per row (NaN empty, exact floats)."""
         return _csv(self.table)
 
     def summary_csv(self) -> str:
-        """The summary as CSV (see :attr:`summary`)."""
+        """Write the summary as CSV (see :attr:`summary`)."""
         return _csv(self.summary)
 
     def to_arrow(self, summary: bool = False) -> Any:
-        """The table (or the summary) as a :class:`pyarrow.Table` (pyarrow needed, pandas not)."""
+        """Return the table (or the summary) as a :class:`pyarrow.Table` (pyarrow needed, pandas not)."""
         import pyarrow as pa
 
         columns = self.summary if summary else self.table
         return pa.table({name: _arrow_array(pa, values) for name, values in columns.items()})
 
     def to_pandas(self, summary: bool = False) -> Any:
-        """The table (or the summary) as a :class:`pandas.DataFrame`; needs pandas."""
+        """Return the table (or the summary) as a :class:`pandas.DataFrame`; needs pandas."""
         pd = require_pandas()
         columns = self.summary if summary else self.table
         return pd.DataFrame({name: list(values) for name, values in columns.items()}, columns=list(columns))
