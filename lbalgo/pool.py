@@ -157,7 +157,7 @@ class Pool:
         return [_validate.threshold(v, f"{what}[{i}]") for i, v in enumerate(values)]
 
     def copy(self) -> Pool:
-        """An independent pool with the same backends, counters and list order, and no subscribers."""
+        """Return an independent pool with the same backends, counters and list order, and no subscribers."""
         other = _copy.copy(self)
         other.table = self.table.copy()
         other.addresses = list(self.addresses)
@@ -194,7 +194,7 @@ class Pool:
         for listener in self._listeners:
             listener(event, where)
 
-    def _counters_moved(self, backend: int) -> None:
+    def _counters_changed(self, backend: int) -> None:
         for listener in self._counter_listeners:
             listener(EV_COUNTERS, backend)
 
@@ -259,7 +259,7 @@ class Pool:
         return _readonly(self.table[BACKEND, : self.table[HEADER, LISTED]])
 
     def __len__(self) -> int:
-        """Number of listed (not removed) backends."""
+        """Return the number of listed (not removed) backends."""
         return int(self.table[HEADER, LISTED])
 
     # -- checks -------------------------------------------------------------------
@@ -400,7 +400,7 @@ class Pool:
         self._notify(EV_UPDATE, int(_table.set_thresholds(self.table, b, u, lo)))
 
     def fail(self, backend: int) -> None:
-        """A health check failed: weight 0 until :meth:`recover`, which restores the weight.
+        """Take a backend out after a failed health check: weight 0 until :meth:`recover` restores it.
 
         Open connections continue; this models a checker that quiesces a
         failed backend rather than deleting it (keepalived's ``inhibit_on_failure``).
@@ -411,7 +411,7 @@ class Pool:
         self._notify(EV_UPDATE, int(_table.fail_backend(self.table, b)))
 
     def recover(self, backend: int) -> None:
-        """The health check passes again: the weight the backend had when it failed comes back."""
+        """Restore the weight a backend had when it failed (its health check passes again)."""
         b = self.check_id(backend)
         if not self.failed[b]:
             raise InvalidArgument(f"backend {b} has not failed, so it cannot recover")
@@ -435,7 +435,7 @@ class Pool:
         if self.field(row, b) <= 0:
             raise InvalidArgument(f"backend {b} has no {name} connection to release")
         _table.unbind(self.table, b, was_active)
-        self._counters_moved(b)
+        self._counters_changed(b)
 
     def activate(self, backend: int) -> None:
         """Move one connection from inactive to active (TCP reached ESTABLISHED)."""
@@ -443,7 +443,7 @@ class Pool:
         if self.field(INACTIVE, b) <= 0:
             raise InvalidArgument(f"backend {b} has no inactive connection to activate")
         _table.activate(self.table, b)
-        self._counters_moved(b)
+        self._counters_changed(b)
 
     def deactivate(self, backend: int) -> None:
         """Move one connection from active to inactive (TCP FIN/RST)."""
@@ -451,7 +451,7 @@ class Pool:
         if self.field(ACTIVE, b) <= 0:
             raise InvalidArgument(f"backend {b} has no active connection to deactivate")
         _table.deactivate(self.table, b)
-        self._counters_moved(b)
+        self._counters_changed(b)
 
     def __repr__(self) -> str:
         ids = self.list_order.tolist()

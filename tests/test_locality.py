@@ -8,14 +8,14 @@ import pytest
 
 from lbalgo import LBLC, LBLCR, NoBackendAvailable
 from lbalgo.schedulers._locality import (
-    E_COUNT,
-    E_FREE,
-    E_NEXT,
-    ELEM,
-    ELEM_ROWS,
-    ENT,
-    ENT_ROWS,
-    FREE,
+    ENTRIES as ENT,
+    ENTRIES_ROWS as ENT_ROWS,
+    FREE_ENTRY as FREE,
+    FREE_MEMBER as E_FREE,
+    MEMBER_NEXT as E_NEXT,
+    MEMBERS as ELEM,
+    MEMBERS_ROWS as ELEM_ROWS,
+    MEMBERS_USED as E_COUNT,
     NEXT,
     STATE_LAYOUT,
 )

@@ -1,8 +1,8 @@
-"""kube-proxy's data planes for one service port on one node: three in the kernel, one in userspace.
+"""kube-proxy's data planes for one service port on one node: three in Linux, one in userspace.
 
 A :class:`NodeProxy` holds the endpoints one node's kube-proxy programs for
 one kind of traffic (to the cluster IP, or to the external frontends) and
-makes the kernel's choice for each new connection with lbalgo's compiled
+makes the data plane's choice for each new connection with lbalgo's compiled
 schedulers (``spec/kube-proxy.md`` §1–§3):
 
 ``iptables``
@@ -276,7 +276,7 @@ class NodeProxy:
 
         The userspace proxy learns of it only by dialing: a TCP dial times
         out and the next endpoint is tried (see :class:`~lbalgo.UserspaceRR`).
-        The kernel data planes have no such step (a DNATed connection to a dead
+        The data planes in Linux have no such step (a DNATed connection to a dead
         pod simply fails), so this is refused in the other modes: remove the
         endpoint with :meth:`sync` instead.
         """
@@ -297,7 +297,7 @@ class NodeProxy:
 
     @property
     def dial_delay(self) -> float:
-        """Userspace: seconds the latest :meth:`pick` waited before its dial succeeded (0 in kernel modes)."""
+        """Seconds the latest :meth:`pick` waited before its dial succeeded (userspace; else 0)."""
         return float(self.scheduler.dial_delays(1)[0]) if self.mode == "userspace" else 0.0
 
     def shares(self) -> dict[str, float]:

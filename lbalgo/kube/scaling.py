@@ -99,7 +99,7 @@ def cascade_draws(n: int) -> float:
 
 def dispatch_cost(mode: str, services: int, endpoints: int, *, affinity: bool = False,
                   position: str = "mean", scheduler: str = "rr", masquerade: bool = True) -> Cost:
-    """The model's first-packet work for one new connection.
+    """Return the model's first-packet work for one new connection.
 
     Parameters
     ----------
@@ -142,7 +142,7 @@ def dispatch_cost(mode: str, services: int, endpoints: int, *, affinity: bool = 
 
 #: Time assumed for the units :func:`relay_cost` counts, in ns. These are ASSUMPTIONS (orders of
 #: magnitude for a current x86 server), not measurements: a system call including the mode switch,
-#: copying one byte between kernel and user memory (~10 GB/s), one TCP handshake inside a cluster
+#: copying one byte between kernel space and user space (~10 GB/s), one TCP handshake inside a cluster
 #: network (0.1 ms round trip), and the TCP stack's work for one full segment on one socket.
 ASSUMED_NS = {"syscall": 200.0, "copy_byte": 0.1, "handshake": 100_000.0, "segment": 1_000.0}
 #: Linux's default pipe capacity (16 pages): the most one splice(2) moves through Go's pipe.
@@ -155,7 +155,7 @@ MSS = 1448
 
 @dataclass(frozen=True)
 class RelayCost:
-    """What carrying one connection costs the node beyond the kernel's NAT, per connection and per byte.
+    """What carrying one connection costs the node beyond Linux's NAT, per connection and per byte.
 
     Counted from the code path (see :func:`relay_cost`); :meth:`ns` turns the
     counts into time with :data:`ASSUMED_NS`, which are assumptions.
@@ -166,7 +166,7 @@ class RelayCost:
     syscalls_per_connection: float  # system calls of the proxy process to set up and tear down
     handshakes: int  # extra TCP handshakes (the proxy's own connection to the endpoint)
     syscalls_per_byte: float  # per byte relayed, per direction
-    copies_per_byte: int  # kernel <-> user copies per byte relayed
+    copies_per_byte: int  # copies between kernel space and user space per byte relayed
     sockets_per_byte: int  # sockets whose TCP/UDP stack handles each byte on the node (NAT: 0)
 
     def ns(self, nbytes: int, assumptions: dict | None = None) -> float:
@@ -179,9 +179,9 @@ class RelayCost:
 
 
 def relay_cost(mode: str, protocol: str = "TCP") -> RelayCost:
-    """Per-connection and per-byte work of ``mode`` beyond the kernel NAT every mode does.
+    """Count the per-connection and per-byte work of ``mode`` beyond the NAT in Linux every mode does.
 
-    The kernel modes (iptables, nftables, IPVS) rewrite addresses in the
+    The modes in Linux (iptables, nftables, IPVS) rewrite addresses in the
     packet path: nothing beyond their dispatch (:func:`dispatch_cost`).
     The userspace proxy (``proxysocket.go``, 1.25) terminates the client's
     connection and opens its own to the endpoint:
@@ -237,7 +237,7 @@ def fit_rule_cost(published: dict[int, tuple] = PUBLISHED_IPTABLES_MS, endpoints
 
 
 def table_markdown(costs: Sequence[Cost]) -> str:
-    """A Markdown table of a :func:`curve` (one row per service count)."""
+    """Return a Markdown table of a :func:`curve` (one row per service count)."""
     modes = list(dict.fromkeys(c.mode for c in costs))
     by = {(c.services, c.mode): c for c in costs}
     head = ["services"] + [f"{m} rules / lookups" for m in modes]

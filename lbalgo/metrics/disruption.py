@@ -35,7 +35,6 @@ import numpy as np
 from ..errors import InvalidArgument, InvalidArgumentType, short
 
 
-
 @dataclass(frozen=True)
 class Disruption:
     """Result of :func:`disruption`.
@@ -79,7 +78,7 @@ class Disruption:
 
 
 def decisions(scheduler: Any, keys: Any, *, ports: Any = None) -> np.ndarray:
-    """The backend id ``scheduler`` gives each key (-1: none), leaving it untouched."""
+    """Return the backend id ``scheduler`` gives each key (-1: none), leaving it untouched."""
     _check(scheduler, "scheduler")
     lookup = getattr(scheduler, "lookup_many", None)
     if lookup is not None:
@@ -125,7 +124,7 @@ def disruption(before: Any, after: Any, keys: Any, *, ports: Any = None) -> Disr
 
 
 def detached_copy(scheduler: Any) -> Any:
-    """An independent copy of ``scheduler`` and its pool (:meth:`Scheduler.detached`)."""
+    """Return an independent copy of ``scheduler`` and its pool (:meth:`Scheduler.detached`)."""
     return scheduler.detached()
 
 

@@ -17,7 +17,7 @@ from ..errors import InvalidArgument
 
 
 def counts(backend_ids: np.ndarray, n_backends: int) -> np.ndarray:
-    """Connections per backend id from a trace of ids (``-1`` = dropped, ignored)."""
+    """Count the connections per backend id in a trace of ids (``-1`` = dropped, ignored)."""
     ids = np.asarray(backend_ids)
     if ids.ndim != 1 or ids.dtype.kind not in "iu":
         raise InvalidArgument("backend_ids must be a 1-D integer array")
@@ -33,6 +33,23 @@ def _as_loads(x: np.ndarray | list, what: str) -> np.ndarray:
     if not np.isfinite(a).all() or (a < 0).any():
         raise InvalidArgument(f"{what} must be finite and >= 0")
     return a
+
+
+def normalised_loads(loads: np.ndarray | list, weights: np.ndarray | list | None) -> np.ndarray:
+    """Return the loads divided by the weights, backends of weight 0 left out (the loads without weights).
+
+    This is the ``y_i = x_i / w_i`` every weight-aware metric here is built on.
+    """
+    x = _as_loads(loads, "loads")
+    if weights is None:
+        return x
+    w = _as_loads(weights, "weights")
+    if w.shape != x.shape:
+        raise InvalidArgument(f"loads has {x.size} entries but weights has {w.size}")
+    mask = w > 0
+    if not mask.any():
+        raise InvalidArgument("weights must not all be 0")
+    return x[mask] / w[mask]
 
 
 def shares(loads: np.ndarray | list) -> np.ndarray:
@@ -66,15 +83,7 @@ def jain_index(loads: np.ndarray | list, weights: np.ndarray | list | None = Non
     Backends with weight 0 are left out. Returns a value in ``[1/n, 1]``; 1
     for all-zero loads (nothing is unfair about no load).
     """
-    x = _as_loads(loads, "loads")
-    if weights is not None:
-        w = _as_loads(weights, "weights")
-        if w.shape != x.shape:
-            raise InvalidArgument(f"loads has {x.size} entries but weights has {w.size}")
-        mask = w > 0
-        if not mask.any():
-            raise InvalidArgument("weights must not all be 0")
-        x = x[mask] / w[mask]
+    x = normalised_loads(loads, weights)
     total = x.sum()
     if total == 0:
         return 1.0

@@ -22,33 +22,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from .fairness import _as_loads
 from ..errors import InvalidArgument
-
-
-def _normalised(loads, weights) -> np.ndarray:
-    x = _as_loads(loads, "loads")
-    if weights is None:
-        return x
-    w = _as_loads(weights, "weights")
-    if w.shape != x.shape:
-        raise InvalidArgument(f"loads has {x.size} entries but weights has {w.size}")
-    mask = w > 0
-    if not mask.any():
-        raise InvalidArgument("weights must not all be 0")
-    return x[mask] / w[mask]
+from .fairness import _as_loads, normalised_loads
 
 
 def coefficient_of_variation(loads, weights=None) -> float:
     """``std(y) / mean(y)`` of the (weight-normalised) loads; 0 when all loads are 0."""
-    y = _normalised(loads, weights)
+    y = normalised_loads(loads, weights)
     mean = y.mean()
     return float(y.std() / mean) if mean > 0 else 0.0
 
 
 def max_over_mean(loads, weights=None) -> float:
     """``max(y) / mean(y)`` of the (weight-normalised) loads; 1 when all loads are 0."""
-    y = _normalised(loads, weights)
+    y = normalised_loads(loads, weights)
     mean = y.mean()
     return float(y.max() / mean) if mean > 0 else 1.0
 

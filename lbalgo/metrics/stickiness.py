@@ -1,4 +1,7 @@
-"""Affinity: how often a client's connection lands where its previous one did.
+"""Stickiness: how often a client's connection lands where its previous one did.
+
+(This measures the affinity a scheduler gives; the ClientIP affinity layer
+itself is :mod:`lbalgo.schedulers.affinity`.)
 
 ``affinity_hit_ratio(clients, backends)`` walks connections in the given
 (arrival) order; for each client after its first scheduled connection it

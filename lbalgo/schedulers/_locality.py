@@ -4,17 +4,17 @@ The whole cache lives in the scheduler's two flat arrays (see
 :mod:`._regions`): named header fields, then regions whose offsets and row
 counts are header fields too::
 
-    state (int64)    header: COUNT, ENTRIES, COUNTER, ROVER, FREE, TICK, MAX_SIZE,
-                             E_FREE, E_COUNT, REPLICATED, then the region fields
+    state (int64)    header: CACHE_SIZE, ENTRY_COUNTER, GC_COUNTER, ROVER, FREE_ENTRY, NEXT_TICK, MAX_SIZE,
+                             FREE_MEMBER, MEMBERS_USED, REPLICATED, then the region fields
                      buckets  TAB_SIZE bucket heads (entry row, -1: empty)
                      folds    v6fold: the 32-bit fold of each IPv6 id
                      entries  rows of (KEY, NEXT in bucket, DEST, SIZE)
-                     members  lblcr replica sets: rows of (E_DEST, E_NEXT)
-    fstate (float64) header: START, CLOCK, EXPIRATION, NEXT_T, OLDEST
+                     members  lblcr replica sets: rows of (MEMBER_DEST, MEMBER_NEXT)
+    fstate (float64) header: START, CLOCK, EXPIRATION, NEXT_TICK_TIME, OLDEST
                      times    one row per entry: (LASTUSE, LASTMOD)
 
 Kernels index the regions flat (:func:`cache_regions`: entry row ``i``'s
-``NEXT`` is ``ent[ENT_WIDTH * i + NEXT]``); Python sees them as 2-D views.
+``NEXT`` is ``entries[ENTRY_WIDTH * i + NEXT]``); Python sees them as 2-D views.
 Entry rows are chained per bucket, new ones at the head; free rows (entries
 and members) sit on free lists. ``DEST`` is a backend *id* for lblc and the
 first member row of the replica set for lblcr (``SIZE`` members, set order
@@ -65,41 +65,41 @@ DEFAULT_MAX_SIZE = TAB_SIZE * 16
 MAX_TIME = 1e15  # seconds; keeps tick indices far from int64 limits
 
 # state (int64) header fields
-COUNT = 0  # entry rows in use (cached addresses)
-ENTRIES = 1  # the kernel's ``entries`` counter, which drives the size-pressure sweep
-COUNTER = 2  # GC tick counter: a full check when it is a multiple of FULL_EVERY
+CACHE_SIZE = 0  # entry rows in use (cached addresses)
+ENTRY_COUNTER = 1  # IPVS's ``tbl->entries``, which drives the size-pressure sweep (lblc can overcount)
+GC_COUNTER = 2  # IPVS's ``tbl->counter`` of GC ticks: a full check when it is a multiple of FULL_EVERY
 ROVER = 3  # the bucket where the last size-pressure sweep stopped
-FREE = 4  # first free entry row (-1: none)
-TICK = 5  # index of the next GC tick (its time is START + CHECK_INTERVAL * TICK)
+FREE_ENTRY = 4  # first free entry row (-1: none)
+NEXT_TICK = 5  # index of the next GC tick (its time is START + CHECK_INTERVAL * NEXT_TICK)
 MAX_SIZE = 6  # entry count above which the ticks sweep under size pressure
-E_FREE = 7  # first free member row (-1: none)
-E_COUNT = 8  # member rows in use
+FREE_MEMBER = 7  # first free member row (-1: none)
+MEMBERS_USED = 8  # member rows in use
 REPLICATED = 9  # 1: entries hold replica sets (lblcr)
 BUCKETS_AT, BUCKETS_ROWS = 10, 11  # region of the bucket heads
 FOLDS_AT, FOLDS_ROWS = 12, 13  # region of the IPv6 folds (v6fold)
-ENT_AT, ENT_ROWS = 14, 15  # region of the entry rows
-ELEM_AT, ELEM_ROWS = 16, 17  # region of the member rows
+ENTRIES_AT, ENTRIES_ROWS = 14, 15  # region of the entry rows
+MEMBERS_AT, MEMBERS_ROWS = 16, 17  # region of the member rows
 TIMES_AT, TIMES_ROWS = 18, 19  # region of the entry times, in fstate (as many rows as entries)
 N_HEADER = 20
 # fstate (float64) header fields
 START = 0  # the GC timer's origin: ticks at START + 60 k, k >= 1
 CLOCK = 1  # time of the latest decision (times may not go back)
 EXPIRATION = 2  # idle time after which a full check deletes an entry
-NEXT_T = 3  # time of the next GC tick
+NEXT_TICK_TIME = 3  # time of the next GC tick
 OLDEST = 4  # scratch: oldest lastuse a sweep kept
 N_FHEADER = 5
 # columns of an entry row / an entry's times / a member row
 KEY, NEXT, DEST, SIZE = range(4)
 LASTUSE, LASTMOD = range(2)
-E_DEST, E_NEXT = range(2)
-ENT_WIDTH, TIMES_WIDTH, ELEM_WIDTH = 4, 2, 2
+MEMBER_DEST, MEMBER_NEXT = range(2)
+ENTRY_WIDTH, TIMES_WIDTH, MEMBER_WIDTH = 4, 2, 2
 
 BUCKETS = Region(BUCKETS_AT, BUCKETS_ROWS)
 FOLDS = Region(FOLDS_AT, FOLDS_ROWS)
-ENT = Region(ENT_AT, ENT_ROWS, ENT_WIDTH)
-ELEM = Region(ELEM_AT, ELEM_ROWS, ELEM_WIDTH)
+ENTRIES = Region(ENTRIES_AT, ENTRIES_ROWS, ENTRY_WIDTH)
+MEMBERS = Region(MEMBERS_AT, MEMBERS_ROWS, MEMBER_WIDTH)
 TIMES = Region(TIMES_AT, TIMES_ROWS, TIMES_WIDTH)
-STATE_LAYOUT = Layout(N_HEADER, BUCKETS, FOLDS, ENT, ELEM)
+STATE_LAYOUT = Layout(N_HEADER, BUCKETS, FOLDS, ENTRIES, MEMBERS)
 FSTATE_LAYOUT = Layout(N_FHEADER, TIMES)
 
 INITIAL_FOLDS = 16
@@ -107,15 +107,15 @@ INITIAL_FOLDS = 16
 
 @kernel(inline="always")
 def cache_regions(state, fstate):
-    """Return the cache's regions, flat: ``(buckets, ent, entf, elem, v6fold)``.
+    """Return the cache's regions, flat: ``(buckets, entries, entry_times, members, v6fold)``.
 
-    Entry row ``i``'s column ``c`` is ``ent[ENT_WIDTH * i + c]`` (its times
-    ``entf[TIMES_WIDTH * i + c]``), member row ``e``'s ``elem[ELEM_WIDTH * e + c]``.
+    Entry row ``i``'s column ``c`` is ``entries[ENTRY_WIDTH * i + c]`` (its times
+    ``entry_times[TIMES_WIDTH * i + c]``), member row ``e``'s ``members[MEMBER_WIDTH * e + c]``.
     """
     return (region(state, state, BUCKETS_AT, BUCKETS_ROWS, 1),
-            region(state, state, ENT_AT, ENT_ROWS, ENT_WIDTH),
+            region(state, state, ENTRIES_AT, ENTRIES_ROWS, ENTRY_WIDTH),
             region(fstate, state, TIMES_AT, TIMES_ROWS, TIMES_WIDTH),
-            region(state, state, ELEM_AT, ELEM_ROWS, ELEM_WIDTH),
+            region(state, state, MEMBERS_AT, MEMBERS_ROWS, MEMBER_WIDTH),
             region(state, state, FOLDS_AT, FOLDS_ROWS, 1))
 
 
@@ -128,55 +128,55 @@ def bucket_of(v6fold, key):
 
 
 @kernel(refcount=False)
-def cache_find(buckets, ent, key, bucket):
+def cache_find(buckets, entries, key, bucket):
     """Row of ``key`` in ``bucket``, or -1."""
     i = buckets[bucket]
     while i >= 0:
-        row = ENT_WIDTH * i
-        if ent[row + KEY] == key:
+        row = ENTRY_WIDTH * i
+        if entries[row + KEY] == key:
             return i
-        i = ent[row + NEXT]
+        i = entries[row + NEXT]
     return -1
 
 
 @kernel(refcount=False)
-def cache_insert(state, buckets, ent, entf, key, bucket, now):
+def cache_insert(state, buckets, entries, entry_times, key, bucket, now):
     """Link a free row for ``key`` at the head of ``bucket``; return it (the caller reserved it)."""
-    i = state[FREE]
-    row = ENT_WIDTH * i
-    state[FREE] = ent[row + NEXT]
-    ent[row + KEY] = key
-    ent[row + NEXT] = buckets[bucket]
-    ent[row + DEST] = -1
-    ent[row + SIZE] = 0
-    entf[TIMES_WIDTH * i + LASTUSE] = now
-    entf[TIMES_WIDTH * i + LASTMOD] = now
+    i = state[FREE_ENTRY]
+    row = ENTRY_WIDTH * i
+    state[FREE_ENTRY] = entries[row + NEXT]
+    entries[row + KEY] = key
+    entries[row + NEXT] = buckets[bucket]
+    entries[row + DEST] = -1
+    entries[row + SIZE] = 0
+    entry_times[TIMES_WIDTH * i + LASTUSE] = now
+    entry_times[TIMES_WIDTH * i + LASTMOD] = now
     buckets[bucket] = i
-    state[COUNT] += 1
-    state[ENTRIES] += 1
+    state[CACHE_SIZE] += 1
+    state[ENTRY_COUNTER] += 1
     return i
 
 
 @kernel(refcount=False)
-def release_row(state, ent, elem, i):
+def release_row(state, entries, members, i):
     """Return row ``i`` (already unlinked) and its replica set to the free lists."""
-    row = ENT_WIDTH * i
+    row = ENTRY_WIDTH * i
     if state[REPLICATED]:
-        e = ent[row + DEST]
+        e = entries[row + DEST]
         while e >= 0:
-            member = ELEM_WIDTH * e
-            nxt = elem[member + E_NEXT]
-            elem[member + E_NEXT] = state[E_FREE]
-            state[E_FREE] = e
-            state[E_COUNT] -= 1
+            member = MEMBER_WIDTH * e
+            nxt = members[member + MEMBER_NEXT]
+            members[member + MEMBER_NEXT] = state[FREE_MEMBER]
+            state[FREE_MEMBER] = e
+            state[MEMBERS_USED] -= 1
             e = nxt
-    ent[row + NEXT] = state[FREE]
-    state[FREE] = i
-    state[COUNT] -= 1
+    entries[row + NEXT] = state[FREE_ENTRY]
+    state[FREE_ENTRY] = i
+    state[CACHE_SIZE] -= 1
 
 
 @kernel(refcount=False)
-def sweep_bucket(state, fstate, buckets, ent, entf, elem, bucket, t, idle):
+def sweep_bucket(state, fstate, buckets, entries, entry_times, members, bucket, t, idle):
     """Delete the entries of ``bucket`` with ``t >= lastuse + idle``; return how many.
 
     Lowers ``fstate[OLDEST]`` to the oldest lastuse kept.
@@ -186,49 +186,51 @@ def sweep_bucket(state, fstate, buckets, ent, entf, elem, bucket, t, idle):
     prev = -1
     i = buckets[bucket]
     while i >= 0:
-        nxt = ent[ENT_WIDTH * i + NEXT]
-        lastuse = entf[TIMES_WIDTH * i + LASTUSE]
+        nxt = entries[ENTRY_WIDTH * i + NEXT]
+        lastuse = entry_times[TIMES_WIDTH * i + LASTUSE]
         if t >= lastuse + idle:
             if prev < 0:
                 buckets[bucket] = nxt
             else:
-                ent[ENT_WIDTH * prev + NEXT] = nxt
-            release_row(state, ent, elem, i)
+                entries[ENTRY_WIDTH * prev + NEXT] = nxt
+            release_row(state, entries, members, i)
             deleted += 1
         else:
             if lastuse < oldest:
                 oldest = lastuse
             prev = i
         i = nxt
-    state[ENTRIES] -= deleted
+    state[ENTRY_COUNTER] -= deleted
     fstate[OLDEST] = oldest
     return deleted
 
 
 @kernel(refcount=False)
-def full_check(state, fstate, buckets, ent, entf, elem, t):
-    """The full expiration check: every bucket, idle limit = expiration (rover unchanged)."""
+def full_check(state, fstate, buckets, entries, entry_times, members, t):
+    """Run the full expiration check: every bucket, idle limit = expiration (rover unchanged)."""
     expiration = fstate[EXPIRATION]
     for b in range(TAB_SIZE):
-        sweep_bucket(state, fstate, buckets, ent, entf, elem, b, t, expiration)
+        sweep_bucket(state, fstate, buckets, entries, entry_times, members, b, t, expiration)
 
 
 @kernel(refcount=False)
-def pressure_check(state, fstate, buckets, ent, entf, elem, t):
-    """The size-pressure sweep. True when it changed nothing (no deletion, the rover came full circle).
+def pressure_check(state, fstate, buckets, entries, entry_times, members, t):
+    """Run the size-pressure sweep; return True when it changed nothing.
+
+    Nothing changed means no deletion, and the rover came full circle.
 
     Leaves the oldest lastuse it saw in ``fstate[OLDEST]``.
     """
     fstate[OLDEST] = np.inf
     max_size = state[MAX_SIZE]
-    goal = (state[ENTRIES] - max_size) * 4 // 3
+    goal = (state[ENTRY_COUNTER] - max_size) * 4 // 3
     if goal > max_size // 2:
         goal = max_size // 2
     j = state[ROVER]
     deleted = 0
     for _ in range(TAB_SIZE):
         j = (j + 1) & TAB_MASK
-        n = sweep_bucket(state, fstate, buckets, ent, entf, elem, j, t, ENTRY_TIMEOUT)
+        n = sweep_bucket(state, fstate, buckets, entries, entry_times, members, j, t, ENTRY_TIMEOUT)
         deleted += n
         goal -= n
         if goal <= 0:
@@ -253,7 +255,7 @@ def last_tick_at(start, now):
 
 @kernel(refcount=False)
 def skip_to(start, k, last, target):
-    """The first tick index >= ``k`` whose time reaches ``target`` (at most ``last + 1``)."""
+    """Return the first tick index >= ``k`` whose time reaches ``target`` (at most ``last + 1``)."""
     if not target <= start + CHECK_INTERVAL * (last + 1):  # also catches target = inf
         return last + 1
     kk = np.int64((target - start) / CHECK_INTERVAL)
@@ -267,7 +269,7 @@ def skip_to(start, k, last, target):
 
 
 @kernel(refcount=False)
-def gc_advance(state, fstate, buckets, ent, entf, elem, now):
+def gc_advance(state, fstate, buckets, entries, entry_times, members, now):
     """Run every GC tick due at or before ``now``, in order (timers fire before the pick).
 
     Stretches where a tick can only move the counter, or can only repeat a
@@ -275,43 +277,44 @@ def gc_advance(state, fstate, buckets, ent, entf, elem, now):
     same as running them one by one.
     """
     start = fstate[START]
-    k = state[TICK]
+    k = state[NEXT_TICK]
     last = last_tick_at(start, now)
     while k <= last:
-        c = state[COUNTER]
+        c = state[GC_COUNTER]
         full = -1  # tick index of the full check to run, if any
         if c % FULL_EVERY == 0:
             full = k
-            state[COUNTER] = 1
+            state[GC_COUNTER] = 1
             k += 1
-        elif state[ENTRIES] <= state[MAX_SIZE]:
+        elif state[ENTRY_COUNTER] <= state[MAX_SIZE]:
             # Only the counter moves until the next full check, and full checks
             # only delete, so the last one due stands for all of them.
             first_full = k + (FULL_EVERY - c)
             if last < first_full:
-                state[COUNTER] = c + (last - k + 1)
+                state[GC_COUNTER] = c + (last - k + 1)
             else:
                 full = first_full + ((last - first_full) // FULL_EVERY) * FULL_EVERY
-                state[COUNTER] = 1 + (last - full)
+                state[GC_COUNTER] = 1 + (last - full)
             k = last + 1
-        elif pressure_check(state, fstate, buckets, ent, entf, elem, start + CHECK_INTERVAL * k):
+        elif pressure_check(state, fstate, buckets, entries, entry_times, members,
+                            start + CHECK_INTERVAL * k):
             # Nothing changed (no deletion, the rover came full circle), and
             # nothing can be deleted before the oldest entry is idle for 360 s.
             k = skip_to(start, k + 1, last, fstate[OLDEST] + ENTRY_TIMEOUT)
         else:
             k += 1
         if full >= 0:
-            full_check(state, fstate, buckets, ent, entf, elem, start + CHECK_INTERVAL * full)
-    state[TICK] = k
-    fstate[NEXT_T] = start + CHECK_INTERVAL * k
+            full_check(state, fstate, buckets, entries, entry_times, members, start + CHECK_INTERVAL * full)
+    state[NEXT_TICK] = k
+    fstate[NEXT_TICK_TIME] = start + CHECK_INTERVAL * k
 
 
 @kernel(refcount=False)
 def gc_run(state, fstate, now):
     """Run the GC ticks due at or before ``now`` and set the clock (``advance`` from Python)."""
-    if now >= fstate[NEXT_T]:
-        buckets, ent, entf, elem, v6fold = cache_regions(state, fstate)
-        gc_advance(state, fstate, buckets, ent, entf, elem, now)
+    if now >= fstate[NEXT_TICK_TIME]:
+        buckets, entries, entry_times, members, v6fold = cache_regions(state, fstate)
+        gc_advance(state, fstate, buckets, entries, entry_times, members, now)
     fstate[CLOCK] = now
 
 
@@ -332,20 +335,20 @@ def lbl_overloaded(table, s):
 def locality_schedule(decide, table, state, fstate, keys, times, out, first, last, mode):
     """Run the ``schedule`` kernel of lblc and lblcr, given the decision ``decide``.
 
-    ``decide(table, state, fstate, buckets, ent, entf, elem, v6fold, key, now)``
+    ``decide(table, state, fstate, buckets, entries, entry_times, members, v6fold, key, now)``
     is the pick once the GC ticks due have run; it returns a slot (-1: none).
     Running the ticks here rather than inside ``decide`` measured about 1.5x
     faster per cache hit, and declaring ``decide`` ``inline="always"`` about
     1.4x faster again at 10 backends (an out-of-line call passes every
     region as an array argument).
     """
-    buckets, ent, entf, elem, v6fold = cache_regions(state, fstate)
+    buckets, entries, entry_times, members, v6fold = cache_regions(state, fstate)
     backend = -1
     for i in range(first, last):
         t = item(times, i)
-        if t >= fstate[NEXT_T]:
-            gc_advance(state, fstate, buckets, ent, entf, elem, t)
-        s = decide(table, state, fstate, buckets, ent, entf, elem, v6fold, item(keys, i), t)
+        if t >= fstate[NEXT_TICK_TIME]:
+            gc_advance(state, fstate, buckets, entries, entry_times, members, t)
+        s = decide(table, state, fstate, buckets, entries, entry_times, members, v6fold, item(keys, i), t)
         backend = account_at(table, s, mode)
         out[i] = backend
     return backend
@@ -402,23 +405,23 @@ class LocalityScheduler(AddressIdentityKeys, Scheduler):
     # -- state ---------------------------------------------------------------------------
     def _new_state(self) -> tuple[np.ndarray, np.ndarray]:
         rows = self._initial_rows
-        members = rows if self._replicated else 0
-        state = STATE_LAYOUT.new([TAB_SIZE, INITIAL_FOLDS, rows, members], np.int64)
-        state[COUNTER] = 1
+        member_rows = rows if self._replicated else 0
+        state = STATE_LAYOUT.new([TAB_SIZE, INITIAL_FOLDS, rows, member_rows], np.int64)
+        state[GC_COUNTER] = 1
         state[MAX_SIZE] = self.max_size
-        state[TICK] = 1
+        state[NEXT_TICK] = 1
         state[REPLICATED] = 1 if self._replicated else 0
         STATE_LAYOUT.view(state, BUCKETS)[:] = -1
-        _link_free(STATE_LAYOUT.view(state, ENT), NEXT, 0, -1)
-        state[FREE] = 0
-        if members:
-            _link_free(STATE_LAYOUT.view(state, ELEM), E_NEXT, 0, -1)
-        state[E_FREE] = 0 if members else -1
+        _link_free(STATE_LAYOUT.view(state, ENTRIES), NEXT, 0, -1)
+        state[FREE_ENTRY] = 0
+        if member_rows:
+            _link_free(STATE_LAYOUT.view(state, MEMBERS), MEMBER_NEXT, 0, -1)
+        state[FREE_MEMBER] = 0 if member_rows else -1
         fstate = FSTATE_LAYOUT.new([rows], np.float64, index=state)
         fstate[START] = self.start
         fstate[CLOCK] = self.start
         fstate[EXPIRATION] = self.expiration
-        fstate[NEXT_T] = self.start + CHECK_INTERVAL
+        fstate[NEXT_TICK_TIME] = self.start + CHECK_INTERVAL
         return state, fstate
 
     def reserve(self, picks: int) -> None:
@@ -429,27 +432,27 @@ class LocalityScheduler(AddressIdentityKeys, Scheduler):
         """
         picks = _validate.count(picks, "picks")
         state, fstate = self.state, self.fstate
-        rows, used = int(state[ENT_ROWS]), int(state[COUNT])
+        rows, used = int(state[ENTRIES_ROWS]), int(state[CACHE_SIZE])
         if rows - used < picks:
             new = max(2 * rows, used + picks)
-            state = STATE_LAYOUT.grown(state, ENT, new)
+            state = STATE_LAYOUT.grown(state, ENTRIES, new)
             fstate = FSTATE_LAYOUT.grown(fstate, TIMES, new, index=state)
-            _link_free(STATE_LAYOUT.view(state, ENT), NEXT, rows, state[FREE])
-            state[FREE] = rows
-        rows, used = int(state[ELEM_ROWS]), int(state[E_COUNT])
+            _link_free(STATE_LAYOUT.view(state, ENTRIES), NEXT, rows, state[FREE_ENTRY])
+            state[FREE_ENTRY] = rows
+        rows, used = int(state[MEMBERS_ROWS]), int(state[MEMBERS_USED])
         if self._replicated and rows - used < picks:
             new = max(2 * rows, used + picks)
-            state = STATE_LAYOUT.grown(state, ELEM, new)
-            _link_free(STATE_LAYOUT.view(state, ELEM), E_NEXT, rows, state[E_FREE])
-            state[E_FREE] = rows
+            state = STATE_LAYOUT.grown(state, MEMBERS, new)
+            _link_free(STATE_LAYOUT.view(state, MEMBERS), MEMBER_NEXT, rows, state[FREE_MEMBER])
+            state[FREE_MEMBER] = rows
         self.state, self.fstate = state, fstate
 
     def _room(self) -> int:
         """Decisions that can run before a region runs out of rows."""
         state = self.state
-        free = int(state[ENT_ROWS] - state[COUNT])
+        free = int(state[ENTRIES_ROWS] - state[CACHE_SIZE])
         if self._replicated:
-            free = min(free, int(state[ELEM_ROWS] - state[E_COUNT]))
+            free = min(free, int(state[MEMBERS_ROWS] - state[MEMBERS_USED]))
         return free
 
     def _detach_extra(self, original: Scheduler) -> None:
@@ -503,7 +506,8 @@ class LocalityScheduler(AddressIdentityKeys, Scheduler):
     def _schedule_one(self, key: int, now: float) -> int:
         """One decision with converted arguments (also what a wrapper such as ClientIPAffinity calls)."""
         state = self.state
-        if state[ENT_ROWS] <= state[COUNT] or (self._replicated and state[ELEM_ROWS] <= state[E_COUNT]):
+        if state[ENTRIES_ROWS] <= state[CACHE_SIZE] or (
+                self._replicated and state[MEMBERS_ROWS] <= state[MEMBERS_USED]):
             self.reserve(1)
         return super()._schedule_one(key, now)
 
@@ -558,7 +562,7 @@ class LocalityScheduler(AddressIdentityKeys, Scheduler):
             # Each decision adds at most one entry and one set member: run in
             # chunks that fit the free rows, growing the regions in between.
             left = n - done
-            rows = int(self.state[ENT_ROWS])
+            rows = int(self.state[ENTRIES_ROWS])
             if self._room() < min(left, max(64, rows // 4)):
                 self.reserve(min(left, max(64, rows)))
             end = done + min(left, self._room())
@@ -570,21 +574,21 @@ class LocalityScheduler(AddressIdentityKeys, Scheduler):
     @property
     def cache_size(self) -> int:
         """Number of cached destination addresses."""
-        return int(self.state[COUNT])
+        return int(self.state[CACHE_SIZE])
 
     @property
     def entry_counter(self) -> int:
-        """The kernel's ``entries`` counter, which drives the size-pressure sweep.
+        """IPVS's ``entries`` counter of the cache, which drives the size-pressure sweep.
 
         For lblc it counts every replacement too (see the module docstring),
         so it can exceed :attr:`cache_size`.
         """
-        return int(self.state[ENTRIES])
+        return int(self.state[ENTRY_COUNTER])
 
     @property
     def gc_counter(self) -> int:
         """The GC tick counter (a full expiration check runs when it is a multiple of 30)."""
-        return int(self.state[COUNTER])
+        return int(self.state[GC_COUNTER])
 
     @property
     def rover(self) -> int:
@@ -594,39 +598,40 @@ class LocalityScheduler(AddressIdentityKeys, Scheduler):
     @property
     def next_tick(self) -> float:
         """Time of the next GC tick."""
-        return float(self.fstate[NEXT_T])
+        return float(self.fstate[NEXT_TICK_TIME])
 
     def _rows(self):
         buckets = STATE_LAYOUT.view(self.state, BUCKETS)
-        ent = STATE_LAYOUT.view(self.state, ENT)
+        entries = STATE_LAYOUT.view(self.state, ENTRIES)
         for b in range(TAB_SIZE):
             i = int(buckets[b])
             while i >= 0:
                 yield i
-                i = int(ent[i, NEXT])
+                i = int(entries[i, NEXT])
 
     def cache_entries(self) -> dict:
-        """Cached destination address -> entry, in bucket order (head of each bucket first).
+        """Return the cached destination addresses and their entries, in bucket order (bucket heads first).
 
         Entries are :class:`LblcEntry` (lblc) or :class:`LblcrEntry` (lblcr).
         Expired entries stay until a GC tick deletes them; call :meth:`advance`
         first to see the cache as it is at a later time.
         """
-        ent = STATE_LAYOUT.view(self.state, ENT)
-        elem = STATE_LAYOUT.view(self.state, ELEM)
-        entf = FSTATE_LAYOUT.view(self.fstate, TIMES, index=self.state)
+        entries = STATE_LAYOUT.view(self.state, ENTRIES)
+        members = STATE_LAYOUT.view(self.state, MEMBERS)
+        entry_times = FSTATE_LAYOUT.view(self.fstate, TIMES, index=self.state)
         out = {}
         for i in self._rows():
-            addr = self._address(int(ent[i, KEY]))
+            addr = self._address(int(entries[i, KEY]))
             if self._replicated:
-                members = []
-                e = int(ent[i, DEST])
+                backends = []
+                e = int(entries[i, DEST])
                 while e >= 0:
-                    members.append(int(elem[e, E_DEST]))
-                    e = int(elem[e, E_NEXT])
-                out[addr] = LblcrEntry(tuple(members), float(entf[i, LASTUSE]), float(entf[i, LASTMOD]))
+                    backends.append(int(members[e, MEMBER_DEST]))
+                    e = int(members[e, MEMBER_NEXT])
+                out[addr] = LblcrEntry(tuple(backends), float(entry_times[i, LASTUSE]),
+                                       float(entry_times[i, LASTMOD]))
             else:
-                out[addr] = LblcEntry(int(ent[i, DEST]), float(entf[i, LASTUSE]))
+                out[addr] = LblcEntry(int(entries[i, DEST]), float(entry_times[i, LASTUSE]))
         return out
 
     def __repr__(self) -> str:

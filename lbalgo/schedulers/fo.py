@@ -38,7 +38,7 @@ from .registry import register
 
 @kernel(inline="always")
 def fo_scan(weight, flags, n):
-    """The slot IPVS fo picks, or -1."""
+    """Return the slot IPVS fo picks, or -1: the first backend of highest weight that is not overloaded."""
     best = -1
     hw = 0
     for s in range(n):
@@ -51,7 +51,7 @@ def fo_scan(weight, flags, n):
 
 @kernel(inline="always")
 def ovf_scan(weight, flags, active, n):
-    """The slot IPVS ovf picks, or -1."""
+    """Return the slot IPVS ovf picks, or -1: the first of highest weight with ``active <= weight``."""
     best = -1
     hw = 0
     for s in range(n):
@@ -66,7 +66,11 @@ def ovf_scan(weight, flags, active, n):
 
 @kernel(signature="schedule", refcount=False)
 def fo_schedule(table, state, fstate, keys, times, out, first, last, mode):
-    """Stateless: ``state`` is unused."""
+    """Schedule connections ``first .. last-1`` by :func:`fo_scan`; return the last backend (-1: none).
+
+    Each connection's backend id goes to ``out`` and is counted; fo keeps
+    no state of its own, so ``state``, ``fstate``, ``keys`` and ``times`` are unused.
+    """
     weight = table[WEIGHT]
     flags = table[FLAGS]
     n = listed(table)
@@ -79,7 +83,11 @@ def fo_schedule(table, state, fstate, keys, times, out, first, last, mode):
 
 @kernel(signature="schedule", refcount=False)
 def ovf_schedule(table, state, fstate, keys, times, out, first, last, mode):
-    """Stateless: ``state`` is unused."""
+    """Schedule connections ``first .. last-1`` by :func:`ovf_scan`; return the last backend (-1: none).
+
+    Each connection's backend id goes to ``out`` and is counted; ovf keeps
+    no state of its own, so ``state``, ``fstate``, ``keys`` and ``times`` are unused.
+    """
     weight = table[WEIGHT]
     flags = table[FLAGS]
     active = table[ACTIVE]

@@ -3,8 +3,8 @@
 ``iptables`` (``spec/kube-proxy.md`` §1.2–§1.3): one rule per endpoint in
 endpoint order; rule ``i`` of ``n`` matches with probability ``1/(n-i)``,
 written as a decimal with exactly ten digits (Go ``%0.10f``); the last rule
-is unconditional. iptables stores ``p_int = lround(p * 2**31)`` and the
-kernel's ``xt_statistic`` matches when ``(get_random_u32() & 0x7FFFFFFF) <
+is unconditional. iptables stores ``p_int = lround(p * 2**31)`` and Linux's
+``xt_statistic`` matches when ``(get_random_u32() & 0x7FFFFFFF) <
 p_int``, one fresh draw per rule reached. ::
 
     pick():
@@ -12,7 +12,7 @@ p_int``, one fresh draw per rule reached. ::
             if (u32() & 0x7FFFFFFF) < p_int(n - i): return endpoint i
         return endpoint n-1
 
-``nftables`` (§2.2): one ``numgen random mod N`` verdict map; the kernel
+``nftables`` (§2.2): one ``numgen random mod N`` verdict map; Linux
 computes ``reciprocal_scale(u32, N) = (u32 * N) >> 32``. ::
 
     pick(): return endpoint[(u32() * n) >> 32]
@@ -36,8 +36,8 @@ import numpy as np
 from .._jit import kernel
 from .._rng import step
 from .._table import BACKEND, account_at, collect_weighted
-from .random import RandomBase
 from .registry import register
+from .weighted_random import RandomBase
 
 # state layout: the generator (state[0:4], see RandomBase), the number of endpoints, the
 # capacity cap, then a region of cap endpoint slots in rule order; iptables adds a region
@@ -48,7 +48,7 @@ ENDPOINTS = 6
 
 @lru_cache(maxsize=None)
 def probability_string(remaining: int) -> str:
-    """The probability kube-proxy writes for a rule with ``remaining`` endpoints left.
+    """Return the probability kube-proxy writes for a rule with ``remaining`` endpoints left.
 
     ``1/remaining`` with exactly ten decimals (Go ``%0.10f``, correctly
     rounded like Python's ``format``).
@@ -168,7 +168,7 @@ class IptablesCascade(_KubeRandom):
         return state
 
     def rules(self) -> list[str]:
-        """The probability of each rule as kube-proxy writes it ("" for the last)."""
+        """Return the probability of each rule as kube-proxy writes it ("" for the last)."""
         n = int(self.state[COUNT])
         return [probability_string(n - i) for i in range(n - 1)] + ([""] if n else [])
 

@@ -54,10 +54,10 @@ import numpy as np
 
 from .. import _rng, _validate
 from .._hash import M32, hash_32
-from ..errors import InvalidArgument, InvalidArgumentType
 from .._jit import kernel
 from .._rng import below
 from .._table import BACKEND, EV_UPDATE, F_FAILED, FLAGS, HEADER, LISTED, SLOT, WEIGHT, account_at, item
+from ..errors import InvalidArgument, InvalidArgumentType
 from ._identity_keys import AddressIdentityKeys
 from ._regions import Layout, Region, region
 from .base import Scheduler
@@ -111,7 +111,7 @@ INITIAL_BITS = 6
 
 @kernel(inline="always")
 def dial_timeout(attempt):
-    """The dial timeout of attempt 0..3 (``EndpointDialTimeouts``)."""
+    """Return the dial timeout of attempt 0..3 (``EndpointDialTimeouts``)."""
     t = 2.0
     if attempt == 0:
         t = 0.25
@@ -124,7 +124,7 @@ def dial_timeout(attempt):
 
 @kernel(inline="always")
 def map_row(mp, bits, key):
-    """The row holding ``key``, or the empty row where it would go (linear probing)."""
+    """Return the row holding ``key``, or the empty row where it would go (linear probing)."""
     mask = (1 << bits) - 1
     r = hash_32((key ^ (key >> 32)) & M32, bits)
     while mp[MAP_WIDTH * r + KEY] != key and mp[MAP_WIDTH * r + KEY] >= 0:
@@ -311,8 +311,8 @@ class UserspaceRR(AddressIdentityKeys, Scheduler):
         Backends in list order; only weight 0 versus > 0 matters (not in / in
         the Endpoints object). See :class:`~lbalgo.schedulers.base.Scheduler`.
     affinity : bool
-        ``sessionAffinity: ClientIP``: the proxy's own client map (not the
-        kernel's; see the module docstring). ``pick`` then needs ``key=``.
+        ``sessionAffinity: ClientIP``: the proxy's own client map (not
+        Linux's; see the module docstring). ``pick`` then needs ``key=``.
     timeout : int
         ``sessionAffinityConfig.clientIP.timeoutSeconds`` (1..86400, default 10800).
     protocol : {"TCP", "UDP"}
@@ -414,7 +414,7 @@ class UserspaceRR(AddressIdentityKeys, Scheduler):
         self._v6_addrs = list(self._v6_addrs)
 
     def _store_v6_fold(self, index: int, fold: int) -> None:
-        """The map is keyed by the full address (Go keys it by the IP string): no fold is hashed."""
+        """Store nothing: the map is keyed by the full address (Go keys it by the IP string)."""
         return None
 
     # -- batches of pool edits ------------------------------------------------------------------------
@@ -509,8 +509,8 @@ class UserspaceRR(AddressIdentityKeys, Scheduler):
         """
         if isinstance(keys_or_count, numbers.Integral) and not isinstance(keys_or_count, (bool, np.bool_)):
             if self.keyed:
-                raise InvalidArgumentType("UserspaceRR.pick_many() with affinity needs an array of client addresses, "
-                                "not a count")
+                raise InvalidArgumentType("UserspaceRR.pick_many() with affinity needs an array of client "
+                                          "addresses, not a count")
             n = _validate.count(keys_or_count, "count")
             keys = np.zeros(1, dtype=np.int64)
         elif self.keyed:
@@ -534,7 +534,8 @@ class UserspaceRR(AddressIdentityKeys, Scheduler):
                 raise InvalidArgument("now contains NaN or infinite times")
             if n and np.any(np.diff(times) < 0):
                 i = int(np.flatnonzero(np.diff(times) < 0)[0]) + 1
-                raise InvalidArgument(f"now[{i}] = {times[i]} goes back in time (times must be non-decreasing)")
+                raise InvalidArgument(f"now[{i}] = {times[i]} goes back in time "
+                                      "(times must be non-decreasing)")
             if n:
                 self._check_time(float(times[0]))
                 self._check_time(float(times[-1]))
@@ -561,14 +562,14 @@ class UserspaceRR(AddressIdentityKeys, Scheduler):
         return log[:m].copy()
 
     def setup_delays(self, n: int) -> np.ndarray:
-        """The dial delays of the last ``n`` simulated connections (see :meth:`dial_delays`)."""
+        """Return the dial delays of the last ``n`` simulated connections (see :meth:`dial_delays`)."""
         return self.dial_delays(n)
 
     def dial_latency(self, simulation: Any) -> DialLatency:
-        """The dial-retry latency of a :func:`lbalgo.simulate` run of this scheduler.
+        """Return the dial-retry latency of a :func:`lbalgo.simulate` run of this scheduler.
 
         The compiled event loop starts each connection at its arrival; this
-        adds the delay the kernel logged for it (see :meth:`dial_delays`) to
+        adds the delay the schedule kernel logged for it (see :meth:`dial_delays`) to
         its sojourn.
         """
         trace = simulation.trace

@@ -15,7 +15,7 @@ backend while it copes, so its cache stays warm. The key is the packet's
             if d AVAILABLE and weight(d) > 0 and not lbl_overloaded(d): return d
         d = wlc()                      # weighted least connection, OVERLOAD skipped
         if none: return nothing        # (en.lastuse stays updated)
-        if en and en.backend != d: en.backend = d    (kernel: delete + re-create)
+        if en and en.backend != d: en.backend = d    (IPVS: delete + re-create)
         elif not en: cache[daddr] = (d, lastuse = now)
         return d
 
@@ -45,8 +45,8 @@ GC timer (armed at construction, ``start``; ticks at start + 60 s, + 120 s, ...)
 
 So while the cache holds at most ``max_size`` (16384) entries it is purged only
 every 30 minutes, of entries idle for ``expiration`` (24 h): an entry idle
-for longer is still used until the next full sweep. ``entries`` is the
-kernel's counter, which a replacement increments without the matching
+for longer is still used until the next full sweep. ``entries`` is IPVS's
+counter, which a replacement increments without the matching
 decrement (mainline ``ip_vs_lblc_new`` deletes the old entry without
 ``atomic_dec``), so it can exceed the real number of entries.
 
@@ -62,8 +62,8 @@ from .._table import BACKEND, F_AVAILABLE, FLAGS, SLOT, WEIGHT
 from ._locality import (
     CLOCK,
     DEST,
-    ENT_WIDTH,
-    ENTRIES,
+    ENTRY_COUNTER,
+    ENTRY_WIDTH,
     LASTUSE,
     TIMES_WIDTH,
     LocalityScheduler,
@@ -78,17 +78,17 @@ from .wlc import wlc_scan
 
 
 @kernel(inline="always")
-def lblc_decide(table, state, fstate, buckets, ent, entf, elem, v6fold, key, now):
+def lblc_decide(table, state, fstate, buckets, entries, entry_times, members, v6fold, key, now):
     """One lblc decision once the GC ticks due have run: the chosen slot, or -1.
 
-    Entry ``i``'s ``DEST`` is the cached backend id (``elem`` is unused); see :mod:`._locality`.
+    Entry ``i``'s ``DEST`` is the cached backend id (``members`` is unused); see :mod:`._locality`.
     """
     fstate[CLOCK] = now
     bucket = bucket_of(v6fold, key)
-    i = cache_find(buckets, ent, key, bucket)
+    i = cache_find(buckets, entries, key, bucket)
     if i >= 0:
-        entf[TIMES_WIDTH * i + LASTUSE] = now
-        s = table[SLOT, ent[ENT_WIDTH * i + DEST]]
+        entry_times[TIMES_WIDTH * i + LASTUSE] = now
+        s = table[SLOT, entries[ENTRY_WIDTH * i + DEST]]
         if table[FLAGS, s] & F_AVAILABLE and table[WEIGHT, s] > 0 and not lbl_overloaded(table, s):
             return s
     s = wlc_scan(table)
@@ -96,12 +96,12 @@ def lblc_decide(table, state, fstate, buckets, ent, entf, elem, v6fold, key, now
         return -1
     d = table[BACKEND, s]
     if i >= 0:
-        if ent[ENT_WIDTH * i + DEST] != d:
-            ent[ENT_WIDTH * i + DEST] = d
-            state[ENTRIES] += 1  # the kernel's counter is not decremented for the old entry
+        if entries[ENTRY_WIDTH * i + DEST] != d:
+            entries[ENTRY_WIDTH * i + DEST] = d
+            state[ENTRY_COUNTER] += 1  # IPVS does not decrement its counter for the old entry
     else:
-        i = cache_insert(state, buckets, ent, entf, key, bucket, now)
-        ent[ENT_WIDTH * i + DEST] = d
+        i = cache_insert(state, buckets, entries, entry_times, key, bucket, now)
+        entries[ENTRY_WIDTH * i + DEST] = d
     return s
 
 

@@ -30,7 +30,7 @@ same hash table and GC timer as lblc (§13–§14 of ``spec/ipvs.md``). ::
 With equal loads both pick the set head, so after a quiet ``expiration`` the
 backend returned is the one just dropped from the set. ``lbl_overloaded``
 and ``wlc`` are lblc's. Unlike lblc, an entry is never replaced, so the
-kernel's ``entries`` counter stays exact. Sets hold backend ids; the
+``entries`` counter IPVS keeps stays exact. Sets hold backend ids; the
 rules read the table at each member's slot.
 """
 
@@ -41,15 +41,15 @@ from .._table import BACKEND, F_AVAILABLE, F_OVERLOAD, FLAGS, SLOT, WEIGHT, over
 from ._locality import (
     CLOCK,
     DEST,
-    E_COUNT,
-    E_DEST,
-    E_FREE,
-    E_NEXT,
-    ELEM_WIDTH,
-    ENT_WIDTH,
+    ENTRY_WIDTH,
     EXPIRATION,
+    FREE_MEMBER,
     LASTMOD,
     LASTUSE,
+    MEMBER_DEST,
+    MEMBER_NEXT,
+    MEMBER_WIDTH,
+    MEMBERS_USED,
     SIZE,
     TIMES_WIDTH,
     LocalityScheduler,
@@ -64,15 +64,15 @@ from .wlc import wlc_scan
 
 
 @kernel(refcount=False)
-def set_min(table, ent, elem, i):
+def set_min(table, entries, members, i):
     """Slot of the weighted least-loaded usable member of row ``i``'s set, or -1."""
-    e = ent[ENT_WIDTH * i + DEST]
+    e = entries[ENTRY_WIDTH * i + DEST]
     least = -1
     loh = 0
     while e >= 0:
-        member = ELEM_WIDTH * e
-        s = table[SLOT, elem[member + E_DEST]]
-        e = elem[member + E_NEXT]
+        member = MEMBER_WIDTH * e
+        s = table[SLOT, members[member + MEMBER_DEST]]
+        e = members[member + MEMBER_NEXT]
         if table[FLAGS, s] & F_OVERLOAD:
             continue
         if table[WEIGHT, s] > 0 and table[FLAGS, s] & F_AVAILABLE:
@@ -82,9 +82,9 @@ def set_min(table, ent, elem, i):
     if least < 0:
         return -1
     while e >= 0:
-        member = ELEM_WIDTH * e
-        s = table[SLOT, elem[member + E_DEST]]
-        e = elem[member + E_NEXT]
+        member = MEMBER_WIDTH * e
+        s = table[SLOT, members[member + MEMBER_DEST]]
+        e = members[member + MEMBER_NEXT]
         if table[FLAGS, s] & F_OVERLOAD:
             continue
         doh = overhead(table, s)
@@ -95,17 +95,17 @@ def set_min(table, ent, elem, i):
 
 
 @kernel(refcount=False)
-def set_max(table, ent, elem, i):
+def set_max(table, entries, members, i):
     """Id of the weighted most-loaded member of row ``i``'s set with weight > 0, or -1."""
-    e = ent[ENT_WIDTH * i + DEST]
+    e = entries[ENTRY_WIDTH * i + DEST]
     most = -1
     most_at = 0
     moh = 0
     while e >= 0:
-        member = ELEM_WIDTH * e
-        b = elem[member + E_DEST]
+        member = MEMBER_WIDTH * e
+        b = members[member + MEMBER_DEST]
         s = table[SLOT, b]
-        e = elem[member + E_NEXT]
+        e = members[member + MEMBER_NEXT]
         if table[WEIGHT, s] > 0:
             most = b
             most_at = s
@@ -114,10 +114,10 @@ def set_max(table, ent, elem, i):
     if most < 0:
         return -1
     while e >= 0:
-        member = ELEM_WIDTH * e
-        b = elem[member + E_DEST]
+        member = MEMBER_WIDTH * e
+        b = members[member + MEMBER_DEST]
         s = table[SLOT, b]
-        e = elem[member + E_NEXT]
+        e = members[member + MEMBER_NEXT]
         doh = overhead(table, s)
         # moh/w_most < doh/w_b, in integers
         if moh * table[WEIGHT, s] < doh * table[WEIGHT, most_at] and table[WEIGHT, s] > 0:
@@ -128,80 +128,81 @@ def set_max(table, ent, elem, i):
 
 
 @kernel(refcount=False)
-def set_erase(state, ent, entf, elem, i, backend, now):
+def set_erase(state, entries, entry_times, members, i, backend, now):
     """Remove ``backend`` from row ``i``'s set (lastmod = now when it was there)."""
-    row = ENT_WIDTH * i
+    row = ENTRY_WIDTH * i
     prev = -1
-    e = ent[row + DEST]
+    e = entries[row + DEST]
     while e >= 0:
-        member = ELEM_WIDTH * e
-        nxt = elem[member + E_NEXT]
-        if elem[member + E_DEST] == backend:
+        member = MEMBER_WIDTH * e
+        nxt = members[member + MEMBER_NEXT]
+        if members[member + MEMBER_DEST] == backend:
             if prev < 0:
-                ent[row + DEST] = nxt
+                entries[row + DEST] = nxt
             else:
-                elem[ELEM_WIDTH * prev + E_NEXT] = nxt
-            elem[member + E_NEXT] = state[E_FREE]
-            state[E_FREE] = e
-            state[E_COUNT] -= 1
-            ent[row + SIZE] -= 1
-            entf[TIMES_WIDTH * i + LASTMOD] = now
+                members[MEMBER_WIDTH * prev + MEMBER_NEXT] = nxt
+            members[member + MEMBER_NEXT] = state[FREE_MEMBER]
+            state[FREE_MEMBER] = e
+            state[MEMBERS_USED] -= 1
+            entries[row + SIZE] -= 1
+            entry_times[TIMES_WIDTH * i + LASTMOD] = now
             return
         prev = e
         e = nxt
 
 
 @kernel(refcount=False)
-def set_insert(state, ent, entf, elem, i, backend, now):
+def set_insert(state, entries, entry_times, members, i, backend, now):
     """Add ``backend`` at the head of row ``i``'s set unless it is a member (then nothing changes).
 
     A new member takes a free row (the caller reserved it).
     """
-    row = ENT_WIDTH * i
-    e = ent[row + DEST]
+    row = ENTRY_WIDTH * i
+    e = entries[row + DEST]
     while e >= 0:
-        if elem[ELEM_WIDTH * e + E_DEST] == backend:
+        if members[MEMBER_WIDTH * e + MEMBER_DEST] == backend:
             return
-        e = elem[ELEM_WIDTH * e + E_NEXT]
-    e = state[E_FREE]
-    member = ELEM_WIDTH * e
-    state[E_FREE] = elem[member + E_NEXT]
-    state[E_COUNT] += 1
-    elem[member + E_DEST] = backend
-    elem[member + E_NEXT] = ent[row + DEST]
-    ent[row + DEST] = e
-    ent[row + SIZE] += 1
-    entf[TIMES_WIDTH * i + LASTMOD] = now
+        e = members[MEMBER_WIDTH * e + MEMBER_NEXT]
+    e = state[FREE_MEMBER]
+    member = MEMBER_WIDTH * e
+    state[FREE_MEMBER] = members[member + MEMBER_NEXT]
+    state[MEMBERS_USED] += 1
+    members[member + MEMBER_DEST] = backend
+    members[member + MEMBER_NEXT] = entries[row + DEST]
+    entries[row + DEST] = e
+    entries[row + SIZE] += 1
+    entry_times[TIMES_WIDTH * i + LASTMOD] = now
 
 
 @kernel(inline="always")
-def lblcr_decide(table, state, fstate, buckets, ent, entf, elem, v6fold, key, now):
+def lblcr_decide(table, state, fstate, buckets, entries, entry_times, members, v6fold, key, now):
     """One lblcr decision once the GC ticks due have run: the chosen slot, or -1.
 
-    Entry ``i``'s ``DEST`` is the first member row of its replica set in ``elem``; see :mod:`._locality`.
+    Entry ``i``'s ``DEST`` is the first member row of its replica set in ``members``; see :mod:`._locality`.
     """
     fstate[CLOCK] = now
     bucket = bucket_of(v6fold, key)
-    i = cache_find(buckets, ent, key, bucket)
+    i = cache_find(buckets, entries, key, bucket)
     if i >= 0:
-        entf[TIMES_WIDTH * i + LASTUSE] = now
-        s = set_min(table, ent, elem, i)
-        if ent[ENT_WIDTH * i + SIZE] > 1 and now > entf[TIMES_WIDTH * i + LASTMOD] + fstate[EXPIRATION]:
-            m = set_max(table, ent, elem, i)
+        entry_times[TIMES_WIDTH * i + LASTUSE] = now
+        s = set_min(table, entries, members, i)
+        if entries[ENTRY_WIDTH * i + SIZE] > 1 and \
+                now > entry_times[TIMES_WIDTH * i + LASTMOD] + fstate[EXPIRATION]:
+            m = set_max(table, entries, members, i)
             if m >= 0:
-                set_erase(state, ent, entf, elem, i, m, now)
+                set_erase(state, entries, entry_times, members, i, m, now)
         if s >= 0 and not lbl_overloaded(table, s):
             return s
         s = wlc_scan(table)
         if s < 0:
             return -1
-        set_insert(state, ent, entf, elem, i, table[BACKEND, s], now)
+        set_insert(state, entries, entry_times, members, i, table[BACKEND, s], now)
         return s
     s = wlc_scan(table)
     if s < 0:
         return -1
-    i = cache_insert(state, buckets, ent, entf, key, bucket, now)
-    set_insert(state, ent, entf, elem, i, table[BACKEND, s], now)
+    i = cache_insert(state, buckets, entries, entry_times, key, bucket, now)
+    set_insert(state, entries, entry_times, members, i, table[BACKEND, s], now)
     return s
 
 

@@ -18,20 +18,20 @@ The weight only switches a backend on or off. With ``new_conns="inactive"``
 (UDP, or TCP before the handshake completes) every connection weighs 1.
 
 ``LC(weights, index="tree")`` makes the same decisions in O(log n); see
-:mod:`lbalgo.schedulers.indexed`.
+:mod:`lbalgo.schedulers.least_connection`.
 """
 
 from __future__ import annotations
 
 from .._jit import kernel
 from .._table import ACTIVE, F_OVERLOAD, FLAGS, INACTIVE, WEIGHT, account_at, listed
-from .indexed import LeastConnectionBase
+from .least_connection import LeastConnectionBase
 from .registry import register
 
 
 @kernel(inline="always")
 def lc_scan(table):
-    """The slot of the backend IPVS lc picks, or -1: the first smallest overhead in list order."""
+    """Return the slot of the backend IPVS lc picks, or -1: the first smallest overhead in list order."""
     weight = table[WEIGHT]
     flags = table[FLAGS]
     active = table[ACTIVE]
@@ -51,7 +51,11 @@ def lc_scan(table):
 
 @kernel(signature="schedule", refcount=False)
 def lc_schedule(table, state, fstate, keys, times, out, first, last, mode):
-    """Stateless: ``state`` is unused."""
+    """Schedule connections ``first .. last-1`` by :func:`lc_scan`; return the last backend (-1: none).
+
+    Each connection's backend id goes to ``out`` and is counted; lc keeps
+    no state of its own, so ``state``, ``fstate``, ``keys`` and ``times`` are unused.
+    """
     backend = -1
     for i in range(first, last):
         backend = account_at(table, lc_scan(table), mode)
@@ -70,7 +74,7 @@ class LC(LeastConnectionBase):
         equivalent. See :class:`~lbalgo.schedulers.base.Scheduler`.
     index : {"scan", "tree"}
         "scan" (default) is the IPVS walk; "tree" gives the same decisions
-        in O(log n) (:mod:`lbalgo.schedulers.indexed`).
+        in O(log n) (:mod:`lbalgo.schedulers.least_connection`).
     """
 
     name = "lc"

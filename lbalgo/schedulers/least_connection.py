@@ -1,8 +1,10 @@
-"""Indexed lc / wlc: the IPVS linear-scan decision in O(log n) per connection.
+"""The base of lc and wlc, and its tree index: the IPVS linear-scan decision in O(log n).
 
-``LC(weights, index="tree")`` and ``WLC(weights, index="tree")`` return
-exactly what the scan of :mod:`.lc` / :mod:`.wlc` returns, tie-breaks
-included, from a tournament tree over list positions.
+:class:`LeastConnectionBase` gives :class:`~lbalgo.LC` and
+:class:`~lbalgo.WLC` a choice of index. ``index="scan"`` (default) runs the
+IPVS walk of :mod:`.lc` / :mod:`.wlc`. ``LC(weights, index="tree")`` and
+``WLC(weights, index="tree")`` return exactly what the scan returns,
+tie-breaks included, from a tournament tree over list positions.
 
 Why a tree can be exact: both scans return the *first* backend, in list
 order, whose load is minimal among the candidates (weight > 0, not
@@ -32,7 +34,7 @@ is reported. It is: the scheduler watches the counters
 (``watches_counters``), so the pool and the simulator report every move
 they make through the ``changed`` hook. Counters changed behind the pool's
 back (another scheduler binding on a shared pool) must be reported with
-:meth:`LeastConnectionBase.touch`.
+:meth:`LeastConnectionBase.counters_changed`.
 """
 
 
@@ -41,8 +43,20 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import kernel
-from .._table import (ACTIVE, EV_COUNTERS, EV_UPDATE, F_OVERLOAD, FLAGS, HEADER, INACTIVE, LISTED, SLOT,
-                      WEIGHT, account_at, listed)
+from .._table import (
+    ACTIVE,
+    EV_COUNTERS,
+    EV_UPDATE,
+    F_OVERLOAD,
+    FLAGS,
+    HEADER,
+    INACTIVE,
+    LISTED,
+    SLOT,
+    WEIGHT,
+    account_at,
+    listed,
+)
 from .base import Scheduler, empty_state, no_change
 
 # state slots, then the tree: node k holds (overhead, weight, slot) at TREE + 3 * k
@@ -116,7 +130,7 @@ def index_build(table, state):
 
 @kernel(signature="schedule", refcount=False)
 def index_schedule(table, state, fstate, keys, times, out, first, last, mode):
-    """The root's backend; its leaf is refreshed once the connection is counted."""
+    """Schedule each connection on the root's backend, then refresh its leaf; return the last backend."""
     backend = -1
     for i in range(first, last):
         root = TREE + 3
@@ -164,7 +178,7 @@ class LeastConnectionBase(Scheduler):
         Weights in list order; see :class:`~lbalgo.schedulers.base.Scheduler`.
     index : {"scan", "tree"}
         "scan" (default): IPVS's linear walk, O(n) per connection. "tree":
-        the same decisions in O(log n) (see :mod:`lbalgo.schedulers.indexed`).
+        the same decisions in O(log n) (see :mod:`lbalgo.schedulers.least_connection`).
     """
 
     #: wlc compares overhead / weight; lc ignores the weight's magnitude.
@@ -191,14 +205,19 @@ class LeastConnectionBase(Scheduler):
     def _resized_state(self, capacity: int) -> tuple[np.ndarray, np.ndarray]:
         return self._new_state()
 
-    def touch(self, backend: int) -> None:
+    def counters_changed(self, backend: int) -> None:
         """Report that ``backend``'s counters changed behind the pool's back (tree index only).
 
-        Not needed for changes made through the pool, this scheduler or the simulator.
+        Not needed for changes made through the pool, this scheduler or the
+        simulator: the pool reports those itself (``EV_COUNTERS`` to the
+        schedulers that watch the counters).
         """
         b = self.pool.check_id(backend, listed=False)
         if self.index == "tree":
             self._changed.entry(self.pool.table, self.state, self.fstate, EV_COUNTERS, b)
+
+    #: The former name of :meth:`counters_changed`, kept for existing callers.
+    touch = counters_changed
 
     def resync(self) -> None:
         """Re-read every backend (after unreported counter changes)."""

@@ -3,7 +3,7 @@
 State: a lookup table of M slots (a prime, default 4093), each holding a
 backend id or nothing. ``h1(v)`` / ``h2(v)`` are ``hsiphash`` of the u32
 ``v`` with the fixed keys {2654435761, 2654435761} and {2654446892,
-2654446892} (SipHash-1-3 on 64-bit kernels, :mod:`lbalgo._hash`). ::
+2654446892} (SipHash-1-3 as 64-bit Linux computes it, :mod:`lbalgo._hash`). ::
 
     rebuild():                          (on every add, delete and edit)
         lw = last_weight (latest non-zero weight) of each listed backend
@@ -28,7 +28,7 @@ backend id or nothing. ``h1(v)`` / ``h2(v)`` are ``hsiphash`` of the u32
 Because the table follows ``last_weight``, quiescing a backend (weight 0)
 keeps its slots (its clients are refused, or moved by the fallback), and
 restoring the old weight gives back the identical table. A backend added
-with weight 0 gets no slots. More than M backends: the kernel refuses to
+with weight 0 gets no slots. More than M backends: IPVS refuses to
 rebuild (EINVAL) and keeps the old table; ``MH.add_backend`` raises.
 
 A backend's permutation depends only on ``addr + port`` of the backend, so
@@ -67,7 +67,7 @@ from ..errors import InvalidArgument, InvalidArgumentType, short
 from .registry import register
 from .sh import HashScheduler, _flag, _readonly, key_source
 
-#: Table sizes the kernel offers (``CONFIG_IP_VS_MH_TAB_INDEX`` 8..17).
+#: Table sizes IPVS offers (``CONFIG_IP_VS_MH_TAB_INDEX`` 8..17).
 PRIMES = (251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071)
 HASH1 = 2654435761  # both key words of hash1 (high halves are 0)
 HASH2 = 2654446892  # both key words of hash2
@@ -146,7 +146,7 @@ def mh_changed(table, state, fstate, event, where):
     m = state[SIZE]
     n = listed(table)
     if n > m:
-        return  # the kernel fails with EINVAL and keeps its table
+        return  # IPVS fails with EINVAL and keeps its table
     g, mw = gcd_and_max(table, LAST_WEIGHT)
     state[GCD] = g
     if g < 1:
@@ -211,7 +211,7 @@ def _table_size(value: Any) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise InvalidArgumentType(f"table_size must be an integer, got {short(value)}")
     if int(value) not in PRIMES:
-        raise InvalidArgument(f"table_size must be one of the kernel's primes {PRIMES}, got {int(value)}")
+        raise InvalidArgument(f"table_size must be one of the primes IPVS offers {PRIMES}, got {int(value)}")
     return int(value)
 
 
@@ -255,7 +255,7 @@ class MH(HashScheduler):
             len(weights) if isinstance(weights, (list, tuple, np.ndarray)) else 0)
         if n > self.table_size:
             raise InvalidArgument(f"mh: {n} backends do not fit a table of {self.table_size} slots "
-                             "(the kernel refuses more destinations than slots: EINVAL)")
+                             "(IPVS refuses more destinations than slots: EINVAL)")
         super().__init__(weights, **options)
 
     # -- state -------------------------------------------------------------------------
@@ -295,7 +295,7 @@ class MH(HashScheduler):
         """Add a backend (see :meth:`Pool.add`); raises when the table has no room for it."""
         if len(self.pool) >= self.table_size:
             raise InvalidArgument(f"mh: a table of {self.table_size} slots holds at most "
-                             f"{self.table_size} backends (the kernel fails with EINVAL)")
+                             f"{self.table_size} backends (IPVS fails with EINVAL)")
         return super().add_backend(weight, **options)
 
     # -- introspection ------------------------------------------------------------------

@@ -44,7 +44,7 @@ from .registry import register
 
 @kernel(inline="always")
 def sed_scan(weight, flags, active, n):
-    """The slot IPVS sed picks, or -1. One exit: an early return slows Numba's loop."""
+    """Return the slot IPVS sed picks, or -1: the first smallest ``(active + 1) / weight``."""
     s = 0
     while s < n and (weight[s] == 0 or flags[s] & F_OVERLOAD):
         s += 1
@@ -69,7 +69,7 @@ def sed_scan(weight, flags, active, n):
 
 @kernel(inline="always")
 def nq_scan(weight, flags, active, n):
-    """The slot IPVS nq picks, or -1. One exit: an early return slows Numba's loop."""
+    """Return the slot IPVS nq picks, or -1: the first idle backend, else sed's choice."""
     least = -1
     loh = 0
     lw = 0
@@ -91,7 +91,11 @@ def nq_scan(weight, flags, active, n):
 
 @kernel(signature="schedule", refcount=False)
 def sed_schedule(table, state, fstate, keys, times, out, first, last, mode):
-    """Stateless: ``state`` is unused."""
+    """Schedule connections ``first .. last-1`` by :func:`sed_scan`; return the last backend (-1: none).
+
+    Each connection's backend id goes to ``out`` and is counted; sed keeps
+    no state of its own, so ``state``, ``fstate``, ``keys`` and ``times`` are unused.
+    """
     weight = table[WEIGHT]
     flags = table[FLAGS]
     active = table[ACTIVE]
@@ -105,7 +109,11 @@ def sed_schedule(table, state, fstate, keys, times, out, first, last, mode):
 
 @kernel(signature="schedule", refcount=False)
 def nq_schedule(table, state, fstate, keys, times, out, first, last, mode):
-    """Stateless: ``state`` is unused."""
+    """Schedule connections ``first .. last-1`` by :func:`nq_scan`; return the last backend (-1: none).
+
+    Each connection's backend id goes to ``out`` and is counted; nq keeps
+    no state of its own, so ``state``, ``fstate``, ``keys`` and ``times`` are unused.
+    """
     weight = table[WEIGHT]
     flags = table[FLAGS]
     active = table[ACTIVE]

@@ -7,7 +7,7 @@ id or nothing. ::
         walk the list cyclically from its first slot; the current backend
         takes consecutive buckets until it has taken `weight` of them, then
         the next backend in list order continues; a weight-0 backend still
-        takes one bucket per cycle (the kernel moves on once ++count >= weight)
+        takes one bucket per cycle (IPVS moves on once ++count >= weight)
         empty list: every bucket empty
 
     hashkey(offset) = (offset + hash_32((port + addr) mod 2**32, bits)) & mask
@@ -16,7 +16,7 @@ id or nothing. ::
         ih = hashkey(0); b = bucket[ih]
         empty: nothing
         weight > 0 and not overloaded: b
-        fallback=False: nothing (the kernel drops the packet)
+        fallback=False: nothing (IPVS drops the packet)
         fallback=True: for o in 0..size-1: look at bucket hashkey((o + ih) % size),
                        i.e. (o + 2*ih) & mask; empty: nothing; usable: it
 
@@ -24,7 +24,7 @@ id or nothing. ::
 2**32 (``include/linux/hash.h``). IPv6 clients are folded to 32 bits by
 XOR of their four words. Weights above the table size starve the later
 backends, and any edit rebuilds the whole table from bucket 0: sh is not a
-consistent hash. Kernels before about 4.19 used the low bits of
+consistent hash. Linux before about 4.19 used the low bits of
 ``addr * 2654435761`` instead (``docs/algorithms/hashing.md``).
 
 Keys are ``(port << 32) | addr32`` in one int64 (:func:`lbalgo.addresses.endpoint_key`). The
@@ -149,7 +149,7 @@ def _table_bits(value: Any) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"table_bits must be an integer, got {value!r}")
     if not 4 <= int(value) <= 20:
-        raise ValueError(f"table_bits must be in 4..20 (the kernel's CONFIG range), got {int(value)}")
+        raise ValueError(f"table_bits must be in 4..20 (IPVS's CONFIG_IP_VS_SH_TAB_BITS), got {int(value)}")
     return int(value)
 
 
@@ -191,7 +191,7 @@ class HashScheduler(Scheduler):
     words or sequences of single keys, with ``ports=`` for one client port
     per key; integer arrays may also hold keys packed as
     ``(port << 32) | addr``. The port only counts where the scheduler's
-    ``port`` flag is set, as in the kernel.
+    ``port`` flag is set, as in IPVS.
     """
 
     keyed = True

@@ -18,10 +18,10 @@ with ``overhead = active * 256 + inactive``. The ``+ 1`` makes the draw
 inclusive of ``sum(w)``, so the first candidate is drawn with probability
 ``(w1 + 1) / (sum(w) + 1)`` and candidate k > 1 with ``wk / (sum(w) + 1)``.
 The two draws are independent and may give the same backend; ties go to
-choice1. The kernel draws with ``get_random_u32_below`` (older trees:
+choice1. IPVS draws with ``get_random_u32_below`` (older trees:
 ``prandom_u32() % total``); lbalgo draws with Lemire's unbiased method from
-its own seeded generator, so it matches the kernel's distribution, not its
-stream. The kernel multiplies in 32-bit ``int``; lbalgo in 64 bits, as
+its own seeded generator, so it matches IPVS's distribution, not its
+stream. IPVS multiplies in 32-bit ``int``; lbalgo in 64 bits, as
 everywhere else (they differ only once ``weight * overhead`` exceeds 2**31).
 """
 
@@ -42,7 +42,7 @@ RNG = 0
 
 @kernel(inline="always")
 def twos_decide(state, weight, flags, active, inactive, n):
-    """The slot IPVS twos picks, or -1. One exit: an early return slows Numba's loops."""
+    """Return the slot IPVS twos picks, or -1: of two weighted draws, the less loaded per weight."""
     total = 0
     for s in range(n):
         w = weight[s]
@@ -85,7 +85,10 @@ def twos_decide(state, weight, flags, active, inactive, n):
 
 @kernel(signature="schedule", refcount=False)
 def twos_schedule(table, state, fstate, keys, times, out, first, last, mode):
-    """``state`` is the generator, int64[4]."""
+    """Schedule connections ``first .. last-1`` by :func:`twos_decide`; return the last backend (-1: none).
+
+    ``state`` is the generator, int64[4]; ``fstate``, ``keys`` and ``times`` are unused.
+    """
     weight = table[WEIGHT]
     flags = table[FLAGS]
     active = table[ACTIVE]

@@ -59,7 +59,7 @@ def _alias_draw(state, k, total, uniform, cap):
 
 @kernel(refcount=False)
 def _alias_draw_wide(state, k, total, cap):
-    """The alias draw with two separate draws, for ``k * total >= 2**31``."""
+    """Draw from the alias table with two separate draws, for ``k * total >= 2**31``."""
     column = below(state, k)
     s = state[REGIONS + column]
     if below(state, total) >= state[REGIONS + cap + column]:
@@ -69,7 +69,7 @@ def _alias_draw_wide(state, k, total, cap):
 
 @kernel(refcount=False)
 def _redraw(table, state):
-    """The first draw hit an overloaded backend: rejection-sample, then draw exactly."""
+    """Draw again after the first draw hit an overloaded backend: rejection-sample, then draw exactly."""
     k = state[COUNT]
     total = state[TOTAL]
     uniform = state[UNIFORM]
@@ -199,7 +199,7 @@ class RandomBase(Scheduler):
     randomized = True
 
     def _blank_state(self, capacity: int) -> np.ndarray:
-        """The subclass's state for ``capacity`` ids: fields set, generator words still 0."""
+        """Return the subclass's state for ``capacity`` ids: fields set, generator words still 0."""
         raise NotImplementedError(type(self).__name__)
 
     def _built(self, capacity: int, generator: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

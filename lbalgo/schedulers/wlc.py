@@ -17,20 +17,20 @@ backend. The later loop does not test the weight: a weight-0 backend gives
 true, so it never wins. With equal weights wlc chooses exactly as lc.
 
 ``WLC(weights, index="tree")`` makes the same decisions in O(log n); see
-:mod:`lbalgo.schedulers.indexed`.
+:mod:`lbalgo.schedulers.least_connection`.
 """
 
 from __future__ import annotations
 
 from .._jit import kernel
 from .._table import ACTIVE, F_OVERLOAD, FLAGS, INACTIVE, WEIGHT, account_at, listed
-from .indexed import LeastConnectionBase
+from .least_connection import LeastConnectionBase
 from .registry import register
 
 
 @kernel(inline="always")
 def wlc_scan(table):
-    """The slot of the backend IPVS wlc picks, or -1; also the fallback of lblc and lblcr."""
+    """Return the slot of the backend IPVS wlc picks, or -1; also the fallback of lblc and lblcr."""
     weight = table[WEIGHT]
     flags = table[FLAGS]
     active = table[ACTIVE]
@@ -61,7 +61,11 @@ def wlc_scan(table):
 
 @kernel(signature="schedule", refcount=False)
 def wlc_schedule(table, state, fstate, keys, times, out, first, last, mode):
-    """Stateless: ``state`` is unused."""
+    """Schedule connections ``first .. last-1`` by :func:`wlc_scan`; return the last backend (-1: none).
+
+    Each connection's backend id goes to ``out`` and is counted; wlc keeps
+    no state of its own, so ``state``, ``fstate``, ``keys`` and ``times`` are unused.
+    """
     backend = -1
     for i in range(first, last):
         backend = account_at(table, wlc_scan(table), mode)
@@ -80,7 +84,7 @@ class WLC(LeastConnectionBase):
         :class:`~lbalgo.schedulers.base.Scheduler`.
     index : {"scan", "tree"}
         "scan" (default) is the IPVS walk; "tree" gives the same decisions
-        in O(log n) (:mod:`lbalgo.schedulers.indexed`).
+        in O(log n) (:mod:`lbalgo.schedulers.least_connection`).
     """
 
     name = "wlc"

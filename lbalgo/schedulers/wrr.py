@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import kernel
-from .._table import BACKEND, F_OVERLOAD, FLAGS, HEADER, LISTED, WEIGHT, account_at, gcd_and_max, listed
+from .._table import F_OVERLOAD, FLAGS, HEADER, LISTED, WEIGHT, account_at, gcd_and_max, listed
 from .base import Scheduler
 from .registry import register
 
@@ -44,7 +44,7 @@ def wrr_decide(weight, flags, n, mw, di, cw, last):
     """One IPVS wrr decision from cursor ``last`` at current weight ``cw``.
 
     Returns ``(slot or -1, new cursor, new cw)``; with nothing to choose the
-    cursor stays, or rests where the kernel gives up.
+    cursor stays, or rests where IPVS gives up.
     """
     s = last
     stop = -1  # >= 0: the final pass ends at this slot

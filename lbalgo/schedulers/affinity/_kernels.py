@@ -17,42 +17,80 @@ import numpy as np
 
 from ..._jit import kernel
 from ..._table import BACKEND as BACKEND_ROW  # the table row; BACKEND below is the entry column
-from ..._table import EV_COUNTERS, F_AVAILABLE, FLAGS, SLOT, WEIGHT, account, bind_template, item, listed, unbind_template
-from ._store import (  # noqa: F401  (constants re-exported for the Python side)
-    BACKEND, BIG, BITS, CAPACITY, CLIENT, CLOCK, CNEXT, COUNT, EQT, FIRST, FREE, HEAD, IPTABLES, IPVS, KEY,
-    MODE, N_CLIENTS, N_ENT, N_FMETA, N_META, NCTL, NFTABLES, STAMP, STICKY, TAIL, TIMEOUT, TMO, USED, V6_BASE,
-    delete_row, first_row, move_to_tail, new_row, rehash, row_of, slot_of,
+from ..._table import (
+    EV_COUNTERS,
+    F_AVAILABLE,
+    FLAGS,
+    SLOT,
+    WEIGHT,
+    account,
+    bind_template,
+    item,
+    listed,
+    unbind_template,
+)
+from ._store import (
+    BACKEND,
+    BIG,
+    CAPACITY,
+    CLIENT_NEXT,
+    CLOCK,
+    CONTROLLED,
+    EXPIRE_QUIESCENT,
+    HEAD,
+    IPVS,
+    LENGTH,
+    LISTS,
+    META,
+    MODE,
+    NFTABLES,
+    RANK,
+    ROW_TIMEOUT,
+    ROW_TIMES,
+    ROWS,
+    STAMP,
+    STICKY,
+    TIMEOUT,
+    TIMING,
+    V6_BASE,
+    V6FOLD,
+    delete_row,
+    first_row,
+    move_to_tail,
+    new_row,
+    row_of,
+    slot_of,
 )
 
 
 # -- iptables: xt_recent ---------------------------------------------------------------
 @kernel(refcount=False)
 def recent_check(aff, s, client, now):
-    """The ``--rcheck --seconds T --reap`` rules in endpoint order; the endpoint matched or -1.
+    """Check the ``--rcheck --seconds T --reap`` rules in endpoint order; return the endpoint matched or -1.
 
     An entry matches while ``now - T <= last set``. Each rule reached whose
     list holds the client (stale, or the match itself) reaps that list once:
     its oldest entry goes if ``now - T > its last set``.
     """
-    fmeta, ent, entf, blist, rank = aff[1], aff[3], aff[4], aff[5], aff[6]
-    limit = now - fmeta[TIMEOUT]
+    timing, rows, row_times, lists, rank = aff[TIMING], aff[ROWS], aff[ROW_TIMES], aff[LISTS], aff[RANK]
+    limit = now - timing[TIMEOUT]
     best = -1
     best_rank = BIG
     r = first_row(aff, s, client)
     first = r
     while r >= 0:
-        b = ent[r, BACKEND]
-        if not limit > entf[r, STAMP] and rank[b] < best_rank:
+        b = rows[r, BACKEND]
+        if not limit > row_times[r, STAMP] and rank[b] < best_rank:
             best = b
             best_rank = rank[b]
-        r = ent[r, CNEXT]
+        r = rows[r, CLIENT_NEXT]
     r = first
     while r >= 0:
-        nxt = ent[r, CNEXT]
-        b = ent[r, BACKEND]
+        nxt = rows[r, CLIENT_NEXT]
+        b = rows[r, BACKEND]
         if rank[b] <= best_rank:
-            oldest = blist[b, HEAD]
-            if limit > entf[oldest, STAMP]:
+            oldest = lists[b, HEAD]
+            if limit > row_times[oldest, STAMP]:
                 delete_row(aff, oldest)
         r = nxt
     return best
@@ -61,29 +99,32 @@ def recent_check(aff, s, client, now):
 @kernel(refcount=False)
 def recent_set(aff, s, client, b, now):
     """``--set`` in b's list: refresh the entry, or add one (evicting the oldest when full)."""
-    meta, entf, blist = aff[0], aff[4], aff[5]
+    meta, row_times, lists = aff[META], aff[ROW_TIMES], aff[LISTS]
     r = row_of(aff, s, client, b)
     if r >= 0:
-        entf[r, STAMP] = now
+        row_times[r, STAMP] = now
         move_to_tail(aff, r)
     else:
-        if meta[CAPACITY] > 0 and blist[b, COUNT] >= meta[CAPACITY]:
-            delete_row(aff, blist[b, HEAD])
+        if meta[CAPACITY] > 0 and lists[b, LENGTH] >= meta[CAPACITY]:
+            delete_row(aff, lists[b, HEAD])
         new_row(aff, s, client, b, now)
 
 
 # -- nftables: dynamic sets with timeouts -------------------------------------------------
 @kernel(refcount=False)
 def set_check(aff, s, client, now):
-    """The ``ip saddr @affinity`` rules in endpoint order; expired elements are dropped."""
-    ent, entf, rank = aff[3], aff[4], aff[6]
+    """Check the ``ip saddr @affinity`` rules in endpoint order; return the endpoint matched or -1.
+
+    Expired elements met on the way are dropped.
+    """
+    rows, row_times, rank = aff[ROWS], aff[ROW_TIMES], aff[RANK]
     best = -1
     best_rank = BIG
     r = first_row(aff, s, client)
     while r >= 0:
-        nxt = ent[r, CNEXT]
-        b = ent[r, BACKEND]
-        if now >= entf[r, STAMP]:
+        nxt = rows[r, CLIENT_NEXT]
+        b = rows[r, BACKEND]
+        if now >= row_times[r, STAMP]:
             delete_row(aff, r)
         elif rank[b] < best_rank:
             best = b
@@ -95,27 +136,27 @@ def set_check(aff, s, client, now):
 @kernel(refcount=False)
 def set_update(aff, s, client, b, now):
     """``update @set { ip saddr }``: expiry = now + T; a full set takes no new element."""
-    meta, fmeta, entf, blist = aff[0], aff[1], aff[4], aff[5]
-    expires = now + fmeta[TIMEOUT]
+    meta, timing, row_times, lists = aff[META], aff[TIMING], aff[ROW_TIMES], aff[LISTS]
+    expires = now + timing[TIMEOUT]
     r = row_of(aff, s, client, b)
     if r >= 0:
-        entf[r, STAMP] = expires
+        row_times[r, STAMP] = expires
         move_to_tail(aff, r)
     else:
         # Every element has the same timeout, so the list is in expiry order:
-        # expired elements (the kernel's GC) leave from the head.
-        h = blist[b, HEAD]
-        while h >= 0 and now >= entf[h, STAMP]:
+        # expired elements (Linux's garbage collection of the set) leave from the head.
+        h = lists[b, HEAD]
+        while h >= 0 and now >= row_times[h, STAMP]:
             delete_row(aff, h)
-            h = blist[b, HEAD]
-        if meta[CAPACITY] == 0 or blist[b, COUNT] < meta[CAPACITY]:
+            h = lists[b, HEAD]
+        if meta[CAPACITY] == 0 or lists[b, LENGTH] < meta[CAPACITY]:
             new_row(aff, s, client, b, expires)
 
 
 # -- ipvs: persistence templates ------------------------------------------------------------
 @kernel(refcount=False)
 def sticky_expiry(expires, now):
-    """The template timer after it fired at ``expires``, ``expires + 60``, ... up to ``now``.
+    """Return the template timer after it fired at ``expires``, ``expires + 60``, ... up to ``now``.
 
     Each firing with controlled connections re-arms it 60 s later: the first
     ``expires + 60 k`` (k >= 1) after ``now``.
@@ -132,7 +173,7 @@ def sticky_expiry(expires, now):
 @kernel(refcount=False)
 def drop_template(table, aff, r):
     """Remove template row ``r``: persistconns - 1 and the overload rule of an unbind (§0.4)."""
-    unbind_template(table, aff[3][r, BACKEND])
+    unbind_template(table, aff[ROWS][r, BACKEND])
     delete_row(aff, r)
 
 
@@ -143,58 +184,58 @@ def template_check(table, aff, s, client, now):
     Timers due at or before ``now`` fire first. A usable template controls
     the new connection and is re-armed to ``now + its timeout``.
     """
-    meta, ent, entf = aff[0], aff[3], aff[4]
+    meta, rows, row_times = aff[META], aff[ROWS], aff[ROW_TIMES]
     hit = -1
     r = first_row(aff, s, client)
     if r >= 0:
-        if entf[r, STAMP] <= now:
-            if ent[r, NCTL] > 0:
-                entf[r, STAMP] = sticky_expiry(entf[r, STAMP], now)
-                entf[r, TMO] = STICKY
+        if row_times[r, STAMP] <= now:
+            if rows[r, CONTROLLED] > 0:
+                row_times[r, STAMP] = sticky_expiry(row_times[r, STAMP], now)
+                row_times[r, ROW_TIMEOUT] = STICKY
             else:
                 drop_template(table, aff, r)
                 r = -1
     if r >= 0:
-        b = ent[r, BACKEND]
+        b = rows[r, BACKEND]
         sb = table[SLOT, b]
-        # ip_vs_check_template; the kernel keeps an invalidated template
+        # ip_vs_check_template; IPVS keeps an invalidated template
         # (unhashed) until its timer; here it goes at once.
-        if not table[FLAGS, sb] & F_AVAILABLE or (meta[EQT] != 0 and table[WEIGHT, sb] == 0):
+        if not table[FLAGS, sb] & F_AVAILABLE or (meta[EXPIRE_QUIESCENT] != 0 and table[WEIGHT, sb] == 0):
             drop_template(table, aff, r)
         else:
-            ent[r, NCTL] += 1
-            entf[r, STAMP] = now + entf[r, TMO]
+            rows[r, CONTROLLED] += 1
+            row_times[r, STAMP] = now + row_times[r, ROW_TIMEOUT]
             hit = b
     return hit
 
 
 @kernel(refcount=False)
 def template_new(table, aff, s, client, b, now):
-    """A new template on ``b`` controlling this connection (binds like any connection, §0.4)."""
-    fmeta, ent, entf = aff[1], aff[3], aff[4]
-    r = new_row(aff, s, client, b, now + fmeta[TIMEOUT])
-    ent[r, NCTL] = 1
-    entf[r, TMO] = fmeta[TIMEOUT]
+    """Add a template on ``b`` controlling this connection (it binds like any connection, §0.4)."""
+    timing, rows, row_times = aff[TIMING], aff[ROWS], aff[ROW_TIMES]
+    r = new_row(aff, s, client, b, now + timing[TIMEOUT])
+    rows[r, CONTROLLED] = 1
+    row_times[r, ROW_TIMEOUT] = timing[TIMEOUT]
     bind_template(table, b)
 
 
 @kernel(refcount=False)
 def template_release(aff, client, b, now):
     """One connection of ``client`` on ``b`` ended at ``now`` (timers due first)."""
-    ent, entf = aff[3], aff[4]
+    rows, row_times = aff[ROWS], aff[ROW_TIMES]
     r = first_row(aff, slot_of(aff, client), client)
-    if r >= 0 and ent[r, BACKEND] == b and ent[r, NCTL] > 0:
-        if entf[r, STAMP] <= now:
-            entf[r, STAMP] = sticky_expiry(entf[r, STAMP], now)
-            entf[r, TMO] = STICKY
-        ent[r, NCTL] -= 1
+    if r >= 0 and rows[r, BACKEND] == b and rows[r, CONTROLLED] > 0:
+        if row_times[r, STAMP] <= now:
+            row_times[r, STAMP] = sticky_expiry(row_times[r, STAMP], now)
+            row_times[r, ROW_TIMEOUT] = STICKY
+        rows[r, CONTROLLED] -= 1
 
 
 # -- the layer ------------------------------------------------------------------------------------
 @kernel(refcount=False)
 def persist_check(table, aff, key, now):
-    """The affinity rules of the mode for client ``key`` at ``now``: the backend they pin it to, or -1."""
-    meta = aff[0]
+    """Apply the mode's affinity rules to client ``key`` at ``now``; return the backend they pin, or -1."""
+    meta = aff[META]
     mode = meta[MODE]
     s = slot_of(aff, key)
     if mode == IPVS:
@@ -203,14 +244,14 @@ def persist_check(table, aff, key, now):
         hit = set_check(aff, s, key, now)
     else:
         hit = recent_check(aff, s, key, now)
-    aff[1][CLOCK] = now
+    aff[TIMING][CLOCK] = now
     return hit
 
 
 @kernel(refcount=False)
 def persist_record(table, aff, key, backend, hit, now):
     """Record that client ``key`` went to ``backend`` (``hit``: the rules chose it, else the scheduler)."""
-    mode = aff[0][MODE]
+    mode = aff[META][MODE]
     # Deletions in persist_check never move a client's slot: clients stay in the table.
     s = slot_of(aff, key)
     if mode == IPVS:
@@ -223,8 +264,8 @@ def persist_record(table, aff, key, backend, hit, now):
 
 
 @kernel(refcount=False)
-def persist_schedule(schedule, changed, table, state, fstate, aff, keys, times, out, first, last, mode, watches,
-                     inner_key):
+def persist_schedule(schedule, changed, table, state, fstate, aff, keys, times, out, first, last, mode,
+                     watches, inner_key):
     """Schedule connections ``first .. last-1`` with ClientIP affinity in front of ``schedule``.
 
     ``keys`` are client identities (IPv6 as ids >= 2**32, see
@@ -234,7 +275,7 @@ def persist_schedule(schedule, changed, table, state, fstate, aff, keys, times, 
     scheduler, which counts them. ``watches``: the inner scheduler hears
     EV_COUNTERS for the counts it did not make itself. Returns the last backend.
     """
-    v6fold = aff[7]
+    v6fold = aff[V6FOLD]
     backend = -1
     for i in range(first, last):
         key = item(keys, i)
@@ -250,7 +291,7 @@ def persist_schedule(schedule, changed, table, state, fstate, aff, keys, times, 
             backend = schedule(table, state, fstate, inner_key, times, out, i, i + 1, mode)
         if backend >= 0:
             persist_record(table, aff, key, backend, hit, now)
-            if watches and hit < 0 and aff[0][MODE] == IPVS:  # a template can set the overload flag
+            if watches and hit < 0 and aff[META][MODE] == IPVS:  # a template can set the overload flag
                 changed(table, state, fstate, EV_COUNTERS, backend)
     return backend
 
@@ -258,24 +299,24 @@ def persist_schedule(schedule, changed, table, state, fstate, aff, keys, times, 
 @kernel(refcount=False)
 def affinity_changed(table, aff):
     """Endpoint order for the affinity rules; iptables / nftables drop the list of an endpoint that left."""
-    meta, blist, rank = aff[0], aff[5], aff[6]
+    meta, lists, rank = aff[META], aff[LISTS], aff[RANK]
     for b in range(rank.shape[0]):
         rank[b] = BIG
     for s in range(listed(table)):
         if table[WEIGHT, s] > 0:
             rank[table[BACKEND_ROW, s]] = s
     if meta[MODE] != IPVS:
-        for b in range(blist.shape[0]):
-            if blist[b, COUNT] > 0 and rank[b] == BIG:
-                h = blist[b, HEAD]
+        for b in range(lists.shape[0]):
+            if lists[b, LENGTH] > 0 and rank[b] == BIG:
+                h = lists[b, HEAD]
                 while h >= 0:
                     delete_row(aff, h)
-                    h = blist[b, HEAD]
+                    h = lists[b, HEAD]
 
 
 @kernel(refcount=False)
 def release_one(aff, client, b, now):
     """``release`` with a key: ipvs templates count their connections down."""
-    if aff[0][MODE] == IPVS:
+    if aff[META][MODE] == IPVS:
         template_release(aff, client, b, now)
-    aff[1][CLOCK] = now
+    aff[TIMING][CLOCK] = now

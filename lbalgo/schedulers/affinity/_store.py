@@ -1,31 +1,44 @@
 """Storage of ClientIP affinity: the client table, the entry rows, the per-endpoint lists.
 
-State (the tuple the pick kernel receives) is ``(inner_state, aff)`` with
-``aff = (meta, fmeta, slots, ent, entf, blist, rank, v6fold)``:
+The persistence layer's state is one tuple of arrays, ``aff``; its members
+are named by the index constants below (``aff[ROWS]`` is the entry rows)::
 
-``slots``  int64[S, 2], S a power of two
-    Open addressing (linear probing) on the client identity: ``slots[s, 0]``
-    is the client (-1: empty slot), ``slots[s, 1]`` its first entry row (-1: none).
-    Clients are never deleted, so no tombstones; the Python side grows the
-    table (rehash) before it is half full.
-``ent`` int64[R, 8] and ``entf``, a float64 view of the same rows
-    One 64-byte row per (client, endpoint) entry: client, backend, next row
-    of the same client, previous / next row in the backend's list (oldest
-    first), controlled connections (ipvs); then, read through ``entf``, the
-    time (iptables: last ``--set``; nftables: expiry; ipvs: timer) and the
-    current timeout (ipvs). One cache line per entry. Free rows are chained
-    through the client-chain column.
-``blist`` int64[C, 3]
-    Per backend id: the head (oldest), tail and length of its list.
-``rank`` int64[C]
+    aff[META]          int64[N_META]     fields: MODE, CAPACITY, EXPIRE_QUIESCENT,
+                                         N_CLIENTS, BITS, FREE_ROW, ROWS_USED
+    aff[TIMING]        float64[N_TIMING] fields: CLOCK, TIMEOUT
+    aff[CLIENT_SLOTS]  int64[S, 2]       the client table
+    aff[ROWS]          int64[R, 8]       the entry rows
+    aff[ROW_TIMES]     float64[R, 8]     the same rows read as float64
+    aff[LISTS]         int64[C, 3]       per backend id: its list of entries
+    aff[RANK]          int64[C]          per backend id: its list position
+    aff[V6FOLD]        int64[K]          the fold of each IPv6 client id
+
+``CLIENT_SLOTS``, S a power of two
+    Open addressing (linear probing) on the client identity:
+    ``[s, KEY]`` is the client (-1: empty slot), ``[s, FIRST]`` its first
+    entry row (-1: none). Clients are never deleted, so there are no
+    tombstones; the Python side grows the table (rehash) before it is half
+    full.
+``ROWS`` and ``ROW_TIMES``
+    One 64-byte row per (client, endpoint) entry: ``CLIENT``, ``BACKEND``,
+    ``CLIENT_NEXT`` (the client's next row), ``LIST_PREV`` / ``LIST_NEXT``
+    (the neighbours in the backend's list, oldest first), ``CONTROLLED``
+    (ipvs: connections the template controls); then, read as float64,
+    ``STAMP`` (iptables: the last ``--set``; nftables: the expiry; ipvs: the
+    timer) and ``ROW_TIMEOUT`` (ipvs: the template's current timeout). One
+    cache line per entry. Free rows are chained through ``CLIENT_NEXT``.
+``LISTS``
+    Per backend id: the ``HEAD`` (oldest), ``TAIL`` and ``LENGTH`` of its
+    list: the xt_recent list or nft set of that endpoint (iptables,
+    nftables), its templates (ipvs).
+``RANK``
     List position of each endpoint (listed, weight > 0); BIG otherwise. The
     affinity rules are checked in this order.
-``v6fold`` int64[K]
+``V6FOLD``
     Client identities >= 2**32 are IPv6 ids; the inner scheduler gets the
     32-bit fold of the address, the value IPVS hashes.
 
-Every kernel here is allocation-free (``refcount=False``) and keeps loops
-free of early returns.
+Every kernel here is allocation-free (``refcount=False``).
 """
 
 from __future__ import annotations
@@ -36,18 +49,23 @@ from .._identity_keys import V6_BASE  # noqa: F401  (keys >= V6_BASE are IPv6 id
 
 # modes
 IPTABLES, NFTABLES, IPVS = 0, 1, 2
-# meta slots
-MODE, CAPACITY, EQT, N_CLIENTS, BITS, FREE, USED = range(7)
+# the members of the tuple ``aff``
+META, TIMING, CLIENT_SLOTS, ROWS, ROW_TIMES, LISTS, RANK, V6FOLD = range(8)
+N_AFF = 8
+# aff[META] fields: the mode, the list / set capacity (0: none), the expire_quiescent_template
+# sysctl, the distinct clients seen, log2 of the client table's size, the first free row, rows in use
+MODE, CAPACITY, EXPIRE_QUIESCENT, N_CLIENTS, BITS, FREE_ROW, ROWS_USED = range(7)
 N_META = 7
-# fmeta slots
+# aff[TIMING] fields: the time of the latest call, the affinity timeout (timeoutSeconds)
 CLOCK, TIMEOUT = range(2)
-N_FMETA = 2
-# ent columns / entf columns / blist columns
-CLIENT, BACKEND, CNEXT, LPREV, LNEXT, NCTL = range(6)
-STAMP, TMO = 6, 7  # float64 columns, through entf
-N_ENT = 8
-KEY, FIRST = 0, 1  # slots columns
-HEAD, TAIL, COUNT = range(3)
+N_TIMING = 2
+# columns of aff[ROWS], then those read through aff[ROW_TIMES]
+CLIENT, BACKEND, CLIENT_NEXT, LIST_PREV, LIST_NEXT, CONTROLLED = range(6)
+STAMP, ROW_TIMEOUT = 6, 7
+ROW_WIDTH = 8
+# columns of aff[CLIENT_SLOTS] and of aff[LISTS]
+KEY, FIRST = 0, 1
+HEAD, TAIL, LENGTH = range(3)
 
 BIG = 1 << 62
 STICKY = 60.0  # seconds: the template timeout after its timer fired while controlling connections
@@ -55,7 +73,7 @@ STICKY = 60.0  # seconds: the template timeout after its timer fired while contr
 
 @kernel(refcount=False)
 def find_slot(slots, client, bits):
-    """Slot holding ``client``, or the empty slot where it would go."""
+    """Return the slot holding ``client``, or the empty slot where it would go."""
     mask = slots.shape[0] - 1
     s = hash_32((client ^ (client >> 32)) & M32, bits)
     while slots[s, KEY] != client and slots[s, KEY] >= 0:
@@ -65,88 +83,91 @@ def find_slot(slots, client, bits):
 
 @kernel(refcount=False)
 def slot_of(aff, client):
-    """``find_slot`` in the affinity state."""
-    return find_slot(aff[2], client, aff[0][BITS])
+    """Return :func:`find_slot` of ``client`` in ``aff[CLIENT_SLOTS]``."""
+    return find_slot(aff[CLIENT_SLOTS], client, aff[META][BITS])
 
 
 @kernel(refcount=False)
 def delete_row(aff, r):
     """Unlink row ``r`` from its client's chain and its backend's list; free it."""
-    meta, slots, ent, blist = aff[0], aff[2], aff[3], aff[5]
-    s = find_slot(slots, ent[r, CLIENT], meta[BITS])
+    meta, slots, rows, lists = aff[META], aff[CLIENT_SLOTS], aff[ROWS], aff[LISTS]
+    s = find_slot(slots, rows[r, CLIENT], meta[BITS])
     p = slots[s, FIRST]
     if p == r:
-        slots[s, FIRST] = ent[r, CNEXT]
+        slots[s, FIRST] = rows[r, CLIENT_NEXT]
     else:
-        while ent[p, CNEXT] != r:
-            p = ent[p, CNEXT]
-        ent[p, CNEXT] = ent[r, CNEXT]
-    b = ent[r, BACKEND]
-    prev = ent[r, LPREV]
-    nxt = ent[r, LNEXT]
+        while rows[p, CLIENT_NEXT] != r:
+            p = rows[p, CLIENT_NEXT]
+        rows[p, CLIENT_NEXT] = rows[r, CLIENT_NEXT]
+    b = rows[r, BACKEND]
+    prev = rows[r, LIST_PREV]
+    nxt = rows[r, LIST_NEXT]
     if prev >= 0:
-        ent[prev, LNEXT] = nxt
+        rows[prev, LIST_NEXT] = nxt
     else:
-        blist[b, HEAD] = nxt
+        lists[b, HEAD] = nxt
     if nxt >= 0:
-        ent[nxt, LPREV] = prev
+        rows[nxt, LIST_PREV] = prev
     else:
-        blist[b, TAIL] = prev
-    blist[b, COUNT] -= 1
-    ent[r, CNEXT] = meta[FREE]
-    meta[FREE] = r
-    meta[USED] -= 1
+        lists[b, TAIL] = prev
+    lists[b, LENGTH] -= 1
+    rows[r, CLIENT_NEXT] = meta[FREE_ROW]
+    meta[FREE_ROW] = r
+    meta[ROWS_USED] -= 1
 
 
 @kernel(refcount=False)
 def append_row(aff, b, r):
     """Link row ``r`` at the tail (newest end) of backend ``b``'s list."""
-    ent, blist = aff[3], aff[5]
-    tail = blist[b, TAIL]
-    ent[r, LPREV] = tail
-    ent[r, LNEXT] = -1
+    rows, lists = aff[ROWS], aff[LISTS]
+    tail = lists[b, TAIL]
+    rows[r, LIST_PREV] = tail
+    rows[r, LIST_NEXT] = -1
     if tail >= 0:
-        ent[tail, LNEXT] = r
+        rows[tail, LIST_NEXT] = r
     else:
-        blist[b, HEAD] = r
-    blist[b, TAIL] = r
-    blist[b, COUNT] += 1
+        lists[b, HEAD] = r
+    lists[b, TAIL] = r
+    lists[b, LENGTH] += 1
 
 
 @kernel(refcount=False)
 def move_to_tail(aff, r):
     """Make row ``r`` the newest of its backend's list."""
-    ent, blist = aff[3], aff[5]
-    b = ent[r, BACKEND]
-    if blist[b, TAIL] != r:
-        prev = ent[r, LPREV]
-        nxt = ent[r, LNEXT]
+    rows, lists = aff[ROWS], aff[LISTS]
+    b = rows[r, BACKEND]
+    if lists[b, TAIL] != r:
+        prev = rows[r, LIST_PREV]
+        nxt = rows[r, LIST_NEXT]
         if prev >= 0:
-            ent[prev, LNEXT] = nxt
+            rows[prev, LIST_NEXT] = nxt
         else:
-            blist[b, HEAD] = nxt
-        ent[nxt, LPREV] = prev
-        blist[b, COUNT] -= 1
+            lists[b, HEAD] = nxt
+        rows[nxt, LIST_PREV] = prev
+        lists[b, LENGTH] -= 1
         append_row(aff, b, r)
 
 
 @kernel(refcount=False)
 def new_row(aff, s, client, b, t):
-    """Add an entry (client, b) with time ``t`` (client at slot ``s``): newest in b's list, first in its chain."""
-    meta, slots, ent, entf = aff[0], aff[2], aff[3], aff[4]
+    """Add the entry (client, b) with time ``t``, the client being at slot ``s``; return its row.
+
+    The entry becomes the newest of b's list and the first of the client's chain.
+    """
+    meta, slots, rows, row_times = aff[META], aff[CLIENT_SLOTS], aff[ROWS], aff[ROW_TIMES]
     if slots[s, KEY] != client:
         slots[s, KEY] = client
         slots[s, FIRST] = -1
         meta[N_CLIENTS] += 1
-    r = meta[FREE]  # the Python side keeps rows free for every decision of a batch
-    meta[FREE] = ent[r, CNEXT]
-    meta[USED] += 1
-    ent[r, CLIENT] = client
-    ent[r, BACKEND] = b
-    ent[r, CNEXT] = slots[s, FIRST]
-    ent[r, NCTL] = 0
-    entf[r, STAMP] = t
-    entf[r, TMO] = 0.0
+    r = meta[FREE_ROW]  # the Python side keeps rows free for every decision of a batch
+    meta[FREE_ROW] = rows[r, CLIENT_NEXT]
+    meta[ROWS_USED] += 1
+    rows[r, CLIENT] = client
+    rows[r, BACKEND] = b
+    rows[r, CLIENT_NEXT] = slots[s, FIRST]
+    rows[r, CONTROLLED] = 0
+    row_times[r, STAMP] = t
+    row_times[r, ROW_TIMEOUT] = 0.0
     slots[s, FIRST] = r
     append_row(aff, b, r)
     return r
@@ -154,18 +175,18 @@ def new_row(aff, s, client, b, t):
 
 @kernel(refcount=False)
 def first_row(aff, s, client):
-    """First entry row of ``client`` at slot ``s`` (-1: none)."""
-    slots = aff[2]
+    """Return the first entry row of ``client`` at slot ``s`` (-1: none)."""
+    slots = aff[CLIENT_SLOTS]
     return slots[s, FIRST] if slots[s, KEY] == client else -1
 
 
 @kernel(refcount=False)
 def row_of(aff, s, client, b):
-    """The entry row of (client, b), or -1."""
-    ent = aff[3]
+    """Return the entry row of (client, b), or -1."""
+    rows = aff[ROWS]
     r = first_row(aff, s, client)
-    while r >= 0 and ent[r, BACKEND] != b:
-        r = ent[r, CNEXT]
+    while r >= 0 and rows[r, BACKEND] != b:
+        r = rows[r, CLIENT_NEXT]
     return r
 
 

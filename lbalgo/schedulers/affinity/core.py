@@ -15,6 +15,41 @@ from ...errors import InvalidArgument, InvalidArgumentType, NoBackendAvailable, 
 from ..base import Scheduler
 from . import _kernels as K
 from ._keys import ClientKeys
+from ._store import (
+    BACKEND,
+    BIG,
+    BITS,
+    CAPACITY,
+    CLIENT_NEXT,
+    CLIENT_SLOTS,
+    CLOCK,
+    CONTROLLED,
+    EXPIRE_QUIESCENT,
+    FIRST,
+    FREE_ROW,
+    IPTABLES,
+    IPVS,
+    KEY,
+    LISTS,
+    META,
+    MODE,
+    N_AFF,
+    N_CLIENTS,
+    N_META,
+    N_TIMING,
+    NFTABLES,
+    RANK,
+    ROW_TIMES,
+    ROW_WIDTH,
+    ROWS,
+    ROWS_USED,
+    STAMP,
+    TIMEOUT,
+    TIMING,
+    V6_BASE,
+    V6FOLD,
+    rehash,
+)
 
 # The Kernel objects themselves: compiling a kernel of ``_kernels`` rebinds that module's
 # globals to Numba dispatchers, which have no ``direct``.
@@ -22,11 +57,18 @@ _persist_check = K.persist_check
 _persist_record = K.persist_record
 
 MODES = ("iptables", "nftables", "ipvs")
-_MODE_IDS = {"iptables": K.IPTABLES, "nftables": K.NFTABLES, "ipvs": K.IPVS}
+_MODE_IDS = {"iptables": IPTABLES, "nftables": NFTABLES, "ipvs": IPVS}
 #: xt_recent ``ip_list_tot`` (module default) and the size nft gives an unsized dynamic set.
 DEFAULT_CAPACITY = {"iptables": 100, "nftables": 65535, "ipvs": None}
 MIN_TIMEOUT, MAX_TIMEOUT, DEFAULT_TIMEOUT = 1, 86400, 10800
 MAX_TIME = 1e15
+
+
+def _new_lists(capacity: int) -> np.ndarray:
+    """Return empty per-backend lists (``aff[LISTS]``) for ``capacity`` backend ids."""
+    lists = np.zeros((capacity, 3), dtype=np.int64)
+    lists[:, :2] = -1  # no head, no tail
+    return lists
 
 
 class Pin(NamedTuple):
@@ -63,6 +105,7 @@ class ClientIPAffinity(ClientKeys, Scheduler):
     summary = "kube-proxy sessionAffinity: ClientIP (xt_recent / nft sets / IPVS persistence)"
     source = "kube-proxy pkg/proxy/{iptables,nftables,ipvs}; Linux xt_recent.c, nft_dynset.c, ip_vs_core.c"
     keyed = True
+    destination_keyed = False  # keyed by the client address, whatever the inner scheduler hashes
 
     def __init__(self, inner: Scheduler, *, timeout: int = DEFAULT_TIMEOUT, mode: str = "iptables",
                  expire_quiescent_template: bool | None = None, capacity: int | None = None) -> None:
@@ -96,11 +139,10 @@ class ClientIPAffinity(ClientKeys, Scheduler):
         self.seed = inner.seed
         self.pool = inner.pool
         self.randomized = inner.randomized
-        self.destination_keyed = False
         self._schedule = inner._schedule
         self._changed = inner._changed
         self._init_identity_keys()
-        self._aff = self._new_aff(self.pool.capacity, rows=256, bits=9)
+        self._aff = self._new_aff(self.pool.capacity, n_rows=256, bits=9)
         self._budget = 0  # picks that surely fit without growing the tables
         self._new_one_arrays()
         try:  # the wrapper forwards every event to the inner scheduler
@@ -111,23 +153,27 @@ class ClientIPAffinity(ClientKeys, Scheduler):
         K.affinity_changed(self.pool.table, self._aff)
 
     # -- state -------------------------------------------------------------------------------
-    def _new_aff(self, capacity: int, rows: int, bits: int) -> tuple:
-        meta = np.zeros(K.N_META, dtype=np.int64)
-        meta[K.MODE] = _MODE_IDS[self.mode]
-        meta[K.CAPACITY] = self.capacity or 0
-        meta[K.EQT] = 1 if self.expire_quiescent_template else 0
-        meta[K.BITS] = bits
-        fmeta = np.zeros(K.N_FMETA, dtype=np.float64)
-        fmeta[K.CLOCK] = -np.inf
-        fmeta[K.TIMEOUT] = float(self.timeout)
-        ent = np.zeros((rows, K.N_ENT), dtype=np.int64)
-        ent[:, K.CNEXT] = np.arange(1, rows + 1)
-        ent[-1, K.CNEXT] = -1
-        blist = np.zeros((capacity, 3), dtype=np.int64)
-        blist[:, :2] = -1
-        # entf: the same rows read as float64 (times in columns STAMP, TMO): one cache line per entry
-        return (meta, fmeta, np.full((1 << bits, 2), -1, np.int64), ent, ent.view(np.float64), blist,
-                np.full(capacity, K.BIG, np.int64), np.zeros(16, dtype=np.int64))
+    def _new_aff(self, capacity: int, n_rows: int, bits: int) -> tuple:
+        """Return empty affinity tables (the tuple ``aff`` of :mod:`._store`)."""
+        meta = np.zeros(N_META, dtype=np.int64)
+        meta[MODE] = _MODE_IDS[self.mode]
+        meta[CAPACITY] = self.capacity or 0
+        meta[EXPIRE_QUIESCENT] = 1 if self.expire_quiescent_template else 0
+        meta[BITS] = bits
+        timing = np.zeros(N_TIMING, dtype=np.float64)
+        timing[CLOCK] = -np.inf
+        timing[TIMEOUT] = float(self.timeout)
+        rows = np.zeros((n_rows, ROW_WIDTH), dtype=np.int64)
+        rows[:, CLIENT_NEXT] = np.arange(1, n_rows + 1)
+        rows[-1, CLIENT_NEXT] = -1
+        aff: list[Any] = [None] * N_AFF
+        aff[META], aff[TIMING] = meta, timing
+        aff[CLIENT_SLOTS] = np.full((1 << bits, 2), -1, np.int64)
+        # ROW_TIMES: the same rows read as float64 (columns STAMP, ROW_TIMEOUT): one cache line per entry
+        aff[ROWS], aff[ROW_TIMES] = rows, rows.view(np.float64)
+        aff[LISTS], aff[RANK] = _new_lists(capacity), np.full(capacity, BIG, np.int64)
+        aff[V6FOLD] = np.zeros(16, dtype=np.int64)
+        return tuple(aff)
 
     @property
     def state(self) -> np.ndarray:
@@ -152,29 +198,28 @@ class ClientIPAffinity(ClientKeys, Scheduler):
     def _pool_changed(self, event: int, where: int) -> None:
         if event == EV_RESIZE:  # the inner resizes its own state; the per-id arrays grow here
             self.inner._pool_changed(event, where)
-            a = list(self._aff)
+            aff = list(self._aff)
             cap = self.pool.capacity
-            blist = np.zeros((cap, 3), dtype=np.int64)
-            blist[:, :2] = -1
-            blist[: len(a[5])] = a[5]
-            rank = np.full(cap, K.BIG, np.int64)
-            rank[: len(a[6])] = a[6]
-            a[5], a[6] = blist, rank
-            self._aff = tuple(a)
+            lists = _new_lists(cap)
+            lists[: len(aff[LISTS])] = aff[LISTS]
+            rank = np.full(cap, BIG, np.int64)
+            rank[: len(aff[RANK])] = aff[RANK]
+            aff[LISTS], aff[RANK] = lists, rank
+            self._aff = tuple(aff)
             return
         self.inner._pool_changed(event, where)
         if event != EV_COUNTERS:
             K.affinity_changed(self.pool.table, self._aff)
 
     def detached(self) -> ClientIPAffinity:
-        """An independent copy (inner scheduler, pool and affinity tables) for what-if decisions."""
+        """Return an independent copy (inner scheduler, pool and affinity tables) for what-if decisions."""
         clone = _copy.copy(self)
         clone.inner = self.inner.detached()
         clone.pool = clone.inner.pool
         clone.pool.unsubscribe(clone.inner._pool_changed)
         clone.pool.subscribe(clone._pool_changed, counters=clone.inner.watches_counters)
         aff = [a.copy() for a in self._aff]
-        aff[4] = aff[3].view(np.float64)  # entf is a float view of ent's rows
+        aff[ROW_TIMES] = aff[ROWS].view(np.float64)  # a float view of the rows, not a copy
         clone._aff = tuple(aff)
         clone._v6_ids = dict(self._v6_ids)
         clone._v6_addrs = list(self._v6_addrs)
@@ -182,45 +227,49 @@ class ClientIPAffinity(ClientKeys, Scheduler):
         return clone
 
     def reserve(self, picks: int) -> None:
-        """Make room for ``picks`` more decisions (each adds at most one client and one entry),
-        in the affinity tables and in the inner scheduler's state."""
+        """Make room for ``picks`` more decisions, in the affinity tables and in the inner scheduler's state.
+
+        Each decision adds at most one client and one entry.
+        """
         picks = _validate.count(picks, "picks")
         self.inner.reserve(picks)
-        meta, fmeta, slots, ent, entf, blist, rank, v6fold = self._aff
-        rows = ent.shape[0]
-        if rows - meta[K.USED] < picks:
-            new = max(2 * rows, int(meta[K.USED]) + picks)
-            ent2 = np.zeros((new, K.N_ENT), dtype=np.int64)
-            ent2[:rows] = ent
-            ent2[rows:, K.CNEXT] = np.arange(rows + 1, new + 1)
-            ent2[-1, K.CNEXT] = meta[K.FREE] if meta[K.USED] < rows else -1
-            meta[K.FREE] = rows
-            ent, entf = ent2, ent2.view(np.float64)
-        need = int(meta[K.N_CLIENTS]) + picks
+        aff = list(self._aff)
+        meta, rows = aff[META], aff[ROWS]
+        n_rows = rows.shape[0]
+        if n_rows - meta[ROWS_USED] < picks:
+            new = max(2 * n_rows, int(meta[ROWS_USED]) + picks)
+            grown = np.zeros((new, ROW_WIDTH), dtype=np.int64)
+            grown[:n_rows] = rows
+            grown[n_rows:, CLIENT_NEXT] = np.arange(n_rows + 1, new + 1)
+            grown[-1, CLIENT_NEXT] = meta[FREE_ROW] if meta[ROWS_USED] < n_rows else -1
+            meta[FREE_ROW] = n_rows
+            aff[ROWS], aff[ROW_TIMES] = grown, grown.view(np.float64)
+        need = int(meta[N_CLIENTS]) + picks
+        slots = aff[CLIENT_SLOTS]
         if 2 * need > slots.shape[0]:
-            bits = int(meta[K.BITS])
+            bits = int(meta[BITS])
             while 2 * need > (1 << bits):
                 bits += 1
-            slots2 = np.full((1 << bits, 2), -1, np.int64)
-            K.rehash(slots, slots2, bits)
-            slots = slots2
-            meta[K.BITS] = bits
-        self._aff = (meta, fmeta, slots, ent, entf, blist, rank, v6fold)
+            new_slots = np.full((1 << bits, 2), -1, np.int64)
+            rehash(slots, new_slots, bits)
+            aff[CLIENT_SLOTS] = new_slots
+            meta[BITS] = bits
+        self._aff = tuple(aff)
         self._budget = 0
 
     def _room(self) -> int:
-        meta, slots, ent = self._aff[0], self._aff[2], self._aff[3]
-        return min(ent.shape[0] - int(meta[K.USED]), slots.shape[0] // 2 - int(meta[K.N_CLIENTS]))
+        meta, slots, rows = self._aff[META], self._aff[CLIENT_SLOTS], self._aff[ROWS]
+        return min(rows.shape[0] - int(meta[ROWS_USED]), slots.shape[0] // 2 - int(meta[N_CLIENTS]))
 
     # -- time ---------------------------------------------------------------------------------------
     @property
     def clock(self) -> float:
         """Time of the latest decision or release (-inf before any); ``now`` may not go below it."""
-        return float(self._aff[1][K.CLOCK])
+        return float(self._aff[TIMING][CLOCK])
 
     def _time(self, now: Any) -> float:
         t = now if type(now) is float else _validate.time(now)
-        if not self._aff[1][K.CLOCK] <= t <= MAX_TIME:
+        if not self._aff[TIMING][CLOCK] <= t <= MAX_TIME:
             if not -MAX_TIME <= t <= MAX_TIME:
                 raise InvalidArgument(f"now must be a finite time within +-{MAX_TIME:g} s, got {t}")
             raise InvalidArgument(f"now = {t} goes back in time: the affinity state is at {self.clock} "
@@ -241,12 +290,12 @@ class ClientIPAffinity(ClientKeys, Scheduler):
         ValueError
             When ``now`` is earlier than a previous call's.
         """
-        t = now if type(now) is float and self._aff[1][0] <= now <= MAX_TIME else self._time(now)
-        k = key if type(key) is int and 0 <= key < K.V6_BASE else self._key(key)
+        t = now if type(now) is float and self._aff[TIMING][CLOCK] <= now <= MAX_TIME else self._time(now)
+        k = key if type(key) is int and 0 <= key < V6_BASE else self._key(key)
         self._budget -= 1
         if self._budget < 0:
             if self._room() < 64:
-                self.reserve(max(64, self._aff[3].shape[0]))
+                self.reserve(max(64, self._aff[ROWS].shape[0]))
             self._budget = self._room() - 1
         # The persistence layer, step by step from Python (one compiled call each).
         table, aff, inner = self.pool.table, self._aff, self.inner
@@ -256,7 +305,7 @@ class ClientIPAffinity(ClientKeys, Scheduler):
             if inner.watches_counters:
                 inner._changed.entry(table, inner.state, inner.fstate, EV_COUNTERS, backend)
         else:
-            inner_key = k if k < K.V6_BASE else int(aff[7][k - K.V6_BASE])
+            inner_key = k if k < V6_BASE else int(aff[V6FOLD][k - V6_BASE])
             try:
                 backend = inner._schedule_one(inner_key, t)
             except NoBackendAvailable as exc:
@@ -286,7 +335,7 @@ class ClientIPAffinity(ClientKeys, Scheduler):
         if isinstance(keys, numbers.Integral):
             raise InvalidArgumentType("ClientIPAffinity.pick_many() needs an array of client addresses, not "
                                       "a count")
-        clock = self._aff[1][K.CLOCK]
+        clock = self._aff[TIMING][CLOCK]
         if now is None:
             times, t = np.zeros(0, dtype=np.float64), (0.0 if clock == -np.inf else float(clock))
         elif np.ndim(now) == 0:
@@ -318,7 +367,7 @@ class ClientIPAffinity(ClientKeys, Scheduler):
         while done < n:
             left = n - done
             if self._room() < min(left, 1024):
-                self.reserve(min(left, max(1024, self._aff[3].shape[0])))
+                self.reserve(min(left, max(1024, self._aff[ROWS].shape[0])))
             end = done + min(left, self._room())
             inner.reserve(end - done)  # may replace the inner state arrays: read them after
             layer(schedule, changed, pool.table, inner.state, inner.fstate, self._aff, packed, times, out,
@@ -356,15 +405,16 @@ class ClientIPAffinity(ClientKeys, Scheduler):
         ``connections`` = the connections it controls. Nothing is changed.
         """
         t = self.clock if now is None else self._time(now)
-        meta, fmeta, slots, ent, entf, blist, rank, _ = self._aff
+        slots, rows, row_times, rank = (self._aff[CLIENT_SLOTS], self._aff[ROWS], self._aff[ROW_TIMES],
+                                        self._aff[RANK])
         table = self.pool.table
-        T = float(fmeta[K.TIMEOUT])
+        T = float(self._aff[TIMING][TIMEOUT])
         out = {}
-        for s in np.flatnonzero(slots[:, K.KEY] >= 0).tolist():
+        for s in np.flatnonzero(slots[:, KEY] >= 0).tolist():
             best = None
-            r = int(slots[s, K.FIRST])
+            r = int(slots[s, FIRST])
             while r >= 0:
-                b, stamp = int(ent[r, K.BACKEND]), float(entf[r, K.STAMP])
+                b, stamp = int(rows[r, BACKEND]), float(row_times[r, STAMP])
                 if self.mode == "iptables":
                     if not t - T > stamp and (best is None or rank[b] < rank[best.backend]):
                         best = Pin(b, stamp + T, 0)
@@ -372,7 +422,7 @@ class ClientIPAffinity(ClientKeys, Scheduler):
                     if t < stamp and (best is None or rank[b] < rank[best.backend]):
                         best = Pin(b, stamp, 0)
                 else:
-                    nctl = int(ent[r, K.NCTL])
+                    nctl = int(rows[r, CONTROLLED])
                     if stamp <= t and nctl > 0:
                         stamp = float(K.sticky_expiry(stamp, t))
                     sb = table[SLOT, b]
@@ -380,20 +430,20 @@ class ClientIPAffinity(ClientKeys, Scheduler):
                                                                        and table[WEIGHT, sb] == 0)
                     if stamp > t and usable:
                         best = Pin(b, stamp, nctl)
-                r = int(ent[r, K.CNEXT])
+                r = int(rows[r, CLIENT_NEXT])
             if best is not None:
-                out[self._address(int(slots[s, K.KEY]))] = best
+                out[self._address(int(slots[s, KEY]))] = best
         return out
 
     @property
     def clients(self) -> int:
         """Distinct clients ever seen (the client table never shrinks)."""
-        return int(self._aff[0][K.N_CLIENTS])
+        return int(self._aff[META][N_CLIENTS])
 
     @property
     def entries(self) -> int:
         """Entries held: list entries (iptables), set elements (nftables) or templates (ipvs)."""
-        return int(self._aff[0][K.USED])
+        return int(self._aff[META][ROWS_USED])
 
     @property
     def persist_conns(self) -> np.ndarray:
