@@ -8,6 +8,8 @@
 The simulator (``simulate``, ``Simulation``, ``workloads``), ``ClientIPAffinity``,
 ``disruption`` and the comparison reports (``compare``, ``Comparison``) and
 parameter sweeps (``sweep``) are imported on first use, so ``import lbalgo`` stays fast.
+So is ``__version__``, which is read from the installed package's metadata: the
+version is declared once, in ``pyproject.toml``.
 """
 
 from importlib import import_module
@@ -15,17 +17,48 @@ from typing import Any
 
 from .errors import LbalgoError, NoBackendAvailable, UnknownBackend
 from .pool import Pool
-from .schedulers import LC, RR, SCHEDULERS, WLC, WRR, Scheduler, get, names
-from .schedulers import DH, MH, SH
-from .schedulers import FO, NQ, OVF, SED, TWOS, IptablesCascade, NftNumgen, Random
-from .schedulers import UserspaceRR
-from .schedulers import LBLC, LBLCR
-from .schedulers import EnvoyLeastRequest, EnvoyMaglev, EnvoyRandom, EnvoyRingHash, EnvoyRoundRobin
-from .schedulers import NginxHash, NginxIPHash, NginxLeastConn, NginxRandom, NginxRR
-from .schedulers import (HAProxyFirst, HAProxyHdr, HAProxyLeastConn, HAProxyRandom, HAProxyRoundRobin,
-                         HAProxySource, HAProxyStaticRR, HAProxyURI)
-
-__version__ = "0.1.0"
+from .schedulers import (
+    DH,
+    FO,
+    LBLC,
+    LBLCR,
+    LC,
+    MH,
+    NQ,
+    OVF,
+    RR,
+    SCHEDULERS,
+    SED,
+    SH,
+    TWOS,
+    WLC,
+    WRR,
+    EnvoyLeastRequest,
+    EnvoyMaglev,
+    EnvoyRandom,
+    EnvoyRingHash,
+    EnvoyRoundRobin,
+    HAProxyFirst,
+    HAProxyHdr,
+    HAProxyLeastConn,
+    HAProxyRandom,
+    HAProxyRoundRobin,
+    HAProxySource,
+    HAProxyStaticRR,
+    HAProxyURI,
+    IptablesCascade,
+    NftNumgen,
+    NginxHash,
+    NginxIPHash,
+    NginxLeastConn,
+    NginxRandom,
+    NginxRR,
+    Random,
+    Scheduler,
+    UserspaceRR,
+    get,
+    names,
+)
 
 #: Public names loaded lazily: name -> (module, attribute or None for the module itself).
 _LAZY = {
@@ -41,13 +74,26 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def _version() -> str:
+    """Return the version ``pyproject.toml`` declares, as installed ("0+unknown" if never installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
-        module_name, attribute = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module 'lbalgo' has no attribute {name!r}") from None
-    module = import_module(module_name, __name__)
-    value = module if attribute is None else getattr(module, attribute)
+        return version(__name__)
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":  # importlib.metadata takes ~50 ms to import: only when asked
+        value: Any = _version()
+    else:
+        try:
+            module_name, attribute = _LAZY[name]
+        except KeyError:
+            raise AttributeError(f"module 'lbalgo' has no attribute {name!r}") from None
+        module = import_module(module_name, __name__)
+        value = module if attribute is None else getattr(module, attribute)
     globals()[name] = value
     return value
 
