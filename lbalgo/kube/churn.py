@@ -115,7 +115,7 @@ class SliceSet:
                 self._account(e, +1)
 
     def slices(self) -> list[EndpointSlice]:
-        """The current slices (the service's first, then the others unchanged)."""
+        """Return the current slices (the service's first, then the others unchanged)."""
         return [self._slice(name) for name in self.members] + self.others
 
     def _slice(self, name: str, endpoints: Sequence[SliceEndpoint] | None = None) -> EndpointSlice:
@@ -245,7 +245,7 @@ class ChurnReport:
                 nodes * sum(o.endpoints_bytes for o in self.objects))
 
     def to_text(self) -> str:
-        """A plain-text summary: one block per mode, one line per sync."""
+        """Return a plain-text summary: one block per mode, one line per sync."""
         out = []
         for ch, ob in zip(self.changes, self.objects):
             out.append(f"t={ch.time:g}s {ch.action} {ch.ip}: EndpointSlice objects written "
@@ -260,8 +260,8 @@ class ChurnReport:
             for i, s in enumerate(r.syncs, start=1):
                 extra = "; reshuffled" if s.reshuffled else ""
                 out.append(f"  sync t={s.time:g}s: +{list(s.added)} -{list(s.removed)} "
-                           f"quiesced {list(s.quiesced)}; {s.rules_changed} changed ({s.rules_before} -> {s.rules_after}); "
-                           f"share shift {r.shift(i):.3f}{extra}")
+                           f"quiesced {list(s.quiesced)}; {s.rules_changed} changed "
+                           f"({s.rules_before} -> {s.rules_after}); share shift {r.shift(i):.3f}{extra}")
         return "\n".join(out) + "\n"
 
 
@@ -358,7 +358,7 @@ class ApiTraffic:
     blog_method_endpoints: int  # the blog's count: one whole-object resend per replaced pod
 
     def to_text(self) -> str:
-        """The numbers, with units."""
+        """Return the numbers as text, with units."""
         return "\n".join([
             f"Service of {self.pods:,} pods watched by {self.nodes:,} nodes (EndpointSlices of at most "
             f"{self.max_per_slice}):",
@@ -414,7 +414,7 @@ def _suffix(service: str, i: int) -> str:
 
 def api_traffic(pods: int = 5000, nodes: int = 3000, *, max_per_slice: int = 100,
                 **service: Any) -> ApiTraffic:
-    """What the API server sends kube-proxies for one Service, legacy Endpoints versus EndpointSlices.
+    """Compute what the API server sends kube-proxies for one Service, legacy Endpoints versus EndpointSlices.
 
     Builds :func:`synthetic_service` (``service`` passes its options), then
     measures, per watching node and times ``nodes``:

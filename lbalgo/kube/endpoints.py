@@ -114,7 +114,7 @@ class Endpoints:
         return f"{self.namespace}/{self.name}"
 
     def to_slices(self, max_per_slice: int = MAX_PER_SLICE) -> list[EndpointSlice]:
-        """The EndpointSlices the mirroring controller would write for this object.
+        """Return the EndpointSlices the mirroring controller would write for this object.
 
         One group of slices per subset and IP family, at most ``max_per_slice``
         endpoints each (default 100, the EndpointSlice controller's size, so
@@ -171,7 +171,7 @@ def load_endpoints(source: Any) -> list[Endpoints]:
 
 
 def _cut(text: str, limit: int = 80) -> str:
-    """A name from the document, cut for messages."""
+    """Return a name from the document, cut for messages."""
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -84,7 +84,7 @@ def endpoints_address(e: SliceEndpoint, namespace: str, service: str) -> dict:
 
 
 def endpoints_skeleton(namespace: str, service: str, ports: Sequence[SlicePort]) -> dict:
-    """The Endpoints object without its addresses (one subset: every pod shares the ports)."""
+    """Return the Endpoints object without its addresses (one subset: every pod shares the ports)."""
     return {"kind": "Endpoints", "apiVersion": "v1",
             "metadata": {"name": service, "namespace": namespace,
                          "uid": _uid(namespace, service, "endpoints"),
@@ -95,7 +95,7 @@ def endpoints_skeleton(namespace: str, service: str, ports: Sequence[SlicePort])
 
 def endpoints_object(namespace: str, service: str, ports: Sequence[SlicePort],
                      endpoints: Iterable[SliceEndpoint]) -> dict:
-    """The Endpoints object the Endpoints controller writes for these endpoints.
+    """Return the Endpoints object the Endpoints controller writes for these endpoints.
 
     Ready (and not terminating) pods go to ``addresses``, not-ready ones to
     ``notReadyAddresses``; terminating pods are left out, as the controller
@@ -144,7 +144,7 @@ def slice_endpoint(e: SliceEndpoint, namespace: str, service: str) -> dict:
 
 
 def slice_object(s: EndpointSlice) -> dict:
-    """The EndpointSlice object (as the EndpointSlice controller writes it)."""
+    """Return the EndpointSlice object as the EndpointSlice controller writes it."""
     service = s.service_name or s.name
     obj = {"kind": "EndpointSlice", "apiVersion": "discovery.k8s.io/v1",
            "metadata": {"name": s.name, "generateName": f"{service}-", "namespace": s.namespace,

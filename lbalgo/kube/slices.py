@@ -128,7 +128,7 @@ class Endpoint:
         self.key = f"[{self.ip}]:{self.port}" if ":" in self.ip else f"{self.ip}:{self.port}"
 
     def is_local(self, node_name: str) -> bool:
-        """True when ``nodeName`` is set and equals ``node_name`` (which must be non-empty)."""
+        """Return True when ``nodeName`` is set and equals ``node_name`` (which must be non-empty)."""
         return bool(node_name) and self.node_name == node_name
 
     def __str__(self) -> str:
@@ -200,8 +200,10 @@ def read_kubernetes_objects(source: Any, *,
 
 
 def _documents(source: Any, error: type[Exception] = EndpointSliceError) -> tuple[list[Any], str]:
-    """The parsed documents of ``source`` and how to name it in messages (see "
-    ":func:`read_kubernetes_objects`)."""
+    """Return the parsed documents of ``source`` and how to name it in messages.
+
+    See :func:`read_kubernetes_objects` for what ``source`` may be.
+    """
     from .. import _readers, limits
 
     if isinstance(source, (dict, list)):
@@ -290,7 +292,7 @@ def parse_endpointslice(obj: dict, where: str = "input") -> EndpointSlice:
 
 
 def _cut(text: str, limit: int = 80) -> str:
-    """A name from the document, cut for messages."""
+    """Return a name from the document, cut for messages."""
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

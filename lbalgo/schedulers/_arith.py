@@ -30,5 +30,5 @@ def fast_mod(x, d, inv):
 
 
 def inverse(d: int) -> float:
-    """The ``inv`` of :func:`fast_mod` (0.0 for ``d == 0``, which callers never divide by)."""
+    """Return the ``inv`` of :func:`fast_mod` for ``d`` (0.0 for ``d == 0``: callers never divide by 0)."""
     return 1.0 / d if d else 0.0

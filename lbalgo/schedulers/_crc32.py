@@ -46,13 +46,13 @@ CRC_TABLE = _table()
 
 @kernel(inline="always")
 def crc32_byte(reg, byte):
-    """The register after one more byte."""
+    """Return the register after one more byte."""
     return CRC_TABLE[(reg ^ byte) & 0xFF] ^ (reg >> 8)
 
 
 @kernel(inline="always")
 def crc32_update(reg, data, start, end):
-    """The register after ``data[start:end]`` (any integer array holding byte values)."""
+    """Return the register after ``data[start:end]`` (any integer array holding byte values)."""
     for i in range(start, end):
         reg = CRC_TABLE[(reg ^ np.int64(data[i])) & 0xFF] ^ (reg >> 8)
     return reg
@@ -68,7 +68,7 @@ def crc32_zeros(x, length):
 
 @kernel(inline="always")
 def decimal_register(n):
-    """The CRC register after the decimal text of ``n`` (``0 <= n < 100``), from ``CRC_INIT``."""
+    """Return the CRC register after the decimal text of ``n`` (``0 <= n < 100``), from ``CRC_INIT``."""
     reg = CRC_INIT
     if n >= 10:
         reg = crc32_byte(reg, 48 + n // 10)

@@ -17,7 +17,7 @@ from .. import strings
 
 
 def encode(values: Any) -> tuple[np.ndarray, np.ndarray]:
-    """``(data uint8, offsets int64)`` exactly as :func:`lbalgo.strings.encode` returns them."""
+    """Return ``(data uint8, offsets int64)`` exactly as :func:`lbalgo.strings.encode` returns them."""
     if isinstance(values, np.ndarray) and values.dtype.kind == "U":
         values = values.tolist()
     if isinstance(values, list) and values:

@@ -14,7 +14,7 @@ An algorithm supplies two kernels with the uniform signatures of
         The pool-change hook (IPVS ``add_dest`` / ``del_dest`` /
         ``upd_dest``): rebuild or reset the state exactly when the modelled
         system does. Schedulers with ``watches_counters`` also hear
-        EV_COUNTERS for every counter move made outside their own schedule.
+        EV_COUNTERS for every counter change made outside their own schedule.
 
 Because the signatures are uniform, the simulator's event loop and the
 persistence layer are compiled once and receive these kernels as function
@@ -34,7 +34,7 @@ import numpy as np
 
 from .. import _validate, addresses
 from .._jit import Kernel, kernel
-from .._table import EV_RESIZE, LISTED, HEADER, WEIGHT, F_OVERLOAD, FLAGS
+from .._table import EV_RESIZE, F_OVERLOAD, FLAGS, HEADER, LISTED, WEIGHT
 from ..errors import InvalidArgument, InvalidArgumentType, LbalgoError, NoBackendAvailable
 from ..pool import Pool
 
@@ -44,7 +44,7 @@ _NO_FLOATS = np.zeros(0, dtype=np.float64)
 
 @kernel(signature="changed")
 def no_change(table, state, fstate, event, where):
-    """The ``changed`` hook of schedulers without derived state: IPVS lc, wlc, sed, nq, fo, ovf, twos."""
+    """Do nothing: the ``changed`` hook of schedulers without derived state (lc, wlc, sed, nq, ...)."""
     return None
 
 
@@ -54,8 +54,10 @@ def empty_state() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _policy_error(e: Exception, scheduler: Any) -> Exception:
-    """``e`` itself if it is a :class:`LbalgoError`, else the policy's class for it, named after the "
-    "scheduler."""
+    """Return ``e`` itself if it is a :class:`LbalgoError`, else the policy's class for it.
+
+    The new exception's message names the scheduler.
+    """
     if isinstance(e, LbalgoError):
         return e
     kind = InvalidArgumentType if isinstance(e, TypeError) else InvalidArgument
@@ -207,7 +209,7 @@ class Scheduler:
         return None
 
     def detached(self) -> Scheduler:
-        """An independent copy on a copy of the pool: what-if decisions that leave this one alone."""
+        """Return an independent copy on a copy of the pool, for what-if decisions that leave this alone."""
         clone = _copy.copy(self)
         pool = self.pool.copy()
         clone.pool = pool
@@ -219,7 +221,7 @@ class Scheduler:
         return clone
 
     def _new_one_arrays(self) -> None:
-        """The one-element key, time and result arrays of :meth:`pick` (and their last values)."""
+        """Allocate the one-element key, time and result arrays of :meth:`pick` (and their last values)."""
         self._one_key = np.zeros(1, dtype=np.int64)
         self._one_time = np.zeros(1, dtype=np.float64)
         self._one_out = np.zeros(1, dtype=np.int64)
@@ -344,7 +346,8 @@ class Scheduler:
     def _run(self, keys: np.ndarray, times: np.ndarray, out: np.ndarray) -> None:
         """Schedule ``len(out)`` connections (keys and times checked, one-element arrays broadcast)."""
         pool = self.pool
-        self._schedule.entry(pool.table, self.state, self.fstate, keys, times, out, 0, len(out), pool.count_mode)
+        self._schedule.entry(pool.table, self.state, self.fstate, keys, times, out, 0, len(out),
+                             pool.count_mode)
 
     # -- the pool, through the scheduler --------------------------------------------
     def release(self, backend: int, *, active: bool | None = None) -> None:
@@ -398,7 +401,7 @@ key_array = addresses.key_array
 
 
 def _times(now: Any, n: int) -> np.ndarray:
-    """The ``times`` argument of a schedule call: one time for all (a one-element array) or one each."""
+    """Return the ``times`` argument of a schedule call: one time for all (one element) or one each."""
     if now is None:
         return np.zeros(1, dtype=np.float64)
     if np.ndim(now) == 0:

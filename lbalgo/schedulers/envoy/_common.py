@@ -288,7 +288,7 @@ def collect_hosts(table, state, fstate, now):
 
 @kernel(inline="always")
 def source_of(state):
-    """The host source of a decision: 0 = all hosts (panic), 1 = healthy hosts, -1 = nothing."""
+    """Return the host source of a decision: 0 = all hosts (panic), 1 = healthy hosts, -1 = nothing."""
     if state[PANIC]:
         return -1 if state[FAIL_ON_PANIC] else 0
     return 1
@@ -358,7 +358,7 @@ def edf_regions(state, source):
 
 @kernel(inline="always")
 def _earlier(fstate, state, dl, order, a, b):
-    """The leaf of ``a`` and ``b`` whose entry comes first: smaller deadline, then smaller order."""
+    """Return the leaf of ``a`` and ``b`` whose entry comes first: smaller deadline, then smaller order."""
     da = fstate[dl + a]
     db = fstate[dl + b]
     return a if da < db or (da == db and state[order + a] < state[order + b]) else b
@@ -458,7 +458,7 @@ def edf_build(state, fstate, source, hosts_at, n, weights, picks):
 
 # -- validation shared by the classes --------------------------------------------------------------
 def percent(value: Any, what: str) -> int:
-    """A percentage 0..100 as Envoy rounds it (``PROTOBUF_PERCENT_TO_ROUNDED_INTEGER``)."""
+    """Return a percentage 0..100 as Envoy rounds it (``PROTOBUF_PERCENT_TO_ROUNDED_INTEGER``)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{what} must be a number 0..100, got {value!r}")
     v = float(value)
@@ -474,7 +474,7 @@ def flag(value: Any, what: str) -> bool:
 
 
 def random_stream(values: Any) -> np.ndarray:
-    """A recorded random stream (integers 0..2**64-1) as int64 bits, validated."""
+    """Return a recorded random stream (integers 0..2**64-1) as int64 bits, validated."""
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
         raise TypeError(f"random must be a sequence of integers 0..2**64-1, got {type(values).__name__}")
     out = []

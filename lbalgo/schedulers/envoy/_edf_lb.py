@@ -130,7 +130,7 @@ def edf_lb_changed(table, state, fstate, event, where):
 
 @kernel(inline="always")
 def edf_choice(table, state, fstate, source, now):
-    """The EDF pick of ``source``: the earliest entry, re-added with its weight now."""
+    """Return the EDF pick of ``source``: the earliest entry, re-added with its weight now."""
     b = edf_top(state, fstate, source)
     edf_readd_top(state, fstate, source, host_weight(table, state, fstate, b, now))
     return b
@@ -251,7 +251,7 @@ class EdfBalancer(EnvoyBase):
 
 
 def edf_picks(weights: Sequence[float], count: int, prepicks: int = 0) -> list[int]:
-    """The EDF scheduler alone: ``count`` picks over entries ``0..n-1`` of fixed ``weights``.
+    """Run the EDF scheduler alone: ``count`` picks over entries ``0..n-1`` of fixed ``weights``.
 
     Built by ``createWithPicks(entries, weight, prepicks)`` (``prepicks = 0``
     is the same as adding the entries one after the other); each pick

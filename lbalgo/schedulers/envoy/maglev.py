@@ -72,7 +72,7 @@ def _key_less(keys, lengths, a, b):
 
 @kernel
 def _sort_by_key(keys, lengths, n):
-    """Indices 0..n-1 in host-key order (a merge sort: O(n log n) comparisons)."""
+    """Return the indices 0..n-1 in host-key order (a merge sort: O(n log n) comparisons)."""
     order = np.arange(n)
     tmp = np.empty(n, dtype=np.int64)
     width = 1

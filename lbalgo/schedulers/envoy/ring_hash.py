@@ -155,7 +155,7 @@ def ring_changed(table, state, fstate, event, where):
 
 @kernel(inline="always")
 def ring_lookup(state, ring, room, size, buckets, shift, mask, h):
-    """The ring index ``Ring::chooseHost`` returns for the request hash ``h`` (int64 bits).
+    """Return the ring index ``Ring::chooseHost`` returns for the request hash ``h`` (int64 bits).
 
     Ketama's binary search returns the first entry whose hash is >= h, or
     entry 0 past the last one; the bucket index finds the same entry with a
@@ -172,7 +172,7 @@ def ring_lookup(state, ring, room, size, buckets, shift, mask, h):
 
 @kernel(signature="schedule", refcount=False)
 def ring_schedule(table, state, fstate, keys, times, out, first, last, mode):
-    """The ring entry at or after each request hash."""
+    """Schedule each connection on the ring entry at or after its request hash."""
     ring = state[RING_AT]
     room = state[TABLE_SIZE]
     size = state[RING_N]

@@ -47,8 +47,20 @@ import numpy as np
 
 from ... import _validate
 from ..._jit import kernel
-from ..._table import (ACTIVE, BACKEND, EV_ADD, EV_DELETE, EV_RESIZE, F_OVERLOAD, FLAGS, INACTIVE, LISTED,
-                       SLOT, WEIGHT, listed)
+from ..._table import (
+    ACTIVE,
+    BACKEND,
+    EV_ADD,
+    EV_DELETE,
+    EV_RESIZE,
+    F_OVERLOAD,
+    FLAGS,
+    INACTIVE,
+    LISTED,
+    SLOT,
+    WEIGHT,
+    listed,
+)
 from ..._table import HEADER as T_HEADER
 from ..base import Scheduler
 
@@ -86,7 +98,7 @@ def at(state, row, b):
 
 @kernel(inline="always")
 def row(state, r):
-    """A view of per-id row ``r``."""
+    """Return a view of per-id row ``r``."""
     cap = state[CAP]
     return state[HEADER + r * cap: HEADER + (r + 1) * cap]
 
@@ -192,7 +204,7 @@ def assign_ids(table, state):
 
 @kernel
 def added_id(table, state, b):
-    """The id ``add server`` gives: the explicit one, else the smallest free."""
+    """Return the id ``add server`` gives: the explicit one, else the smallest free."""
     puid = state[at(state, ID_EXPLICIT, b)]
     if puid == 0:
         puid = 1
@@ -203,7 +215,7 @@ def added_id(table, state, b):
 
 @kernel
 def event_backend(table, event, where):
-    """The backend id an event is about: at slot ``where``, or the one just unlinked (EV_DELETE)."""
+    """Return the backend id an event is about: at slot ``where``, or the one just unlinked (EV_DELETE)."""
     if event == EV_DELETE:
         return table[BACKEND, table[T_HEADER, LISTED]]
     if event == EV_ADD or where < table[T_HEADER, LISTED]:
@@ -213,7 +225,7 @@ def event_backend(table, event, where):
 
 @kernel
 def next_seq(state):
-    """The next insertion number (tree order among equal keys)."""
+    """Return the next insertion number (tree order among equal keys)."""
     q = state[SEQ]
     state[SEQ] = q + 1
     return q

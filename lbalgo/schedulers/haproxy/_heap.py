@@ -22,8 +22,21 @@ from typing import ClassVar
 import numpy as np
 
 from ..._jit import kernel
-from ._common import (ALGO, CAP, HEADER, ID_KEY, ID_POS, ID_PRIO, ID_SEQ, ID_TREE, NO_TREE, REGION_AT,
-                      REGION_LEN, SEQ, HAProxyScheduler)
+from ._common import (
+    ALGO,
+    CAP,
+    HEADER,
+    ID_KEY,
+    ID_POS,
+    ID_PRIO,
+    ID_SEQ,
+    ID_TREE,
+    NO_TREE,
+    REGION_AT,
+    REGION_LEN,
+    SEQ,
+    HAProxyScheduler,
+)
 
 HSIZE = ALGO + 8  # sizes of up to 6 heaps
 SEQ_LIMIT = (1 << 31) - 1
@@ -46,7 +59,7 @@ def heap_views(state):
 
 @kernel(inline="always")
 def top(v, h):
-    """The element with the smallest priority in heap ``h``, or -1."""
+    """Return the element with the smallest priority in heap ``h``, or -1."""
     if v.hsize[h] == 0:
         return -1
     return v.region[(2 * h + 1) * v.cap]

@@ -37,10 +37,33 @@ import numpy as np
 
 from ..._jit import kernel
 from ..._table import BACKEND, EV_ADD, EV_DELETE, EV_RESIZE, WEIGHT, listed
-from ._common import (ALGO, BE_WEIGHT_SCALE, FBCK, ID_ALLOC_PUID, ID_BACKUP, ID_EW, ID_EXPLICIT, ID_FIRST_TOT,
-                      ID_NODES_NOW, ID_NODES_TOT, ID_PUID, OVERFLOW, REGION_AT, REGION_LEN, SRV_ACT, SRV_BCK,
-                      SRV_EWGHT_MAX, SRV_UWGHT_MAX, added_id, assign_ids, at, event_backend, is_full,
-                      next_eweight, recount)
+from ._common import (
+    ALGO,
+    BE_WEIGHT_SCALE,
+    FBCK,
+    ID_ALLOC_PUID,
+    ID_BACKUP,
+    ID_EW,
+    ID_EXPLICIT,
+    ID_FIRST_TOT,
+    ID_NODES_NOW,
+    ID_NODES_TOT,
+    ID_PUID,
+    OVERFLOW,
+    REGION_AT,
+    REGION_LEN,
+    SRV_ACT,
+    SRV_BCK,
+    SRV_EWGHT_MAX,
+    SRV_UWGHT_MAX,
+    added_id,
+    assign_ids,
+    at,
+    event_backend,
+    is_full,
+    next_eweight,
+    recount,
+)
 from ._hashes import full_hash
 
 M32 = 0xFFFFFFFF
@@ -64,13 +87,13 @@ def node_key(state, b, j):
 
 @kernel(inline="always")
 def entry_key(state, i):
-    """The 32-bit key of ring entry ``i``."""
+    """Return the 32-bit key of ring entry ``i``."""
     return (state[state[REGION_AT] + i] >> SEQ_BITS) & M32
 
 
 @kernel(inline="always")
 def entry_backend(state, i):
-    """The backend id owning ring entry ``i``."""
+    """Return the backend id owning ring entry ``i``."""
     return state[state[REGION_AT] + state[RING_CAP] + i] // SRV_EWGHT_MAX
 
 
@@ -84,7 +107,7 @@ def group_range(state, i):
 
 @kernel
 def find_node(state, node):
-    """The ring index of node id ``node``, -1 if it is not on the ring."""
+    """Return the ring index of node id ``node``, -1 if it is not on the ring."""
     nodes = state[REGION_AT] + state[RING_CAP]
     for i in range(state[RING_N]):
         if state[nodes + i] == node:

@@ -107,7 +107,7 @@ def haproxy_hash_schedule(table, state, fstate, keys, times, out, first, last, m
 
 @kernel(signature="changed")
 def haproxy_hash_changed(table, state, fstate, event, where):
-    """The ring's or the map's runtime edits (see :mod:`.chash`, :mod:`.map`)."""
+    """Apply the ring's or the map's runtime edits (see :mod:`.chash`, :mod:`.map`)."""
     if state[HASH_TYPE]:
         chash_changed_kernel(table, state, event, where)
     else:

@@ -37,12 +37,49 @@ from collections import namedtuple
 import numpy as np
 
 from ..._jit import kernel
-from ..._table import (BACKEND, EV_ADD, EV_COUNTERS, EV_DELETE, EV_RESIZE, F_OVERLOAD, FLAGS, LOOKUP, SLOT,
-                       account, account_at, listed)
+from ..._table import (
+    BACKEND,
+    EV_ADD,
+    EV_COUNTERS,
+    EV_DELETE,
+    EV_RESIZE,
+    F_OVERLOAD,
+    FLAGS,
+    LOOKUP,
+    SLOT,
+    account,
+    account_at,
+    listed,
+)
 from ..registry import register
-from ._common import (CAP, FBCK, ID_BACKUP, ID_EW, ID_KEY, ID_LINKED, ID_PUID, ID_SEQ, ID_TREE, NO_TREE,
-                      REGION_AT, SEQ, SRV_ACT, SRV_BCK, SRV_EWGHT_MAX, T0, added_id, assign_ids, at,
-                      event_backend, is_full, is_listed, next_eweight, recount, served, row)
+from ._common import (
+    CAP,
+    FBCK,
+    ID_BACKUP,
+    ID_EW,
+    ID_KEY,
+    ID_LINKED,
+    ID_PUID,
+    ID_SEQ,
+    ID_TREE,
+    NO_TREE,
+    REGION_AT,
+    SEQ,
+    SRV_ACT,
+    SRV_BCK,
+    SRV_EWGHT_MAX,
+    T0,
+    added_id,
+    assign_ids,
+    at,
+    event_backend,
+    is_full,
+    is_listed,
+    next_eweight,
+    recount,
+    row,
+    served,
+)
 from ._heap import HSIZE, SEQ_LIMIT, HeapScheduler, heap_views, push, remove, renumber, resift, top
 
 M32 = 0xFFFFFFFF
@@ -109,7 +146,7 @@ def lc_link(table, state, v, h, b, ew):
 
 @kernel(inline="always")
 def sync_full(table, v, h, b):
-    """A full server waits out of the heap with its place kept; one with room goes back."""
+    """Take a full server out of the heap, keeping its place; put one with room back."""
     if v.linked[b] == IN_HEAP and is_full(table, b):
         remove(h, v.backup[b], b)
         v.linked[b] = PARKED
@@ -138,7 +175,7 @@ def reposition(table, state, v, h, b):
 
 @kernel(inline="always")
 def group_of(state):
-    """The group to pick from: 0 active, 1 backup; -2: the first backup alone; -1: none."""
+    """Return the group to pick from: 0 active, 1 backup; -2: the first backup alone; -1: none."""
     if state[SRV_ACT]:
         return 0
     if state[FBCK] >= 0:
@@ -280,7 +317,7 @@ def fas_schedule(table, state, fstate, keys, times, out, first, last, mode):
 
 @kernel
 def fas_order(table, state):
-    """The usable servers of each group, as slots sorted by id (``fas_queue_srv``: key = puid)."""
+    """Return the usable servers of each group, as slots sorted by id (``fas_queue_srv``: key = puid)."""
     cap = state[CAP]
     for group in range(2):
         start = state[REGION_AT] + group * cap

@@ -37,12 +37,40 @@ from __future__ import annotations
 import numpy as np
 
 from ..._jit import kernel
-from ..._table import (BACKEND, EV_ADD, EV_DELETE, EV_RESIZE, F_OVERLOAD, FLAGS, SLOT, WEIGHT, account_at,
-                       listed)
+from ..._table import (
+    BACKEND,
+    EV_ADD,
+    EV_DELETE,
+    EV_RESIZE,
+    F_OVERLOAD,
+    FLAGS,
+    SLOT,
+    WEIGHT,
+    account_at,
+    listed,
+)
 from ..registry import register
-from ._common import (ALGO, ID_BACKUP, ID_EW, ID_WSCORE, OVERFLOW, REGION_AT, REGION_LEN, SRV_ACT,
-                      SRV_UWGHT_MAX, TOT_USED, TOT_WEIGHT, WMULT, HAProxyScheduler, assign_ids, at,
-                      event_backend, is_full, next_eweight, recount)
+from ._common import (
+    ALGO,
+    ID_BACKUP,
+    ID_EW,
+    ID_WSCORE,
+    OVERFLOW,
+    REGION_AT,
+    REGION_LEN,
+    SRV_ACT,
+    SRV_UWGHT_MAX,
+    TOT_USED,
+    TOT_WEIGHT,
+    WMULT,
+    HAProxyScheduler,
+    assign_ids,
+    at,
+    event_backend,
+    is_full,
+    next_eweight,
+    recount,
+)
 
 # header fields (the map itself is the region)
 RR_IDX = ALGO
@@ -102,7 +130,7 @@ def map_gcd(table):
 
 @kernel
 def map_load(table, state, new_config):
-    """A configuration load (``new_config``: gcd and ids recomputed, rr_idx 0): eweights, counts, the map."""
+    """Rebuild the eweights, counts and map; ``new_config``: a configuration load (gcd, ids, rr_idx 0)."""
     if new_config:
         state[WMULT] = map_gcd(table)
         state[RR_IDX] = 0

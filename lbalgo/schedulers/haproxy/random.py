@@ -91,7 +91,7 @@ def haproxy_random_schedule(table, state, fstate, keys, times, out, first, last,
 
 @kernel(signature="changed")
 def haproxy_random_changed(table, state, fstate, event, where):
-    """The ring's runtime edits (see :mod:`.chash`)."""
+    """Apply the ring's runtime edits (see :mod:`.chash`)."""
     chash_changed_kernel(table, state, event, where)
 
 

@@ -48,10 +48,40 @@ from collections import namedtuple
 from ..._jit import kernel
 from ..._table import BACKEND, EV_ADD, EV_DELETE, EV_RESIZE, SLOT, account_at, listed
 from ..registry import register
-from ._common import (ALGO, CURR, FBCK, ID_BACKUP, ID_EW, ID_KEY, ID_LINKED, ID_LPOS, ID_NEXT_FULL, ID_NPOS,
-                      ID_PUID, ID_REM, ID_RWEIGHT, ID_SEQ, ID_STEP, ID_TREE, NO_TREE, SEQ, SRV_ACT, SRV_BCK,
-                      SRV_EWGHT_MAX, T0, TOT_WACT, TOT_WBCK, added_id, assign_ids, at, event_backend, is_full,
-                      next_eweight, recount, row)
+from ._common import (
+    ALGO,
+    CURR,
+    FBCK,
+    ID_BACKUP,
+    ID_EW,
+    ID_KEY,
+    ID_LINKED,
+    ID_LPOS,
+    ID_NEXT_FULL,
+    ID_NPOS,
+    ID_PUID,
+    ID_REM,
+    ID_RWEIGHT,
+    ID_SEQ,
+    ID_STEP,
+    ID_TREE,
+    NO_TREE,
+    SEQ,
+    SRV_ACT,
+    SRV_BCK,
+    SRV_EWGHT_MAX,
+    T0,
+    TOT_WACT,
+    TOT_WBCK,
+    added_id,
+    assign_ids,
+    at,
+    event_backend,
+    is_full,
+    next_eweight,
+    recount,
+    row,
+)
 from ._heap import SEQ_LIMIT, HeapScheduler, heap_views, push, remove, renumber, sift_top, top
 
 M32 = 0xFFFFFFFF
@@ -74,7 +104,7 @@ def fw_views(state):
 
 @kernel(inline="always")
 def heap_of(tree, backup):
-    """The heap of ``tree`` (CURR, T0, T1) in group ``backup``."""
+    """Return the heap of ``tree`` (CURR, T0, T1) in group ``backup``."""
     return 3 * backup + tree - 1
 
 

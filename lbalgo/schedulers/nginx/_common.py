@@ -60,8 +60,19 @@ import numpy as np
 
 from ... import _validate
 from ..._jit import kernel
-from ..._table import (ACTIVE, BACKEND, EV_RESIZE, F_OVERLOAD, FLAGS, INACTIVE, LAST_WEIGHT, LISTED, SLOT,
-                       U_THRESHOLD, WEIGHT)
+from ..._table import (
+    ACTIVE,
+    BACKEND,
+    EV_RESIZE,
+    F_OVERLOAD,
+    FLAGS,
+    INACTIVE,
+    LAST_WEIGHT,
+    LISTED,
+    SLOT,
+    U_THRESHOLD,
+    WEIGHT,
+)
 from ..._table import HEADER as T_HEADER
 from ..base import Scheduler
 
@@ -97,19 +108,19 @@ Peers = namedtuple("Peers", "weight flags cw ew fails checked backup max_fails f
 
 @kernel(inline="always")
 def id_row(state, row):
-    """The start of per-id configuration row ``row``."""
+    """Return the start of per-id configuration row ``row``."""
     return HEADER + row * state[CAP]
 
 
 @kernel(inline="always")
 def slot_row(state, row):
-    """The start of per-slot runtime row ``row``."""
+    """Return the start of per-slot runtime row ``row``."""
     return HEADER + (N_ID_ROWS + row) * state[CAP]
 
 
 @kernel(inline="always")
 def srow(state, row, rows):
-    """A view of ``rows`` per-slot runtime rows from ``row`` on."""
+    """Return a view of ``rows`` per-slot runtime rows from ``row`` on."""
     start = slot_row(state, row)
     return state[start: start + rows * state[CAP]]
 
@@ -150,7 +161,7 @@ def usable(p, s, now):
 
 @kernel(inline="always")
 def touch(p, s, now):
-    """A chosen peer: ``checked = now`` once ``fail_timeout`` has passed since the last check."""
+    """Mark peer ``s`` chosen: ``checked = now`` once ``fail_timeout`` has passed since the last check."""
     if now - p.checked[s] > p.fail_timeout[s]:
         p.checked[s] = now
 
@@ -242,7 +253,7 @@ def rr_peer(p, state, n, now):
 
 @kernel(inline="always")
 def search(cum, nprim, w):
-    """The last peer whose prefix sum is <= ``w``, by binary search (``peek_random_peer``'s loop)."""
+    """Return the last peer whose prefix sum is <= ``w``, by binary search (``peek_random_peer``'s loop)."""
     lo = 0
     hi = nprim
     while hi - lo > 1:
@@ -256,7 +267,7 @@ def search(cum, nprim, w):
 
 @kernel(inline="always")
 def walk(p, nprim, w, total, inv, direct):
-    """The primary peer whose block of configured-weight residues holds ``w`` (0 <= w < total).
+    """Return the primary peer whose block of configured-weight residues holds ``w`` (0 <= w < total).
 
     nginx walks the list subtracting weights; with the prefix sums in ``cum``
     that is the last peer whose prefix sum is <= w (hash balancers have no
@@ -289,7 +300,7 @@ def conns(table, s):
 
 @kernel
 def reload(table, state, fstate):
-    """A configuration (re)load: per-slot rows rebuilt from the table and the per-id rows; counts, totals."""
+    """Apply a configuration (re)load: rebuild the per-slot rows from the table and per-id rows."""
     cap = state[CAP]
     n = table[T_HEADER, LISTED]
     nprim = 0
@@ -364,7 +375,7 @@ def _is_list(value: Any) -> bool:
 
 
 def _per_backend(value: Any, n: int, what: str, check: Any) -> list[int]:
-    """A scalar or one value per backend, validated by ``check(value, name)``."""
+    """Return a scalar or one value per backend, validated by ``check(value, name)``."""
     if _is_list(value):
         values = list(value)
         if len(values) != n:

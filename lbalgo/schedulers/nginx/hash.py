@@ -53,9 +53,30 @@ from .. import _strkeys
 from .._arith import fast_mod
 from .._crc32 import CRC_INIT, M32, crc32_byte, crc32_strings, crc32_zeros, decimal_register, ipv4_text_crc
 from ..registry import register
-from ._common import (ALGO, CAP, DIRECT, EXTRA_AT, EXTRA_LEN, HEADER, ID_SERVER_GROUP, ID_SERVER_REG,
-                      INV_TOTAL, NPRIM, TOTAL_W, NginxScheduler, is_single, now_at, peer_rows, reload,
-                      rr_peer, seconds, single_peer, touch, usable, walk)
+from ._common import (
+    ALGO,
+    CAP,
+    DIRECT,
+    EXTRA_AT,
+    EXTRA_LEN,
+    HEADER,
+    ID_SERVER_GROUP,
+    ID_SERVER_REG,
+    INV_TOTAL,
+    NPRIM,
+    TOTAL_W,
+    NginxScheduler,
+    is_single,
+    now_at,
+    peer_rows,
+    reload,
+    rr_peer,
+    seconds,
+    single_peer,
+    touch,
+    usable,
+    walk,
+)
 
 # header fields
 CONSISTENT = ALGO  # 1: ketama ring
@@ -221,7 +242,7 @@ def nginx_hash_changed(table, state, fstate, event, where):
 
 
 def server_register(server: str) -> int:
-    """The CRC-32 register over ``host NUL port`` of a server string (split as ``init_chash`` does)."""
+    """Return the CRC-32 register over ``host NUL port`` of a server string (split as ``init_chash`` does)."""
     raw = server.encode("utf-8")
     if raw[:5].lower() == b"unix:":
         host, port = raw[5:], b""
@@ -236,7 +257,7 @@ def server_register(server: str) -> int:
 
 
 def packed_string(value: Any) -> int:
-    """The kernel key of one string key: ``(len + 1) << 32 | crc32``."""
+    """Return the kernel key of one string key: ``(len + 1) << 32 | crc32``."""
     if isinstance(value, str):
         raw = value.encode("utf-8", "surrogateescape")
     elif isinstance(value, (bytes, bytearray)):
@@ -247,7 +268,7 @@ def packed_string(value: Any) -> int:
 
 
 def string_keys(values: Any) -> np.ndarray:
-    """The kernel keys of a batch of strings (hashed by a compiled kernel)."""
+    """Return the kernel keys of a batch of strings (hashed by a compiled kernel)."""
     data, offsets = _strkeys.encode(values)
     out = np.empty(len(offsets) - 1, dtype=np.int64)
     if len(out):

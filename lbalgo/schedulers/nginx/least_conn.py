@@ -27,8 +27,19 @@ from __future__ import annotations
 from ..._jit import kernel
 from ..._table import account_at, listed
 from ..registry import register
-from ._common import (NBACK, NginxScheduler, conns, is_single, now_at, peer_rows, reload, seconds,
-                      single_peer, touch, usable)
+from ._common import (
+    NBACK,
+    NginxScheduler,
+    conns,
+    is_single,
+    now_at,
+    peer_rows,
+    reload,
+    seconds,
+    single_peer,
+    touch,
+    usable,
+)
 
 
 @kernel(inline="always")

@@ -42,8 +42,23 @@ from ..._jit import kernel
 from ..._table import account_at, listed
 from .._arith import fast_mod
 from ..registry import register
-from ._common import (ALGO, DIRECT, INV_TOTAL, NPRIM, TOTAL_W, NginxScheduler, conns, now_at, peer_rows,
-                      reload, rr_peer, seconds, touch, usable, walk)
+from ._common import (
+    ALGO,
+    DIRECT,
+    INV_TOTAL,
+    NPRIM,
+    TOTAL_W,
+    NginxScheduler,
+    conns,
+    now_at,
+    peer_rows,
+    reload,
+    rr_peer,
+    seconds,
+    touch,
+    usable,
+    walk,
+)
 
 M32 = 0xFFFFFFFF
 # header fields
