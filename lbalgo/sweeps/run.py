@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from .grid import Grid, Run, grid_from_dict, load_grid
+from .grid import Grid, Run
+from .grid_file import grid_from_dict, load_grid
 
 DASK_MISSING = "sweeps run on Dask, which is not installed: pip install lbalgo[sweep]"
 ARROW_MISSING = (
