@@ -25,11 +25,12 @@ notebooks and threads.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from .results import CDF_PROBABILITIES, Comparison
+if TYPE_CHECKING:  # pragma: no cover
+    from .results import Comparison
 
 KINDS = ("shares", "active", "latency", "disruption")
 PLOT_MISSING = "plotting needs matplotlib, which is not installed: pip install lbalgo[plot]"
@@ -134,7 +135,7 @@ def _latency(c: Comparison, sub: Any, ncols: int) -> None:
         q = r.latency_quantiles
         if q is None:
             continue
-        ax.plot(np.maximum(q, 1e-9), CDF_PROBABILITIES, color=color, linewidth=1.2, label=r.algorithm)
+        ax.plot(np.maximum(q, 1e-9), c.cdf_probabilities, color=color, linewidth=1.2, label=r.algorithm)
     ax.set_xscale("log")
     ax.set_xlabel("time in the system (s, log scale)")
     ax.set_ylabel("fraction of connections")

@@ -2,8 +2,9 @@
 
 These are plain data. :mod:`lbalgo.report.compare` fills them in,
 :mod:`lbalgo.report.render` writes them out (the ``to_*`` methods and
-:meth:`Comparison.plot` call it), and the plots read the latency quantiles at
-:data:`CDF_PROBABILITIES`.
+:meth:`Comparison.plot` call it). Each row keeps its latency quantiles at
+:data:`CDF_PROBABILITIES` (also :attr:`Comparison.cdf_probabilities`), which
+the latency plots draw.
 """
 
 from __future__ import annotations
@@ -113,6 +114,11 @@ class Comparison:
     def queued(self) -> bool:
         """Whether the service model queues (latency is then reported)."""
         return self.scenario.service.model != "infinite"
+
+    @property
+    def cdf_probabilities(self) -> np.ndarray:
+        """Probabilities at which each row's ``latency_quantiles`` are taken (:data:`CDF_PROBABILITIES`)."""
+        return CDF_PROBABILITIES
 
     @property
     def n_backends(self) -> int:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import math
 from html import escape
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from .._format import events_line, versions_line
-from ..results import CDF_PROBABILITIES, Comparison
 from ..svg import Panel, by_groups, padded, palette
 from ..tidy import METRIC, Metric, applicable, format_value, row_record
 from .page import column_notes, figure, legend_list, page, panel_grid, sort_key
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..results import Comparison
 
 #: Columns of the comparison summary table, in order (those that apply are shown).
 SUMMARY_METRICS = (
@@ -254,7 +256,7 @@ def _latency_figure(c: Comparison, families: dict[str, list[str]]) -> str:
             q = rows[a].latency_quantiles
             if q is None:
                 continue
-            p.line(np.maximum(q, lo), CDF_PROBABILITIES, color, series=a, width=1.5)
+            p.line(np.maximum(q, lo), c.cdf_probabilities, color, series=a, width=1.5)
             entries.append((a, color))
         panels.append(p.render() + legend_list(entries))
     return figure(
