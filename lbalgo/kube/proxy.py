@@ -45,7 +45,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import NoBackendAvailable
+from .. import _validate
+from ..errors import InvalidArgument, NoBackendAvailable
 from ..pool import Pool
 from ..schedulers.kube_userspace import UserspaceRR
 from ..schedulers.registry import get
@@ -132,6 +133,7 @@ class NodeProxy:
                                   if v is not None}
         self.draining: dict[str, int] = {}  # IPVS: quiesced real servers waiting for their connections
         self._next_check = IPVS_CHECK_INTERVAL
+        self._synced_at = -math.inf  # the time of the last sync: syncs are applied in time order
         self.service = service
         self.target = service.target(node, traffic, source, mode=mode)
         if mode == "ipvs":
@@ -317,9 +319,20 @@ class NodeProxy:
 
     # -- the control plane ---------------------------------------------------------------------
     def sync(self, service: Service, now: float = 0.0) -> SyncReport:
-        """Apply a new version of the service port (kube-proxy's ``syncProxyRules``)."""
+        """Apply a new version of the service port (kube-proxy's ``syncProxyRules``).
+
+        Raises
+        ------
+        InvalidArgument
+            When ``now`` is not finite or earlier than the previous sync's
+            (the node is left as it was).
+        """
+        now = _validate.time(now)
+        if now < self._synced_at:
+            raise InvalidArgument(f"now = {now} goes back in time: this node proxy already synced at "
+                                  f"{self._synced_at} (syncs are applied in time order)")
         before = self.rules()
-        deleted = self._tick(float(now)) if self.draining else []
+        deleted = self._tick(now) if self.draining else []
         old_affinity = self.service.affinity
         self.service = service
         self.target = service.target(self.node, self.traffic, self.source, mode=self.mode)
@@ -344,7 +357,8 @@ class NodeProxy:
             diff = Counter(before)
             diff.subtract(Counter(after))
             changed = sum(abs(v) for v in diff.values())
-        return SyncReport(time=float(now), verdict=self.target.verdict, added=tuple(added),
+        self._synced_at = now
+        return SyncReport(time=now, verdict=self.target.verdict, added=tuple(added),
                           removed=tuple(removed + deleted), quiesced=tuple(quiesced),
                           rules_before=len(before), rules_after=len(after), rules_changed=changed,
                           endpoints=tuple(self.endpoints), reshuffled=reshuffled)
