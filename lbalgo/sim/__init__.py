@@ -514,7 +514,9 @@ class _Snapshot:
         pool.addresses, pool.ports, pool._keys = self.lists
         self.holder.state, self.holder.fstate = self.state
         if self.aff is not None:
-            self.aff[4] = self.aff[3].view(np.float64)
+            from ..schedulers.affinity._store import ROW_TIMES, ROWS
+
+            self.aff[ROW_TIMES] = self.aff[ROWS].view(np.float64)  # a view of the restored rows, as before
             self.scheduler._aff = tuple(self.aff)
 
 
@@ -525,9 +527,12 @@ def _no_persistence() -> tuple:
     """Return persistence tables of the right types for a run without persistence (never read)."""
     global _no_persistence_tables
     if _no_persistence_tables is None:
-        ent = np.zeros((1, 8), dtype=np.int64)
-        _no_persistence_tables = (np.zeros(7, np.int64), np.zeros(2), np.full((2, 2), -1, np.int64), ent,
-                                  ent.view(np.float64), np.zeros((1, 3), np.int64), np.zeros(1, np.int64),
+        from ..schedulers.affinity._store import N_META, N_TIMING, ROW_WIDTH
+
+        rows = np.zeros((1, ROW_WIDTH), dtype=np.int64)
+        # In the order of the affinity tuple: META, TIMING, CLIENT_SLOTS, ROWS, ROW_TIMES, LISTS, RANK, V6FOLD.
+        _no_persistence_tables = (np.zeros(N_META, np.int64), np.zeros(N_TIMING), np.full((2, 2), -1, np.int64),
+                                  rows, rows.view(np.float64), np.zeros((1, 3), np.int64), np.zeros(1, np.int64),
                                   np.zeros(1, np.int64))
     return _no_persistence_tables
 
