@@ -193,7 +193,7 @@ def parse_yaml(text: str, origin: str, error: type[Exception]) -> list[Any]:
     try:
         import yaml
     except ImportError:
-        raise error(f"{origin}: reading YAML needs PyYAML (pip install "lbalgo[yaml]"; JSON needs nothing)") from None
+        raise error(f"{origin}: reading YAML needs PyYAML (pip install 'lbalgo[yaml]'; JSON needs nothing)") from None
     loader = yaml_loader()
     try:
         docs, fast = _yaml_events(yaml, loader, text, origin, error)

@@ -169,7 +169,7 @@ def test_json_works_without_yaml(monkeypatch):
     import sys
     monkeypatch.setitem(sys.modules, "yaml", None)  # as if PyYAML were not installed
     assert len(load_endpointslices(DATA / "kube_slices.json")) == 3
-    with pytest.raises(EndpointSliceError, match=r"reading YAML needs PyYAML \(pip install \"lbalgo\[yaml\]\""):
+    with pytest.raises(EndpointSliceError, match=r"reading YAML needs PyYAML \(pip install 'lbalgo\[yaml\]'"):
         load_endpointslices(DATA / "kube_slices.yaml")
 
 
