@@ -166,15 +166,55 @@ def _event(table: Any, i: int) -> Event:
     return Event(action=action, at=at, at_share=at_share, **kw)
 
 
-def _kube_weights(pool: dict[str, Any], source: str) -> list[int]:
-    """Read ``[pool] endpointslices = "file"``: one weight-1 backend per endpoint the node uses."""
-    from .kube.service import scenario_weights  # only scenarios that ask for it import lbalgo.kube
+#: Keys a scenario's ``[pool]`` table may hold when its pool comes from EndpointSlices.
+KUBE_POOL_KEYS = {"endpointslices", "service", "port", "protocol", "node", "zone",
+                  "internal_traffic_policy", "traffic"}
 
+
+def _kube_weights(pool: dict[str, Any], source: str) -> list[int]:
+    """Read ``[pool] endpointslices = "file"``: weight 1 per endpoint the node forwards to.
+
+    ::
+
+        [pool]
+        endpointslices = "slices.json"   # relative to the scenario file
+        service = "shop/web"             # if the file holds several Services
+        port = "http"                    # if the Service has several ports
+        node = "worker-a1"               # the node whose kube-proxy is modelled
+        zone = "eu-west-1a"              # that node's zone label (topology hints)
+
+    kube-proxy gives every endpoint the same weight; the backends are in
+    ``"ip:port"`` order.
+    """
     base = Path(source).parent if Path(source).is_file() else None
     try:
-        return list(scenario_weights(pool, base))
+        return _endpoint_weights(pool, base)
     except (ValueError, TypeError, KeyError) as e:
         raise ScenarioError(f"{source}: [pool]: {e}") from None
+
+
+def _endpoint_weights(table: dict[str, Any], base: Path | None) -> list[int]:
+    from .kube import Node, Service, load_endpointslices  # only scenarios that ask for it import lbalgo.kube
+
+    unknown = sorted(set(table) - KUBE_POOL_KEYS)
+    if unknown:
+        raise ValueError(f"unknown field pool.{unknown[0]} (known with endpointslices: "
+                         f"{', '.join(sorted(KUBE_POOL_KEYS))})")
+    path = table["endpointslices"]
+    if not isinstance(path, str):
+        raise TypeError(f"pool.endpointslices must be a file name, got {path!r}")
+    p = Path(path)
+    if not p.is_absolute() and base is not None:
+        p = base / p
+    svc = Service.from_endpointslices(load_endpointslices(p), table.get("service"), table.get("port"),
+                                      table.get("protocol"),
+                                      internal_traffic_policy=table.get("internal_traffic_policy", "Cluster"))
+    node = Node(table.get("node", "(no node)"), table.get("zone"))
+    target = svc.target(node, table.get("traffic", "internal"))
+    if target.verdict != "forward" or not target.endpoints:
+        raise ValueError(f"node {node.name} has no endpoint for {svc.port_string} ({target.verdict}: "
+                         f"{target.reason})")
+    return [1] * len(target.endpoints)
 
 
 __all__ = ["from_dict", "load", "TOP_LEVEL"]
