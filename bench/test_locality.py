@@ -94,7 +94,8 @@ def _lbalgo_churn(benchmark, name, n):
     cursor = np.zeros(3, dtype=np.int64)
     now = np.zeros(1, dtype=np.float64)
     out = np.empty(len(keys), dtype=np.int64)
-    args = (s._schedule.compiled, pool.table, s.state, s.fstate, pool.count_mode, keys, now, out, ring, cursor)
+    args = (s._schedule.compiled, pool.table, s.state, s.fstate, pool.count_mode,
+            keys, now, out, ring, cursor)
     churn(*args, len(ring))  # compile; one ring turn opens len(ring) connections
     steps = _steps(n)
     done = benchmark(churn.compiled, *args, steps)

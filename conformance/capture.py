@@ -293,7 +293,7 @@ class Driver:
         self.sync = scenario.get("sync_served", False)
 
     def index(self, port: int) -> int:
-        """The backend index of a port."""
+        """Return the backend index of a port."""
         return self.ports.index(port)
 
     async def _send(self, key: Any, client: str, path: str, headers: dict[str, str]) -> tuple[str, Any, Any]:

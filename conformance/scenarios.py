@@ -154,14 +154,14 @@ def failures(rounds: int, per_round: int, pause: float) -> Callable:
 
 def nginx(name: str, description: str, balancer: str, servers: list[dict[str, Any]], lbalgo: str,
           options: dict[str, Any], drive: Callable, **extra: Any) -> dict[str, Any]:
-    """An nginx scenario."""
+    """Return an nginx scenario."""
     return {"name": name, "program": "nginx", "description": description, "balancer": balancer,
             "servers": servers, "lbalgo": lbalgo, "options": options, "drive": drive, **extra}
 
 
 def haproxy(name: str, description: str, balance: list[str], servers: list[dict[str, Any]], lbalgo: str,
             options: dict[str, Any], drive: Callable, **extra: Any) -> dict[str, Any]:
-    """An HAProxy scenario."""
+    """Return an HAProxy scenario."""
     return {"name": name, "program": "haproxy", "description": description, "balance": balance,
             "servers": servers, "lbalgo": lbalgo, "options": options, "drive": drive, **extra}
 

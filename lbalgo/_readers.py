@@ -22,7 +22,7 @@ UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def read_file(path: str | os.PathLike, limit: str, error: type[Exception], what: str = "") -> bytes:
-    """The bytes of ``path``, at most limit ``limit`` of them, or raise ``error`` naming the file.
+    """Return the bytes of ``path``, at most limit ``limit`` of them, or raise ``error`` naming the file.
 
     The size is checked before reading (from ``stat`` for a regular file),
     and reading stops one byte past the limit for anything else (a pipe,
@@ -67,7 +67,10 @@ def _read_bounded(f: Any, most: int) -> bytes:
 
 
 def decode(data: bytes, origin: str, error: type[Exception]) -> str:
-    """``data`` as UTF-8 text (a leading byte-order mark is dropped), or ``error`` naming the line."""
+    """Return ``data`` as UTF-8 text, or raise ``error`` naming the line.
+
+    A leading byte-order mark is dropped.
+    """
     if data.startswith(UTF8_BOM):
         data = data[len(UTF8_BOM) :]
     try:
@@ -114,7 +117,7 @@ def _too_deep(origin: str, error: type[Exception]) -> Exception:
 
 
 def parse_json(text: str, origin: str, error: type[Exception]) -> Any:
-    """Parsed JSON, nesting checked; ``error`` names the line and column of a syntax error."""
+    """Parse JSON, checking nesting; ``error`` names the line and column of a syntax error."""
     try:
         value = json.loads(text)
     except RecursionError:
@@ -134,7 +137,8 @@ _TOML_PART = rf"""(?:{_TOML_BARE}|"(?:[^"\\\n]|\\.)*+"|'[^'\n]*+')"""
 _TOML_TOKENS = re.compile(
     r'"""(?:[^"\\]|\\.|"(?!""))*+"""|'
     + r"'''(?:[^']|'(?!''))*+'''|"  # multi-line strings
-    + rf"(?<![A-Za-z0-9_-])(?P<run>{_TOML_PART}(?:[ \t]*+\.[ \t]*+{_TOML_PART})+)|"  # dotted runs: keys, floats
+    # dotted runs: keys, floats
+    + rf"(?<![A-Za-z0-9_-])(?P<run>{_TOML_PART}(?:[ \t]*+\.[ \t]*+{_TOML_PART})+)|"
     + r""""(?:[^"\\\n]|\\.)*+"|'[^'\n]*+'|#[^\n]*+""",  # strings and comments
     re.DOTALL,
 )
@@ -142,7 +146,7 @@ _TOML_DOT = re.compile(rf"{_TOML_PART}|\.")
 
 
 def parse_toml(text: str, origin: str, error: type[Exception]) -> Any:
-    """Parsed TOML, with dotted keys and nesting bounded by ``MAX_NESTING`` (checked before parsing)."""
+    """Parse TOML, with dotted keys and nesting bounded by ``MAX_NESTING`` (checked before parsing)."""
     import tomllib
 
     cap = limits.get("MAX_NESTING")
@@ -177,7 +181,7 @@ def yaml_loader() -> Any:
 
 
 def parse_yaml(text: str, origin: str, error: type[Exception]) -> list[Any]:
-    """The documents of a YAML stream, exactly as ``yaml.safe_load_all`` reads them, made safe and fast.
+    """Return a YAML stream's documents, exactly as ``yaml.safe_load_all`` reads them, made safe and fast.
 
     One pass over the parser's events (libyaml's when PyYAML has it) rejects
     aliases (``*name``: an alias bomb expands a few hundred bytes into
@@ -193,7 +197,9 @@ def parse_yaml(text: str, origin: str, error: type[Exception]) -> list[Any]:
     try:
         import yaml
     except ImportError:
-        raise error(f"{origin}: reading YAML needs PyYAML (pip install 'lbalgo[yaml]'; JSON needs nothing)") from None
+        raise error(
+            f"{origin}: reading YAML needs PyYAML (pip install 'lbalgo[yaml]'; JSON needs nothing)"
+        ) from None
     loader = yaml_loader()
     try:
         docs, fast = _yaml_events(yaml, loader, text, origin, error)

@@ -140,7 +140,7 @@ _combined: dict[tuple[type, type], type] = {}
 
 
 def limit_error(error: type[Exception]) -> type[Exception]:
-    """A class that is both ``error`` (a reader's own error class) and :class:`LimitExceeded`.
+    """Return a class that is both ``error`` (a reader's own error class) and :class:`LimitExceeded`.
 
     ``limit_error(ScenarioError)("...")`` is caught by ``except ScenarioError``
     and by ``except LimitExceeded``.

@@ -96,7 +96,7 @@ def _parse(name: str, text: str) -> int:
 
 
 def get(name: str) -> int:
-    """The current value of limit ``name`` (``LBALGO_<name>`` in the environment wins)."""
+    """Return the current value of limit ``name`` (``LBALGO_<name>`` in the environment wins)."""
     if name not in LIMITS:
         raise InvalidArgument(f"no limit named {name!r}; limits: {', '.join(LIMITS)}")
     env = os.environ.get(f"LBALGO_{name}")
@@ -117,7 +117,7 @@ def describe(name: str, value: float | None = None) -> str:
 
 
 def how_to_raise(name: str) -> str:
-    """The sentence every limit error ends with."""
+    """Return the sentence every limit error ends with."""
     return f"limit {name} = {describe(name)}; raise it with LBALGO_{name}=... or lbalgo.limits.{name}"
 
 

@@ -27,7 +27,10 @@ MAX_STRING_BYTES = 1 << 30
 
 
 def encode(values: Sequence[Any] | str | bytes, what: str = "keys") -> tuple[np.ndarray, np.ndarray]:
-    """Return ``(data uint8[total], offsets int64[n + 1])`` for a string, a bytes value or a sequence of them."""
+    """Return ``(data uint8[total], offsets int64[n + 1])`` for a string, a bytes value or a sequence.
+
+    The sequence holds strings or bytes values.
+    """
     if isinstance(values, (str, bytes, bytearray)):
         values = [values]
     if isinstance(values, np.ndarray) and values.dtype.kind not in "OUS":
@@ -46,8 +49,9 @@ def encode(values: Sequence[Any] | str | bytes, what: str = "keys") -> tuple[np.
     offsets = np.zeros(len(parts) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     if offsets[-1] > MAX_STRING_BYTES:
-        raise InvalidArgument(f"{what} hold {int(offsets[-1])} bytes, more than lbalgo.strings.MAX_STRING_BYTES "
-                         f"({MAX_STRING_BYTES}); raise it to hash larger batches")
+        raise InvalidArgument(f"{what} hold {int(offsets[-1])} bytes, "
+                              f"more than lbalgo.strings.MAX_STRING_BYTES "
+                              f"({MAX_STRING_BYTES}); raise it to hash larger batches")
     data = np.frombuffer(b"".join(parts), dtype=np.uint8).copy() if parts else np.zeros(0, dtype=np.uint8)
     return data, offsets
 

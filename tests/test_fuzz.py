@@ -133,7 +133,7 @@ def test_corpus(name):
         assert str(CORPUS / name) in str(result)
 
 
-# -- scenarios ------------------------------------------------------------------------------------------------
+# -- scenarios -----------------------------------------------------------------------------------------------
 
 SECTIONS = [
     "pool",
@@ -294,7 +294,7 @@ def test_model_shorthands(section, text, with_load):
     outcome(lambda: scenario.parse_model(text, section, with_load=with_load), error=scenario.ScenarioError)
 
 
-# -- Kubernetes objects ---------------------------------------------------------------------------------------
+# -- Kubernetes objects --------------------------------------------------------------------------------------
 
 
 def valid_slice():
@@ -526,7 +526,7 @@ def test_yaml_edge_cases_read_as_safe_load_does(text):
     assert repr(_readers.parse_yaml(text, "t", EndpointSliceError)) == repr(expected)
 
 
-# -- traces ---------------------------------------------------------------------------------------------------
+# -- traces --------------------------------------------------------------------------------------------------
 
 csv_cell = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
@@ -593,7 +593,7 @@ def test_numpy_traces(tmp_path_factory, n, fields, dtype, corrupt, cut, zipped):
     assert isinstance(result, (W.Workload, W.TraceError))
 
 
-# -- the command line -----------------------------------------------------------------------------------------
+# -- the command line ----------------------------------------------------------------------------------------
 
 
 class _Comparison:

@@ -17,8 +17,8 @@ from lbalgo import DH, MH, SH, NoBackendAvailable, disruption
 from lbalgo._hash import _hsiphash32_halves, hash_32, hsiphash32
 from lbalgo.schedulers.mh import RSHIFT, SLOTS, mh_changed
 from tests.reference import REFERENCES
-from tests.reference.ipvs_hash import hsiphash, siphash
 from tests.reference.ipvs_hash import hash_32 as ref_hash_32
+from tests.reference.ipvs_hash import hsiphash, siphash
 
 M32 = 0xFFFFFFFF
 

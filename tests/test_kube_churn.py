@@ -1,14 +1,12 @@
 """Churn replay, object churn, the scaling model and EndpointSlice scenarios."""
 
+import json
 from pathlib import Path
 
 import numpy as np
-import json
-
 import pytest
 
-from lbalgo.kube import Node, Service, load_endpointslices
-from lbalgo.kube import scaling
+from lbalgo.kube import Node, Service, load_endpointslices, scaling
 from lbalgo.kube.churn import PodChange, SliceSet, run_churn
 from lbalgo.kube.slices import EndpointSlice, SliceEndpoint, SlicePort
 

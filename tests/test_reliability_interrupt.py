@@ -52,8 +52,9 @@ def _default_sigint():
 
 
 def run_with_sigint(tmp_path, at):
-    """Run ``ARGV``; send SIGINT ``at = (i, delay)``: ``delay`` s after the progress bar shows algorithm ``i``.
+    """Run ``ARGV``; send SIGINT ``at = (i, delay)``.
 
+    SIGINT goes ``delay`` s after the progress bar shows algorithm ``i``;
     ``at=None`` never sends it. Returns (exit code, stdout, the ``lbalgo: ...``
     messages on stderr, everything written to the terminal).
     """

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 import lbalgo
-
 from lbalgo import scenario, workloads
 from lbalgo.scenario import Model, ScenarioError, from_dict, parse_model
 from lbalgo.sim import events as ev
@@ -32,8 +31,8 @@ def test_default_scenario_is_the_documented_one():
     assert sc.sim_events() == [ev.Fail(0.4 * sc.span, 1), ev.Recover(0.6 * sc.span, 1)]
     # a Kubernetes node's data planes: IPVS's schedulers and kube-proxy's random choices
     names = [a.name for a in sc.algorithms]
-    assert names == ["rr", "wrr", "random", "iptables", "nftables", "sh", "dh", "mh", "lc", "wlc", "sed", "nq",
-                     "fo", "ovf", "twos", "lblc", "lblcr"]
+    assert names == ["rr", "wrr", "random", "iptables", "nftables", "sh", "dh", "mh", "lc", "wlc", "sed",
+                     "nq", "fo", "ovf", "twos", "lblc", "lblcr"]
     assert {lbalgo.get(n).family for n in names} == {"Linux IPVS", "kube-proxy", "lbalgo"}
 
 
@@ -92,7 +91,8 @@ lower = 5
     assert sc.service.model == "ps" and sc.service.speeds == (3.0, 2.0, 1.0, 2.0) and sc.service.samples == 50
     assert sc.sim_events() == [ev.Add(10.5, 2), ev.SetThresholds(0.5 * sc.span, 0, 10, 5)]
     assert [(a.name, a.label, a.options, a.seed) for a in sc.algorithms] == [
-        ("rr", "rr", (), None), ("wrr", "wrr-inc", (("incremental", True),), None), ("random", "random", (), 3)]
+        ("rr", "rr", (), None), ("wrr", "wrr-inc", (("incremental", True),), None),
+        ("random", "random", (), 3)]
     wl = sc.workload()
     assert isinstance(wl.arrivals, workloads.onoff) and isinstance(wl.lifetimes, workloads.pareto)
     assert isinstance(wl.clients, workloads.uniform) and wl.n == 5000 and wl.seed == 9
@@ -142,9 +142,11 @@ def test_the_workload_is_seeded():
     ("connections = 0\n[pool]\nweights = [1]\n", "connections must be in 1..100000000, got 0"),
     ("connections = 1.5\n[pool]\nweights = [1]\n", "connections must be a whole number"),
     ("seed = -1\n[pool]\nweights = [1]\n", "seed must be in 0.."),
-    ("[pool]\nweights = [1]\n[clients]\nmodel = 'pareto'\ncount = 5\n", "clients.model must be one of zipf, uniform"),
+    ("[pool]\nweights = [1]\n[clients]\nmodel = 'pareto'\ncount = 5\n",
+     "clients.model must be one of zipf, uniform"),
     ("[pool]\nweights = [1]\n[clients]\nmodel = 'zipf'\n", "clients.count is required for model 'zipf'"),
-    ("[pool]\nweights = [1]\n[clients]\nmodel = 'zipf'\ncount = 0\n", "clients.count must be in 1..16777216, got 0"),
+    ("[pool]\nweights = [1]\n[clients]\nmodel = 'zipf'\ncount = 0\n",
+     "clients.count must be in 1..16777216, got 0"),
     ("[pool]\nweights = [1]\n[clients]\nmodel = 'zipf'\ncount = 9\nexponent = -1\n",
      "clients.exponent must be a number >= 0, got -1"),
     ("[pool]\nweights = [1]\n[clients]\nmodel = 'uniform'\ncount = 9\nexponent = 1\n",
@@ -153,11 +155,15 @@ def test_the_workload_is_seeded():
      "clients.network must be a network"),
     ("[pool]\nweights = [1]\n[clients]\nmodel = 'uniform'\ncount = 900\nnetwork = '10.0.0.0/24'\n",
      "clients: network 10.0.0.0/24 has room for 254 clients, not 900"),
-    ("[pool]\nweights = [1]\n[arrivals]\nmodel = 'poisson'\nrate = -1\n", "arrivals.rate must be a number > 0, got -1"),
-    ("[pool]\nweights = [1]\n[arrivals]\nmodel = 'poisson'\nrate = nan\n", "arrivals.rate must be a finite number"),
+    ("[pool]\nweights = [1]\n[arrivals]\nmodel = 'poisson'\nrate = -1\n",
+     "arrivals.rate must be a number > 0, got -1"),
+    ("[pool]\nweights = [1]\n[arrivals]\nmodel = 'poisson'\nrate = nan\n",
+     "arrivals.rate must be a finite number"),
     ("[pool]\nweights = [1]\n[arrivals]\nmodel = 'poisson'\n", "give exactly one of rate"),
-    ("[pool]\nweights = [1]\n[arrivals]\nmodel = 'poisson'\nload = 0.5\n", "arrivals.load needs a queued service"),
-    ("[pool]\nweights = [1]\n[arrivals]\nmodel = 'poisson'\nrate = 1\nload = 0.5\n", "give exactly one of rate"),
+    ("[pool]\nweights = [1]\n[arrivals]\nmodel = 'poisson'\nload = 0.5\n",
+     "arrivals.load needs a queued service"),
+    ("[pool]\nweights = [1]\n[arrivals]\nmodel = 'poisson'\nrate = 1\nload = 0.5\n",
+     "give exactly one of rate"),
     ("[pool]\nweights = [1]\n[arrivals]\nmodel = 'onoff'\nrate = 1\nmean_on = 1\n",
      "arrivals.mean_off is required for model 'onoff'"),
     ("[pool]\nweights = [1]\n[lifetimes]\nmodel = 'pareto'\nalpha = 1\nmean = 1\n",
@@ -168,16 +174,20 @@ def test_the_workload_is_seeded():
     ("[pool]\nweights = [1]\n[service]\nmodel = 'lifo'\n", "service.model must be one of infinite, fifo, ps"),
     ("[pool]\nweights = [1, 1]\n[service]\nmodel = 'fifo'\nservers = [1]\n",
      "service.servers must have one entry per backend (2), got 1"),
-    ("[pool]\nweights = [1]\n[service]\nmodel = 'fifo'\nservers = 0\n", "service.servers must be in 1..1000000"),
-    ("[pool]\nweights = [1]\n[service]\nmodel = 'fifo'\nspeeds = [-1.0]\n", "service.speeds[0] must be a number > 0"),
-    ("[pool]\nweights = [1]\n[service]\nmodel = 'fifo'\nspeeds = 'fast'\n", "service.speeds must be a number"),
+    ("[pool]\nweights = [1]\n[service]\nmodel = 'fifo'\nservers = 0\n",
+     "service.servers must be in 1..1000000"),
+    ("[pool]\nweights = [1]\n[service]\nmodel = 'fifo'\nspeeds = [-1.0]\n",
+     "service.speeds[0] must be a number > 0"),
+    ("[pool]\nweights = [1]\n[service]\nmodel = 'fifo'\nspeeds = 'fast'\n",
+     "service.speeds must be a number"),
     ("[pool]\nweights = [1]\n[service]\nlifecycle = 'tcp'\nmodel = 'fifo'\n", "'tcp' is modelled with"),
     ("[pool]\nweights = [1]\n[service]\nlifecycle = 'udp'\n", "service.lifecycle must be one of simple, tcp"),
     ("[pool]\nweights = [1]\n[service]\nwarp = 9\n", "unknown field service.warp"),
     ("[pool]\nweights = [1]\n[[events]]\naction = 'fail'\nbackend = 0\n", "events[0].at is required"),
     ("[pool]\nweights = [1]\n[[events]]\nat = 'soon'\naction = 'fail'\nbackend = 0\n",
      "events[0].at must be seconds >= 0 or a percentage"),
-    ("[pool]\nweights = [1]\n[[events]]\nat = -1\naction = 'fail'\nbackend = 0\n", "events[0].at must be a number >= 0"),
+    ("[pool]\nweights = [1]\n[[events]]\nat = -1\naction = 'fail'\nbackend = 0\n",
+     "events[0].at must be a number >= 0"),
     ("[pool]\nweights = [1]\n[[events]]\nat = 1\naction = 'explode'\n", "events[0].action must be one of"),
     ("[pool]\nweights = [1]\n[[events]]\nat = 1\naction = 'fail'\n", "events[0].backend is required"),
     ("[pool]\nweights = [1]\n[[events]]\nat = 1\naction = 'weight'\nbackend = 0\nweight = -3\n",
@@ -202,7 +212,8 @@ def test_replace_revalidates():
 
 
 @pytest.mark.parametrize("text, section, expected", [
-    ("zipf:50000:1.1", "clients", Model("zipf", (("count", 50000), ("exponent", 1.1), ("network", "10.0.0.0/8")))),
+    ("zipf:50000:1.1", "clients",
+     Model("zipf", (("count", 50000), ("exponent", 1.1), ("network", "10.0.0.0/8")))),
     ("uniform:10:fd00::/64", "clients", Model("uniform", (("count", 10), ("network", "fd00::/64")))),
     ("lognormal:2:1", "lifetimes", Model("lognormal", (("mean", 2.0), ("sigma", 1.0)))),
     ("constant:0", "lifetimes", Model("constant", (("value", 0.0),))),
@@ -236,8 +247,9 @@ def test_documented_example_scenarios_load():
 @pytest.mark.parametrize("text, message", [
     ("[pool]\nweights = [1]\n[service]\nmodel = 'fifo'\n[arrivals]\nmodel = 'poisson'\nload = 0.5\n"
      "[lifetimes]\nmodel = 'constant'\nvalue = 0\n", "arrivals.load needs lifetimes with a mean > 0"),
-    ("[pool]\nweights = [2, 1]\n[service]\nmodel = 'fifo'\nservers = [2, 1]\n[[events]]\nat = 1\naction = 'add'\n"
-     "weight = 1\n", "service.servers must have one entry per backend (3, counting the 1 added by events), got 2"),
+    ("[pool]\nweights = [2, 1]\n[service]\nmodel = 'fifo'\nservers = [2, 1]\n[[events]]\nat = 1\n"
+     "action = 'add'\nweight = 1\n",
+     "service.servers must have one entry per backend (3, counting the 1 added by events), got 2"),
     ("[pool]\nweights = [2, 1]\n[service]\nmodel = 'fifo'\nspeeds = [2.0, 1.0, 1.0]\n",
      "service.speeds must have one entry per backend (2), got 3"),
     ("algorithms = [{ name = 'wrr', bogus = 1 }]\n[pool]\nweights = [1]\n",
@@ -250,7 +262,8 @@ def test_more_bad_fields_are_named(text, message):
 
 
 def test_algorithm_options_are_checked_against_the_real_pool():
-    sc = parse("algorithms = [{ name = 'wlc', u_thresholds = [5, 5, 5, 5] }]\n[pool]\nweights = [1, 1, 1, 1]\n")
+    sc = parse("algorithms = [{ name = 'wlc', u_thresholds = [5, 5, 5, 5] }]\n"
+               "[pool]\nweights = [1, 1, 1, 1]\n")
     assert sc.algorithms[0].options == (("u_thresholds", [5, 5, 5, 5]),)
 
 

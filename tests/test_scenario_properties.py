@@ -2,7 +2,8 @@
 
 import json
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lbalgo.scenario import from_dict
 
@@ -11,7 +12,8 @@ positive = st.floats(min_value=1e-3, max_value=1e4, allow_nan=False, allow_infin
 arrivals = st.one_of(
     st.builds(lambda r: {"model": "poisson", "rate": r}, positive),
     st.builds(lambda r: {"model": "constant", "rate": r}, positive),
-    st.builds(lambda r, a, b: {"model": "onoff", "rate": r, "mean_on": a, "mean_off": b}, positive, positive, positive),
+    st.builds(lambda r, a, b: {"model": "onoff", "rate": r, "mean_on": a, "mean_off": b},
+              positive, positive, positive),
 )
 lifetimes = st.one_of(
     st.builds(lambda m: {"model": "exponential", "mean": m}, positive),
@@ -42,7 +44,8 @@ def scenarios(draw):
     events = []
     for _ in range(draw(st.integers(0, 3))):
         action = draw(st.sampled_from(["quiesce", "weight", "thresholds"]))
-        event = {"at": draw(st.one_of(positive, st.just("50%"))), "action": action, "backend": draw(st.integers(0, n - 1))}
+        event = {"at": draw(st.one_of(positive, st.just("50%"))), "action": action,
+                 "backend": draw(st.integers(0, n - 1))}
         if action == "weight":
             event["weight"] = draw(st.integers(0, 100))
         if action == "thresholds":

@@ -5,8 +5,9 @@ Each event is applied by the same table kernel as the matching
 hook), inside the compiled loop. ``Fail`` and ``Recover`` model a health
 checker that quiesces a failed backend rather than deleting it (keepalived's
 ``inhibit_on_failure``; :meth:`Pool.fail` / :meth:`Pool.recover`): ``Fail``
-sets the weight to 0 and remembers the old one, ``Recover`` restores it. Open connections on a failed backend continue
-(they are counted until they end). A deleting health checker is ``Remove``.
+sets the weight to 0 and remembers the old one, ``Recover`` restores it.
+Open connections on a failed backend continue (they are counted until they
+end). A deleting health checker is ``Remove``.
 
 Backends added by :class:`Add` get the next ids in time order: with ``n``
 ids before the run, the k-th ``Add`` (0-based) creates id ``n + k``.

@@ -22,13 +22,17 @@ def register(cls):
     return cls
 
 
+from . import (  # noqa: E402,F401
+    envoy,
+    haproxy,
+    ipvs_hash,
+    ipvs_lblc,
+    ipvs_lc,
+    ipvs_rr,
+    kube_userspace,
+    nginx,
+    random_,
+)
 from .pool import RefPool, RefScheduler  # noqa: E402
-from . import ipvs_rr, random_  # noqa: E402,F401
-from . import ipvs_hash  # noqa: E402,F401
-from . import ipvs_lc  # noqa: E402,F401
-from . import ipvs_lblc  # noqa: E402,F401
-from . import kube_userspace  # noqa: E402,F401
-from . import envoy  # noqa: E402,F401
-from . import nginx, haproxy  # noqa: E402,F401
 
 __all__ = ["REFERENCES", "RefPool", "RefScheduler", "register"]

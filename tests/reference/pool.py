@@ -29,7 +29,8 @@ class RefPool:
         u_thresholds = u_thresholds or [0] * n
         l_thresholds = l_thresholds or [0] * n
         addrs = [None] * n if addresses is None else [_parse(a) for a in addresses]
-        self.backends = [Backend(i, int(w), u_thresholds[i], l_thresholds[i], *addrs[i] if addrs[i] else (None, 0))
+        self.backends = [Backend(i, int(w), u_thresholds[i], l_thresholds[i],
+                                 *addrs[i] if addrs[i] else (None, 0))
                          for i, w in enumerate(weights)]
         self.listed = list(self.backends)  # list order
         self.new_conns = new_conns
