@@ -8,7 +8,12 @@ is imported, and a kernel compiled, only when a kernel is first called:
 A kernel that calls another kernel refers to it by its module-global name.
 When the caller is compiled, those names are rebound to the callees' Numba
 dispatchers first, so Numba sees ordinary compiled functions. With
-``NUMBA_DISABLE_JIT=1`` the same code runs as plain Python.
+``NUMBA_DISABLE_JIT=1`` the same code runs as plain Python: kernels never load
+Numba, they call each other directly, kernels passed as values (to the
+event loop) are the Python functions themselves, and a kernel called from
+Python returns what the compiled one would (NumPy scalars become Python
+numbers, as Numba boxes them). CI runs the contract, reference and
+state-machine tests that way, so the kernels' source is measured by coverage.
 
 Kernels that other compiled code receives as *values* (every scheduler's
 ``schedule`` and ``changed``) are declared with one of the uniform
@@ -23,6 +28,8 @@ import os
 import threading
 from typing import Any, Callable
 
+import numpy as np  # every kernel takes NumPy arrays: loaded by ``import lbalgo`` already
+
 #: Options passed to ``numba.njit`` for every kernel. ``error_model="numpy"``
 #: keeps integer division free of Python's zero-division checks; kernels
 #: never divide by a value they have not checked.
@@ -34,8 +41,30 @@ DISABLED = os.environ.get("NUMBA_DISABLE_JIT", "0").strip() not in ("", "0")
 _lock = threading.RLock()
 
 
+def _boxed(value: Any) -> Any:
+    """Return ``value`` as compiled code returns it: NumPy scalars as Python numbers, tuples item by item."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if type(value) is tuple:
+        return tuple(_boxed(v) for v in value)
+    return value
+
+
+def _plain(py_func: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``py_func`` to return what its compiled version would (for ``NUMBA_DISABLE_JIT=1``)."""
+
+    def call(*args: Any) -> Any:
+        return _boxed(py_func(*args))
+
+    call.__name__ = py_func.__name__
+    call.__qualname__ = py_func.__qualname__
+    call.__doc__ = py_func.__doc__
+    call.__wrapped__ = py_func  # type: ignore[attr-defined]
+    return call
+
+
 def _signature(name: str) -> Any:
-    """The Numba signature called ``name`` (built on first use: it needs numba)."""
+    """Return the Numba signature called ``name`` (built on first use: it needs numba)."""
     from numba import types
 
     table = types.int64[:, ::1]
@@ -58,7 +87,7 @@ _function_types: dict[str, Any] = {}
 
 
 def function_type(name: str) -> Any:
-    """``numba.types.FunctionType`` of the uniform signature ``name``: the type of a kernel passed as a value."""
+    """Return the ``numba.types.FunctionType`` of signature ``name`` (a kernel passed as a value)."""
     ft = _function_types.get(name)
     if ft is None:
         from numba import types
@@ -129,7 +158,9 @@ class Kernel:
         """
         if self._entry is None:
             d = self.compiled
-            if DISABLED or self.signature is None:
+            if DISABLED:
+                self._entry = _plain(d)
+            elif self.signature is None:
                 self._entry = d
             else:
                 self._entry = d.overloads[d.signatures[0]].entry_point
@@ -145,12 +176,17 @@ class Kernel:
         if entry is not None:
             return entry(*args)
         d = self.compiled
+        if DISABLED:
+            self._entry = _plain(d)
+            return self._entry(*args)
         result = d(*args)
-        if not DISABLED and len(d.signatures) == 1:
+        if len(d.signatures) == 1:
             self._entry = d.overloads[d.signatures[0]].entry_point
         return result
 
     def __call__(self, *args: Any) -> Any:
+        if DISABLED:
+            return _boxed(self.compiled(*args))
         return self.compiled(*args)
 
     def __repr__(self) -> str:
