@@ -1,4 +1,4 @@
-"""IPVS sh, dh and mh: exact tables, hashes, fallback walks and consistency (spec/ipvs.md §10-12)."""
+"""IPVS sh, dh and mh: exact tables, hashes, fallback walks and consistency (Linux ip_vs_sh/dh/mh.c)."""
 
 import ipaddress
 import json
@@ -51,7 +51,7 @@ def test_hash_32_is_the_high_bits_of_the_golden_ratio_product():
 # --- SipHash ---------------------------------------------------------------------------
 
 TEST_KEY = (0x0706050403020100, 0x0F0E0D0C0B0A0908)
-# lib/test_siphash.c (now lib/siphash_kunit.c): hsiphash on 64-bit kernels, input bytes 0..len-1.
+# lib/test_siphash.c (now lib/siphash_kunit.c): hsiphash on 64-bit Linux, input bytes 0..len-1.
 HSIPHASH_VECTORS = [
     0x050fc4dc, 0x7d57ca93, 0x4dc7d44d, 0xe7ddf7fb, 0x88d38328, 0x49533b67, 0xc59f22a7, 0x9bb11140,
     0x8d299a8e, 0x6c063de4, 0x92ff097f, 0xf94dc352, 0x57b4d9a2, 0x1229ffa7, 0xc0f95d34, 0x2a519956,

@@ -71,7 +71,7 @@ def test_iptables_probability_strings_and_shares(n):
 def test_spec_table_strings():
     assert [probability_string(k) for k in (3, 2)] == ["0.3333333333", "0.5000000000"]
     assert probability_string(6) == "0.1666666667" and probability_string(7) == "0.1428571429"
-    # iptables-save shows the quantised value with 11 decimals (spec/kube-proxy.md §1.3 table).
+    # iptables-save shows the quantised value with 11 decimals (print_match, iptables' libxt_statistic.c).
     assert [saved_probability(k) for k in (3, 5, 6, 7)] == \
         ["0.33333333349", "0.20000000019", "0.16666666651", "0.14285714272"]
     saved = [r for r in service(3).proxy(NODE).rules(saved=True) if "--probability" in r]

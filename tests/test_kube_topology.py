@@ -1,4 +1,8 @@
-"""CategorizeEndpoints case by case (spec/kube-proxy.md §4) and the traffic-policy table (§4.1)."""
+"""CategorizeEndpoints (pkg/proxy/topology.go) case by case, and the traffic-policy table.
+
+The table: the port classification of pkg/proxy/serviceport.go (ExternallyAccessible,
+UsesClusterEndpoints, UsesLocalEndpoints) as syncProxyRules in pkg/proxy/iptables/proxier.go uses it.
+"""
 
 import pytest
 
@@ -131,7 +135,7 @@ def test_union_is_cluster_when_no_topology_and_local_ready():
     assert ips(c.all_reachable) == ["10.0.0.1", "10.0.0.2"] and ips(c.local) == ["10.0.0.1"]
 
 
-# -- the traffic-policy table (§4.1) -------------------------------------------------------------------
+# -- the traffic-policy table (pkg/proxy/serviceport.go) ---------------------------------------------
 
 # (iTP, eTP, externally accessible) -> (cluster computed, local computed, ClusterIP uses, external uses)
 TABLE = [

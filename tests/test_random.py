@@ -70,7 +70,7 @@ def test_random_pool_growth_keeps_the_stream():
 # --- kube-proxy iptables ----------------------------------------------------------------
 
 def test_probability_strings_as_kube_proxy_writes_them():
-    # spec/kube-proxy.md §1.3: Go %0.10f of 1/(n-i)
+    # computeProbability in kube-proxy's pkg/proxy/iptables/proxier.go: Go %0.10f of 1/(n-i)
     assert [probability_string(m) for m in (2, 3, 4, 5, 6, 7)] == [
         "0.5000000000", "0.3333333333", "0.2500000000", "0.2000000000", "0.1666666667", "0.1428571429"]
 
@@ -84,7 +84,7 @@ def test_iptables_rules_for_n_endpoints(n):
 
 
 def test_iptables_quantisation_matches_iptables_save():
-    # iptables-save prints p_int / 2**31 with 11 decimals (spec §1.3 table)
+    # iptables-save prints p_int / 2**31 with 11 decimals (print_match, iptables' libxt_statistic.c)
     shown = {m: f"{probability_int(m) / 2**31:.11f}" for m in (2, 3, 5, 6, 7)}
     assert shown == {2: "0.50000000000", 3: "0.33333333349", 5: "0.20000000019",
                      6: "0.16666666651", 7: "0.14285714272"}

@@ -1,4 +1,4 @@
-"""IPVS rr and wrr: exact pick sequences (spec/ipvs.md §1, §2)."""
+"""IPVS rr and wrr: exact pick sequences (Linux net/netfilter/ipvs/ip_vs_rr.c, ip_vs_wrr.c)."""
 
 import numpy as np
 import pytest
@@ -107,7 +107,7 @@ def test_wrr_one_period(weights, expected):
 
 
 def test_wrr_incremental_build_starts_with_a_full_pass():
-    # spec/ipvs.md §2: built one destination at a time, cw starts at 1.
+    # ip_vs_wrr_dest_changed (ip_vs_wrr.c) after each add: built one destination at a time, cw starts at 1.
     s = WRR(weights=[4, 3, 2], incremental=True)
     assert picks(s, 18) == [0, 1, 2, 0, 0, 1, 0, 1, 2, 0, 1, 2] + [0, 0, 1, 0, 1, 2]
 

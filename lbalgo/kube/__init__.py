@@ -14,7 +14,9 @@ Import it explicitly (``import lbalgo`` does not)::
     from lbalgo.kube import load_endpoints    # the legacy core/v1 Endpoints API
     svc = Service.from_endpoints(load_endpoints("endpoints.json"), port="http")
 
-See ``docs/kube-proxy.md`` and ``spec/kube-proxy.md``.
+See ``docs/kube-proxy.md``; the behaviour is kube-proxy's, from kubernetes/kubernetes
+``pkg/proxy/`` (``topology.go``, ``endpointslicecache.go``, ``serviceport.go`` and the
+``iptables``, ``nftables`` and ``ipvs`` proxiers).
 """
 
 from .endpoints import Endpoints, EndpointsError, load_endpoints

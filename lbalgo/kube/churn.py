@@ -1,6 +1,10 @@
 """Endpoint churn: pods come and go, every node's kube-proxy re-syncs, clients move.
 
-A simple, explicit model (``spec/kube-proxy.md`` §1.5, §2.3, §3, §5):
+A simple, explicit model, after kube-proxy's ``pkg/proxy/iptables/proxier.go`` (with
+Linux's ``net/netfilter/xt_recent.c``), ``pkg/proxy/nftables/proxier.go``,
+``pkg/proxy/ipvs/proxier.go`` and ``pkg/proxy/ipvs/graceful_termination.go``, and the
+EndpointSlice API (``staging/src/k8s.io/api/discovery/v1/types.go``; hints as
+``staging/src/k8s.io/endpointslice/trafficdist/trafficdist.go`` writes them):
 
 1. :class:`SliceSet` plays the EndpointSlice controller for one Service:
    a new endpoint goes into the first slice with room (``max_per_slice``,

@@ -3,7 +3,8 @@
 A :class:`NodeProxy` holds the endpoints one node's kube-proxy programs for
 one kind of traffic (to the cluster IP, or to the external frontends) and
 makes the data plane's choice for each new connection with lbalgo's compiled
-schedulers (``spec/kube-proxy.md`` §1–§3):
+schedulers (kube-proxy's ``pkg/proxy/iptables/proxier.go``, ``pkg/proxy/nftables/proxier.go``,
+``pkg/proxy/ipvs/proxier.go`` and ``pkg/proxy/ipvs/graceful_termination.go``):
 
 ``iptables``
     :class:`~lbalgo.IptablesCascade` over the categorized endpoints in

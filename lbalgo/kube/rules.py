@@ -1,7 +1,9 @@
 """The rules kube-proxy writes for one service port on one node, as text.
 
-Chain names (``spec/kube-proxy.md`` §1.1, §2.1), checked against kube-proxy's
-own test expectations:
+Chain names (``portProtoHash`` and ``servicePortEndpointChainName`` in
+``pkg/proxy/iptables/proxier.go``; ``hashAndTruncate``, ``servicePortChainNameBase`` and
+``servicePortEndpointChainNameBase`` in ``pkg/proxy/nftables/proxier.go``), checked against
+kube-proxy's own test expectations (``proxier_test.go`` of both):
 
 * iptables: ``KUBE-SVC-`` / ``KUBE-SVL-`` / ``KUBE-EXT-`` / ``KUBE-FW-`` + the
   first 16 characters of base32(sha256(``"ns/name:port"`` + protocol in lower
@@ -92,7 +94,10 @@ def nft_endpoint_chain(prefix: str, namespace: str, name: str, protocol: str, po
 
 
 def saved_probability(remaining: int) -> str:
-    """Return the probability as ``iptables-save`` prints it: ``p_int / 2**31`` with 11 decimals (§1.3)."""
+    """Return the probability as ``iptables-save`` prints it: ``p_int / 2**31`` with 11 decimals.
+
+    As ``print_match`` in iptables' ``extensions/libxt_statistic.c`` prints it.
+    """
     return f"{probability_int(remaining) / 2147483648:.11f}"
 
 
@@ -121,7 +126,9 @@ class IptablesNames:
 
 def iptables_service_chain(chain: str, svc: ServicePort, endpoints: Sequence[Endpoint],
                            saved: bool = False) -> list[str]:
-    """Return the affinity and ``statistic`` rules of one SVC/SVL chain, in order (§1.2).
+    """Return the affinity and ``statistic`` rules of one SVC/SVL chain, in order.
+
+    As ``writeServiceToEndpointRules`` in ``pkg/proxy/iptables/proxier.go`` writes them.
 
     ``saved``: print probabilities as ``iptables-save`` shows them (11 decimals of the
     quantised value) instead of the 10-decimal strings kube-proxy writes.
@@ -143,7 +150,10 @@ def iptables_service_chain(chain: str, svc: ServicePort, endpoints: Sequence[End
 
 
 def iptables_endpoint_chain(svc: ServicePort, e: Endpoint) -> list[str]:
-    """Return the two rules of a ``KUBE-SEP`` chain: hairpin masquerade, then DNAT (and ``--set``) (§1.4)."""
+    """Return the two rules of a ``KUBE-SEP`` chain: hairpin masquerade, then DNAT (and ``--set``).
+
+    As the per-endpoint loop of ``syncProxyRules`` in ``pkg/proxy/iptables/proxier.go`` writes them.
+    """
     sep = IptablesNames(svc.port_string, svc.protocol).sep(e)
     proto = svc.protocol.lower()
     recent = f"-m recent --name {sep} --set " if svc.affinity else ""
@@ -292,7 +302,10 @@ def _nft_names(svc: ServicePort) -> NftNames:
 
 
 def nft_service_chain(chain: str, svc: ServicePort, endpoints: Sequence[Endpoint]) -> list[str]:
-    """Return the affinity rules and the one ``numgen`` rule of a service/local chain (§2.2)."""
+    """Return the affinity rules and the one ``numgen`` rule of a service/local chain.
+
+    As ``writeServiceToEndpointRules`` in ``pkg/proxy/nftables/proxier.go`` writes them.
+    """
     names = _nft_names(svc)
     ipx = "ip6" if svc.ip_family == "IPv6" else "ip"
     out = []

@@ -1,8 +1,10 @@
 """"iptables is O(n), IPVS is O(1)" as a model of first-packet dispatch work.
 
 What one node does for the **first packet of a new connection** to one of
-``S`` services, each with one port and ``n`` endpoints (``spec/kube-proxy.md``
-§7). Later packets follow conntrack in every mode and cost the same.
+``S`` services, each with one port and ``n`` endpoints, as the rules of
+``syncProxyRules`` in kube-proxy's ``pkg/proxy/iptables/proxier.go``,
+``pkg/proxy/nftables/proxier.go`` and ``pkg/proxy/ipvs/proxier.go`` lay it out. Later
+packets follow conntrack in every mode and cost the same.
 
 iptables (per service in ``KUBE-SERVICES``, one rule per frontend)::
 
@@ -142,7 +144,7 @@ def dispatch_cost(mode: str, services: int, endpoints: int, *, affinity: bool = 
 
 #: Time assumed for the units :func:`relay_cost` counts, in ns. These are ASSUMPTIONS (orders of
 #: magnitude for a current x86 server), not measurements: a system call including the mode switch,
-#: copying one byte between kernel space and user space (~10 GB/s), one TCP handshake inside a cluster
+#: copying one byte between Linux and a user-space process (~10 GB/s), one TCP handshake inside a cluster
 #: network (0.1 ms round trip), and the TCP stack's work for one full segment on one socket.
 ASSUMED_NS = {"syscall": 200.0, "copy_byte": 0.1, "handshake": 100_000.0, "segment": 1_000.0}
 #: Linux's default pipe capacity (16 pages): the most one splice(2) moves through Go's pipe.
@@ -166,7 +168,7 @@ class RelayCost:
     syscalls_per_connection: float  # system calls of the proxy process to set up and tear down
     handshakes: int  # extra TCP handshakes (the proxy's own connection to the endpoint)
     syscalls_per_byte: float  # per byte relayed, per direction
-    copies_per_byte: int  # copies between kernel space and user space per byte relayed
+    copies_per_byte: int  # copies between Linux and the proxy process per byte relayed
     sockets_per_byte: int  # sockets whose TCP/UDP stack handles each byte on the node (NAT: 0)
 
     def ns(self, nbytes: int, assumptions: dict | None = None) -> float:

@@ -5,9 +5,11 @@ protocol: kube-proxy's ``ServicePortName``) with its merged, sorted
 endpoints and the Service fields that change the data plane: traffic
 policies, session affinity, and whether the port is externally accessible
 (NodePort, external IPs, LoadBalancer IPs). :meth:`Service.target` applies
-``spec/kube-proxy.md`` §1.1 and the table of §4.1: for one kind of traffic on
-one node it gives the endpoints the data plane chooses among, or the verdict
-(DROP or REJECT) when there are none.
+the port classification of ``pkg/proxy/serviceport.go`` (``ExternallyAccessible``,
+``UsesClusterEndpoints``, ``UsesLocalEndpoints``) the way ``syncProxyRules`` in
+``pkg/proxy/iptables/proxier.go`` does: for one kind of traffic on one node it gives
+the endpoints the data plane chooses among, or the verdict (DROP or REJECT) when
+there are none.
 """
 
 from __future__ import annotations
@@ -203,17 +205,17 @@ class Service:
 
     @property
     def externally_accessible(self) -> bool:
-        """NodePort, external IPs or LoadBalancer IPs (of this family) exist (§4.1)."""
+        """NodePort, external IPs or LoadBalancer IPs (of this family) exist (``ExternallyAccessible``)."""
         return bool(self.node_port or self.external_ips or self.load_balancer_ips)
 
     @property
     def uses_cluster_endpoints(self) -> bool:
-        """``UsesClusterEndpoints`` (§4.1)."""
+        """``UsesClusterEndpoints`` (``pkg/proxy/serviceport.go``)."""
         return self._classes()[0]
 
     @property
     def uses_local_endpoints(self) -> bool:
-        """``UsesLocalEndpoints`` (§4.1)."""
+        """``UsesLocalEndpoints`` (``pkg/proxy/serviceport.go``)."""
         return self._classes()[1]
 
     def _classes(self) -> tuple[bool, bool]:

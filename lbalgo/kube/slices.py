@@ -3,7 +3,8 @@
 Reads what ``kubectl get endpointslices -o json`` (or ``-o yaml``) prints: a
 ``List``, single objects, a JSON array or a multi-document YAML file. Only
 the ``discovery.k8s.io`` fields that change load balancing are kept
-(``spec/kube-proxy.md`` §5), with kube-proxy's reading of them (§4.3)::
+(``staging/src/k8s.io/api/discovery/v1/types.go``), with kube-proxy's reading of them
+(``pkg/proxy/endpointslicecache.go``)::
 
     ready       = conditions.ready is unset or true
     serving     = conditions.serving is unset or true     (not "same as ready")
@@ -13,10 +14,10 @@ the ``discovery.k8s.io`` fields that change load balancing are kept
 Endpoints of one service port are gathered from every slice of the service
 that has a port with that name and protocol, merged by ``"ip:port"`` (a
 non-terminating copy replaces an earlier one; a terminating copy never
-replaces) and sorted by that string, byte-wise: ``10.244.2.31:8080`` comes
-before ``10.244.2.9:8080`` (§5.2). kube-proxy skips, with a log line, slices
-without the ``kubernetes.io/service-name`` label, ports without a name or
-with port 0, endpoints without addresses and endpoints of the other IP
+replaces) and sorted by that string, byte-wise, as ``endpointslicecache.go`` sorts
+them: ``10.244.2.31:8080`` comes before ``10.244.2.9:8080``. kube-proxy skips, with a
+log line, slices without the ``kubernetes.io/service-name`` label, ports without a
+name or with port 0, endpoints without addresses and endpoints of the other IP
 family; so does this module. Anything that is not a valid object at all
 (a field of the wrong type, an address that does not parse) raises
 :class:`EndpointSliceError` naming the object and the field. So does an
@@ -106,7 +107,7 @@ class EndpointSlice:
 
 @dataclass(slots=True)
 class Endpoint:
-    """One endpoint of one service port, after kube-proxy's merge (``spec/kube-proxy.md`` §4.3).
+    """One endpoint of one service port, after kube-proxy's merge (``pkg/proxy/endpointslicecache.go``).
 
     Treat it as read-only (it is not frozen, for speed: 10,000 are built per load).
     """

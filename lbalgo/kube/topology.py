@@ -1,6 +1,6 @@
 """kube-proxy's ``CategorizeEndpoints``: which endpoints a node may use, per traffic policy.
 
-``spec/kube-proxy.md`` §4, read from ``pkg/proxy/topology.go`` (current code,
+Read from ``CategorizeEndpoints`` in kube-proxy's ``pkg/proxy/topology.go`` (current code,
 no feature gates but ``PreferSameTrafficDistribution``). The input is the
 sorted endpoint list of one service port; every output keeps that order. ::
 
@@ -46,7 +46,7 @@ PREFER_SAME_NODE = "PreferSameNode"
 
 def classify(internal_traffic_policy: str, external_traffic_policy: str,
              externally_accessible: bool) -> tuple[bool, bool]:
-    """Return ``(uses cluster endpoints, uses local endpoints)`` of a service port (§4.1).
+    """Return ``(uses cluster endpoints, uses local endpoints)`` of a service port (``serviceport.go``).
 
     External ``Local`` policy on a port that is not externally accessible is
     ignored.

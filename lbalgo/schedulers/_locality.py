@@ -1,4 +1,7 @@
-"""The destination-address cache and GC timer of IPVS lblc and lblcr (spec/ipvs.md §13-§14).
+"""The destination-address cache and GC timer of IPVS lblc and lblcr (``ip_vs_lblc.c``, ``ip_vs_lblcr.c``).
+
+Both files are in Linux's ``net/netfilter/ipvs/``; the timer is ``ip_vs_lblc_check_expire``
+with ``ip_vs_lblc_full_check``, and their lblcr counterparts.
 
 The whole cache lives in the scheduler's two flat arrays (see
 :mod:`._regions`): named header fields, then regions whose offsets and row

@@ -1,10 +1,11 @@
 """kube-proxy's random endpoint choice, as its two data planes make it.
 
-``iptables`` (``spec/kube-proxy.md`` §1.2–§1.3): one rule per endpoint in
-endpoint order; rule ``i`` of ``n`` matches with probability ``1/(n-i)``,
-written as a decimal with exactly ten digits (Go ``%0.10f``); the last rule
-is unconditional. iptables stores ``p_int = lround(p * 2**31)`` and Linux's
-``xt_statistic`` matches when ``(get_random_u32() & 0x7FFFFFFF) <
+``iptables`` (kube-proxy's ``pkg/proxy/iptables/proxier.go``: ``writeServiceToEndpointRules``
+and ``computeProbability``): one rule per endpoint in endpoint order; rule ``i`` of ``n``
+matches with probability ``1/(n-i)``, written as a decimal with exactly ten digits (Go
+``%0.10f``); the last rule is unconditional. iptables (``extensions/libxt_statistic.c``)
+stores ``p_int = lround(p * 2**31)`` and Linux's ``xt_statistic`` (``statistic_mt`` in
+``net/netfilter/xt_statistic.c``) matches when ``(get_random_u32() & 0x7FFFFFFF) <
 p_int``, one fresh draw per rule reached. ::
 
     pick():
@@ -12,8 +13,9 @@ p_int``, one fresh draw per rule reached. ::
             if (u32() & 0x7FFFFFFF) < p_int(n - i): return endpoint i
         return endpoint n-1
 
-``nftables`` (§2.2): one ``numgen random mod N`` verdict map; Linux
-computes ``reciprocal_scale(u32, N) = (u32 * N) >> 32``. ::
+``nftables`` (``writeServiceToEndpointRules`` in ``pkg/proxy/nftables/proxier.go``): one
+``numgen random mod N`` verdict map; Linux (``nft_ng_random_gen`` in
+``net/netfilter/nft_numgen.c``) computes ``reciprocal_scale(u32, N) = (u32 * N) >> 32``. ::
 
     pick(): return endpoint[(u32() * n) >> 32]
 

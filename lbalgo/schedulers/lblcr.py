@@ -3,7 +3,8 @@
 Like :mod:`.lblc`, but a busy destination address is served by a *set* of
 backends that grows under load and shrinks when it has been stable for
 ``expiration``. State: a cache ``address -> (set, set.lastmod, lastuse)``;
-same hash table and GC timer as lblc (§13–§14 of ``spec/ipvs.md``). ::
+same hash table and GC timer as lblc (here ``ip_vs_lblcr_check_expire`` and
+``ip_vs_lblcr_full_check``, the counterparts of those in ``ip_vs_lblc.c``). ::
 
     pick(daddr, now):
         run the GC ticks due at or before now

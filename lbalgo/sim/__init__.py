@@ -339,11 +339,13 @@ def simulate(
         Service speed per backend (FIFO and PS). "weight": ``max(1, weight)``.
     lifecycle : {"simple", "tcp"}
         "simple": a connection joins the counter the pool's ``new_conns``
-        names and leaves it when it ends. "tcp" (IPVS, ``spec/ipvs.md`` §0.3;
+        names and leaves it when it ends. "tcp" (IPVS: ``ip_vs_bind_dest`` in
+        ``net/netfilter/ipvs/ip_vs_conn.c``, ``set_tcp_state`` in ``ip_vs_proto_tcp.c``;
         needs ``new_conns="inactive"`` and the infinite server): inactive at
         SYN, active after ``establish`` seconds, open for its lifetime,
         inactive again at close, gone ``linger`` seconds later (TIME_WAIT).
-        ``establish=inf`` models UDP: never active, gone after lifetime + linger.
+        ``establish=inf`` models UDP (``ip_vs_proto_udp.c``): never active, gone after
+        lifetime + linger.
     sample_every : float, optional
         Record the pool's active/inactive counters at ``t = 0, dt, 2 dt, …``
         up to the time of the last event (each sample after every event at

@@ -1,4 +1,9 @@
-"""ClientIP affinity in plain Python (spec/kube-proxy.md §1.5, §2.3, §3; spec/ipvs.md §15).
+"""ClientIP affinity in plain Python, per kube-proxy mode (iptables, nftables, IPVS).
+
+Sources: ``pkg/proxy/iptables/proxier.go`` with Linux ``net/netfilter/xt_recent.c``
+(``recent_mt``); ``pkg/proxy/nftables/proxier.go``; ``pkg/proxy/ipvs/proxier.go`` with
+``ip_vs_sched_persist`` (``net/netfilter/ipvs/ip_vs_core.c``), ``ip_vs_check_template`` and
+``ip_vs_conn_expire`` (``ip_vs_conn.c``).
 
 ``RefClientIPAffinity(inner, timeout, mode, ...)`` wraps a reference
 scheduler (``tests.reference.REFERENCES[name](...)``) the way

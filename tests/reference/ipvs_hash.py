@@ -1,4 +1,4 @@
-"""IPVS sh, dh and mh, straight from spec/ipvs.md §10-12, with their own hashes.
+"""IPVS sh, dh and mh, straight from Linux's ip_vs_sh.c, ip_vs_dh.c and ip_vs_mh.c, with their own hashes.
 
 Nothing here comes from lbalgo: ``hash_32`` and SipHash-1-3 are written out
 on Python ints over byte strings, keys are parsed with :mod:`ipaddress`.
@@ -43,7 +43,7 @@ def _sipround(v):
 
 
 def siphash(data: bytes, k0: int, k1: int, c_rounds=1, d_rounds=3) -> int:
-    """SipHash-c-d of `data` (64-bit result). hsiphash on 64-bit kernels is SipHash-1-3."""
+    """SipHash-c-d of `data` (64-bit result). hsiphash on 64-bit Linux is SipHash-1-3."""
     v = [0x736F6D6570736575 ^ k0, 0x646F72616E646F6D ^ k1,
          0x6C7967656E657261 ^ k0, 0x7465646279746573 ^ k1]
     whole = len(data) - len(data) % 8
@@ -65,7 +65,7 @@ def siphash(data: bytes, k0: int, k1: int, c_rounds=1, d_rounds=3) -> int:
 
 
 def hsiphash(data: bytes, k0: int, k1: int) -> int:
-    """Linux hsiphash on a 64-bit kernel: SipHash-1-3 truncated to u32."""
+    """Linux hsiphash on a 64-bit machine: SipHash-1-3 truncated to u32."""
     return siphash(data, k0, k1) & M32
 
 

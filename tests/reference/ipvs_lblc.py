@@ -1,4 +1,4 @@
-"""IPVS lblc and lblcr, straight from spec/ipvs.md §13 and §14 (and ip_vs_lblc.c / ip_vs_lblcr.c).
+"""IPVS lblc and lblcr, straight from Linux's ip_vs_lblc.c and ip_vs_lblcr.c.
 
 The cache is 1024 Python lists (new entries at the front); the GC timer runs
 one tick at a time, every 60 s from ``start``, before a pick at or after it.
@@ -55,7 +55,7 @@ class RefLocality(RefScheduler):
         self.max_size = int(self.options.get("max_size", 16384))
         self.start = float(self.options.get("start", 0.0))
         self.buckets = [[] for _ in range(TAB_SIZE)]
-        self.entries = 0  # the kernel's counter
+        self.entries = 0  # IPVS's entry count (ip_vs_lblc_table.entries)
         self.counter = 1
         self.rover = 0
         self.ticks = 1  # index of the next tick

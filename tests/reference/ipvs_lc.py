@@ -1,4 +1,4 @@
-"""IPVS lc, wlc, sed, nq, fo, ovf and twos, straight from spec/ipvs.md §3-§9.
+"""IPVS lc, wlc, sed, nq, fo, ovf and twos, straight from Linux's ip_vs_{lc,wlc,sed,nq,fo,ovf,twos}.c.
 
 All are stateless except twos, which draws from the same generator as lbalgo
 (``Xoshiro128``) in the same order, so traces match for the same seed. The

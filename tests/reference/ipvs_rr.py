@@ -1,4 +1,4 @@
-"""IPVS rr and wrr, straight from spec/ipvs.md §1 and §2."""
+"""IPVS rr and wrr, straight from Linux's net/netfilter/ipvs/ip_vs_rr.c and ip_vs_wrr.c."""
 
 from __future__ import annotations
 

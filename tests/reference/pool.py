@@ -1,4 +1,4 @@
-"""Plain-Python backend pool with IPVS accounting (spec/ipvs.md §0)."""
+"""Plain-Python backend pool with IPVS accounting (Linux ip_vs_ctl.c, ip_vs_conn.c, include/net/ip_vs.h)."""
 
 from __future__ import annotations
 

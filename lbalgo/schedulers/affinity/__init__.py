@@ -2,8 +2,11 @@
 
 Kubernetes ``sessionAffinity: ClientIP`` pins a client *address* to an
 endpoint for ``timeoutSeconds`` (1..86400, default 10800). Each kube-proxy
-mode implements it differently (``spec/kube-proxy.md`` §1.5, §2.3, §3;
-``spec/ipvs.md`` §15)::
+mode implements it differently (iptables: ``pkg/proxy/iptables/proxier.go`` and Linux's
+``net/netfilter/xt_recent.c``, ``recent_mt``; nftables: ``pkg/proxy/nftables/proxier.go``;
+IPVS: ``pkg/proxy/ipvs/proxier.go``, then ``ip_vs_sched_persist`` in
+``net/netfilter/ipvs/ip_vs_core.c`` and ``ip_vs_check_template`` / ``ip_vs_conn_expire`` in
+``ip_vs_conn.c``)::
 
     iptables (xt_recent, one list per endpoint, keyed by source address):
         pick(c, now):
