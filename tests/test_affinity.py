@@ -1,18 +1,13 @@
-"""ClientIP affinity: timelines per mode, validation, and the plain-Python reference on random runs."""
+"""ClientIP affinity: timelines per mode and validation (random runs against the reference: test_stateful)."""
 
 import ipaddress
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-import lbalgo
 from lbalgo import RR, IptablesCascade, NftNumgen, NoBackendAvailable
 from lbalgo.schedulers.affinity import ClientIPAffinity, Pin
 from lbalgo.schedulers.rr import CURSOR
-from tests.reference import REFERENCES
-from tests.reference.affinity import RefClientIPAffinity
 
 A, B, C = "10.0.0.1", "10.0.0.2", "10.0.0.3"
 
@@ -283,63 +278,6 @@ def test_no_backend_available():
         aff.pick(A, now=0.0)
     assert aff.pick_many([A], now=0.0).tolist() == [-1]
     assert aff.pinned() == {}
-
-
-# -- the reference, on random runs ------------------------------------------------------------------
-OPS = st.lists(st.tuples(st.sampled_from(["pick", "pick", "pick", "release", "weight", "remove", "add"]),
-                         st.integers(0, 5), st.sampled_from([0.0, 0.5, 1.0, 2.5, 5.0, 10.0]),
-                         st.integers(0, 2)), max_size=60)
-CASES = [("rr", "ipvs", True), ("rr", "ipvs", False), ("wrr", "ipvs", True),
-         ("iptables", "iptables", None), ("rr", "iptables", None), ("nftables", "nftables", None)]
-
-
-@pytest.mark.parametrize("inner,mode,eqt", CASES)
-@settings(max_examples=60)
-@given(ops=OPS, weights=st.lists(st.integers(0, 2), min_size=1, max_size=4), uthr=st.integers(0, 3))
-def test_matches_reference(inner, mode, eqt, ops, weights, uthr):
-    clients = [0x0A000001 + i for i in range(6)]
-    opts = dict(timeout=5, mode=mode)
-    if mode == "ipvs":
-        opts["expire_quiescent_template"] = eqt
-    else:
-        opts["capacity"] = 2
-    th = [uthr] * len(weights)
-    aff = ClientIPAffinity(lbalgo.get(inner)(weights=weights, seed=4, u_thresholds=th), **opts)
-    ref = RefClientIPAffinity(REFERENCES[inner](weights, seed=4, u_thresholds=th), **opts)
-    now = 0.0
-    live = []  # (backend, client) of open connections
-    for op, i, dt, w in ops:
-        now += dt
-        if op == "pick":
-            got = aff.pick_many([clients[i]], now=now)[0]
-            assert got == ref.pick(clients[i], now)
-            if got >= 0:
-                live.append((int(got), clients[i]))
-        elif op == "release" and live:
-            b, c = live.pop(i % len(live))
-            key = c if w else None
-            aff.release(b, key=key, now=now)
-            ref.release(b, key, now)
-        elif op == "weight" or op == "remove":
-            listed = list(aff.list_order)
-            if not listed:
-                continue
-            b = int(listed[i % len(listed)])
-            if op == "weight":
-                aff.set_weight(b, w)
-                ref.set_weight(b, w)
-            else:
-                aff.remove_backend(b)
-                ref.remove_backend(b)
-        elif op == "add":
-            aff.add_backend(w)
-            ref.add_backend(w)
-        p = aff.pool
-        got = [(int(p.weights[b]), int(p.active_conns[b]), int(p.inactive_conns[b]), int(p.persist_conns[b]),
-                bool(p.overloaded[b]), bool(p.available[b])) for b in range(p.n_ids)]
-        assert got == ref.counters()
-        pins = {int(a): tuple(v) for a, v in aff.pinned(now).items()}
-        assert pins == ref.pinned(now)
 
 
 def test_pool_growth_keeps_affinity_and_inner_state():

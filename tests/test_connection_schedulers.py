@@ -6,15 +6,11 @@ counters each decision sees.
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from scipy import stats
 
-from lbalgo import FO, LC, NQ, OVF, SED, TWOS, WLC, NoBackendAvailable, get
+from lbalgo import FO, LC, NQ, OVF, SED, TWOS, WLC, NoBackendAvailable
 from lbalgo._table import ACTIVE, SLOT
 from tests.reference import REFERENCES
-
-NAMES = ["lc", "wlc", "sed", "nq", "fo", "ovf", "twos"]
 
 
 def picks(s, n):
@@ -246,65 +242,3 @@ def test_twos_same_seed_same_trace_as_reference():
     a = TWOS([1] * 8, seed=1).pick_many(50)
     b = TWOS([1] * 8, seed=2).pick_many(50)
     assert list(a) != list(b)
-
-
-# --- every scheduler against its reference on random operation sequences -----------------
-
-OPS = st.lists(st.tuples(st.integers(0, 9), st.integers(0, 1000), st.integers(0, 1000)), max_size=60)
-
-
-def apply_ops(name, weights, ops, new_conns, seed=0, **options):
-    """Run ``ops`` on lbalgo and on the reference; compare every decision and counter."""
-    s = get(name)(weights, seed=seed, new_conns=new_conns, **options)
-    r = REFERENCES[name](weights, seed=seed, new_conns=new_conns, **options)
-    active_default = new_conns == "active"
-    for op, a, b in ops:
-        ids = list(s.list_order)
-        all_ids = range(s.pool.n_ids)
-        if op <= 3:  # pick (most common)
-            got = s.pick_many(1)[0] if op == 3 else _pick(s)
-            assert got == r.pick(), (name, ops)
-        elif op == 4:  # release a connection of the default kind
-            col = s.active_conns if active_default else s.inactive_conns
-            have = [i for i in all_ids if col[i] > 0]
-            if have:
-                s.release(have[a % len(have)])
-                r.release(have[a % len(have)])
-        elif op == 5 and ids:
-            s.set_weight(ids[a % len(ids)], b % 5)
-            r.set_weight(ids[a % len(ids)], b % 5)
-        elif op == 6 and len(ids) < 12:
-            assert s.add_backend(b % 4) == r.add_backend(b % 4)
-        elif op == 7 and ids:
-            s.remove_backend(ids[a % len(ids)])
-            r.remove_backend(ids[a % len(ids)])
-        elif op == 8 and ids:
-            upper = b % 6
-            lower = (a // 7) % 3 if upper else 0
-            s.pool.set_thresholds(ids[a % len(ids)], upper, lower)
-            r.set_thresholds(ids[a % len(ids)], upper, lower)
-        elif op == 9:
-            src = s.inactive_conns if b % 2 else s.active_conns
-            have = [i for i in all_ids if src[i] > 0]
-            if have:
-                x = have[a % len(have)]
-                (s.pool.activate if b % 2 else s.pool.deactivate)(x)
-                (r.activate if b % 2 else r.deactivate)(x)
-        got = [(int(s.weights[i]), int(s.active_conns[i]), int(s.inactive_conns[i]),
-                bool(s.pool.overloaded[i]), bool(s.pool.available[i])) for i in range(s.pool.n_ids)]
-        assert got == r.counters()
-
-
-def _pick(s):
-    try:
-        return s.pick()
-    except NoBackendAvailable:
-        return -1
-
-
-@pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("new_conns", ["active", "inactive"])
-@settings(max_examples=40)
-@given(weights=st.lists(st.integers(0, 4), max_size=8), ops=OPS, seed=st.integers(0, 3))
-def test_matches_reference_on_random_operations(name, new_conns, weights, ops, seed):
-    apply_ops(name, weights, ops, new_conns, seed=seed)
