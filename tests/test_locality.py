@@ -377,3 +377,12 @@ def _free_rows(s, region, head, link):
     while i >= 0 and n <= len(rows):
         n, i = n + 1, int(rows[i, link])
     return n
+
+
+@pytest.mark.parametrize("cls", [LBLC, LBLCR])
+def test_a_batch_mixing_integer_and_string_addresses_schedules_each_as_an_address(cls):
+    # NumPy would read [167772161, "10.0.0.2"] as two strings; the integer is the address 10.0.0.1.
+    mixed = cls([1, 1, 1]).pick_many([0x0A000001, "10.0.0.2", "10.0.0.1", 0x0A000002])
+    strings = cls([1, 1, 1]).pick_many(["10.0.0.1", "10.0.0.2", "10.0.0.1", "10.0.0.2"])
+    assert mixed.tolist() == strings.tolist()
+    assert mixed[0] == mixed[2] and mixed[1] == mixed[3]

@@ -66,6 +66,10 @@ class AddressIdentityKeys:
     def _keys(self, keys: Any) -> np.ndarray:
         """Return a batch of addresses as kernel keys: IPv4 integers, (n, 4) IPv6 words, or strings."""
         arr = np.asarray(key_batch(keys))
+        if arr.dtype.kind == "U" and not isinstance(keys, np.ndarray):
+            # NumPy turns a list mixing integers and strings into strings ('167772161'): keep the items.
+            arr = np.empty(len(keys), dtype=object)
+            arr[:] = list(keys)
         words = ipv6_words(arr)
         if words is not None:
             rows, inverse = np.unique(words, axis=0, return_inverse=True)
