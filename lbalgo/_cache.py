@@ -66,7 +66,7 @@ def _warn_once(key: str, message: str) -> None:
 
 
 def root_candidate() -> Path | None:
-    """The cache root the environment asks for (not checked), or None if none can be named."""
+    """Return the cache root the environment asks for (not checked), or None if none can be named."""
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env)
@@ -115,7 +115,7 @@ def _private(path: Path) -> str | None:
 
 
 def root() -> Path | None:
-    """The checked cache root, created if needed; None (with one warning) when unusable."""
+    """Return the checked cache root, created if needed; None (with one warning) when unusable."""
     candidate = root_candidate()
     key = str(candidate)
     with _lock:
@@ -192,8 +192,10 @@ def kernel_sources(package: Path | None = None) -> list[Path]:
 
 
 def source_stamp() -> str:
-    """Hash of every source a kernel is compiled from (:func:`kernel_sources`), and of the versions that "
-    "compile them."""
+    """Return a hash of every source a kernel is compiled from, and of the versions that compile them.
+
+    The sources are those of :func:`kernel_sources`.
+    """
     global _stamp
     if _stamp is None:
         import llvmlite
@@ -223,7 +225,7 @@ _pruned = False
 
 
 def cache_dir() -> Path | None:
-    """The directory this version of lbalgo caches its kernels in (None: no caching)."""
+    """Return the directory this version of lbalgo caches its kernels in (None: no caching)."""
     global _pruned
     base = root()
     if base is None:
@@ -252,14 +254,15 @@ def clear() -> list[Path]:
     removed = []
     if base is None:
         return removed
-    for d in sorted(base.glob("kernels/*")) + sorted(base.glob("sim-py*")) + sorted(base.glob("affinity-py*")):
+    for d in (sorted(base.glob("kernels/*")) + sorted(base.glob("sim-py*"))
+              + sorted(base.glob("affinity-py*"))):
         shutil.rmtree(d, ignore_errors=True)  # the last two: modules written by lbalgo before 0.2
         removed.append(d)
     return removed
 
 
 def make_cache(py_func: Any) -> Any:
-    """A Numba function cache for a kernel of lbalgo, or None when kernels are not cached.
+    """Return a Numba function cache for a kernel of lbalgo, or None when kernels are not cached.
 
     Built from Numba's own classes; the locator (where, how fresh), the data
     file names and the failure handling differ:

@@ -78,7 +78,7 @@ def new_table(capacity: int) -> np.ndarray:
 
 
 def grown(table: np.ndarray, capacity: int) -> np.ndarray:
-    """A copy of ``table`` with room for ``capacity`` ids (the same table if it has room)."""
+    """Return a copy of ``table`` with room for ``capacity`` ids (the same table if it has room)."""
     if capacity <= table.shape[1]:
         return table
     bigger = new_table(capacity)
@@ -89,7 +89,7 @@ def grown(table: np.ndarray, capacity: int) -> np.ndarray:
 # -- reading ------------------------------------------------------------------------------------
 @kernel(inline="always")
 def listed(table):
-    """Number of listed backends (the list's length)."""
+    """Return the number of listed backends (the list's length)."""
     return table[HEADER, LISTED]
 
 
@@ -122,8 +122,11 @@ def _overload_after_bind(table, s):
 
 @kernel(inline="always")
 def _overload_after_unbind(table, s):
-    """Clear the overload flag as IPVS does: below the lower threshold if one is set,
-    else below 3/4 of the upper one, else unconditionally."""
+    """Clear the overload flag as IPVS does.
+
+    Clear it below the lower threshold if one is set, else below 3/4 of the upper one,
+    else unconditionally.
+    """
     total = table[ACTIVE, s] + table[INACTIVE, s]
     lower = table[L_THRESHOLD, s]
     upper = table[U_THRESHOLD, s]
@@ -290,7 +293,10 @@ def set_thresholds(table, backend, upper, lower):
 
 @kernel(refcount=False)
 def fail_backend(table, backend):
-    """A health check failed: weight 0, the old weight kept for :func:`recover_backend`; return its slot."""
+    """Fail a backend's health check and return its slot.
+
+    Its weight becomes 0; the old weight is kept for :func:`recover_backend`.
+    """
     s = table[SLOT, backend]
     table[SAVED_WEIGHT, s] = table[WEIGHT, s]
     table[FLAGS, s] |= F_FAILED
@@ -300,7 +306,10 @@ def fail_backend(table, backend):
 
 @kernel(refcount=False)
 def recover_backend(table, backend):
-    """The health check passes again: the weight it had when it failed comes back; return its slot."""
+    """Pass a backend's health check again and return its slot.
+
+    The weight it had when it failed comes back.
+    """
     s = table[SLOT, backend]
     table[FLAGS, s] &= ~F_FAILED
     set_weight(table, backend, table[SAVED_WEIGHT, s])
@@ -310,9 +319,11 @@ def recover_backend(table, backend):
 # -- derived values ---------------------------------------------------------------------------------
 @kernel(refcount=False)
 def gcd_and_max(table, row):
-    """Greatest common divisor of the positive values of ``row`` over the listed backends
-    (0 if none), and their maximum (0 if none): WRR's ``di`` / ``mw`` and MH's
-    ``last_weight`` scaling."""
+    """Return the greatest common divisor and the maximum of the positive values of ``row``.
+
+    Both are taken over the listed backends, each 0 if there are none: WRR's
+    ``di`` / ``mw`` and MH's ``last_weight`` scaling.
+    """
     g = 0
     largest = 0
     for s in range(table[HEADER, LISTED]):
@@ -329,9 +340,11 @@ def gcd_and_max(table, row):
 
 @kernel(refcount=False)
 def collect_weighted(table, out, start):
-    """Write the slots of the listed backends with weight > 0, in list order, to
-    ``out[start:]`` and return how many: the candidates of random, iptables and
-    nftables. ``out`` must have room for ``LISTED`` values from ``start``."""
+    """Write the slots of the listed backends with weight > 0, in list order, to ``out[start:]``.
+
+    Return how many: the candidates of random, iptables and nftables. ``out`` must
+    have room for ``LISTED`` values from ``start``.
+    """
     weight = table[WEIGHT]
     k = 0
     for s in range(table[HEADER, LISTED]):

@@ -79,7 +79,8 @@ Sched = namedtuple("Sched", "table state fstate aff inner_key")
 Connections = namedtuple("Connections", "arrival work keys backend start end")
 PoolEvents = namedtuple("PoolEvents", "time kind backend weight upper lower rank weight_after")
 ServiceArrays = namedtuple("ServiceArrays", "servers speeds")
-Config = namedtuple("Config", "model lifecycle count_mode insertion persist watches store_start establish linger")
+Config = namedtuple("Config", "model lifecycle count_mode insertion persist watches store_start "
+                    "establish linger")
 Samples = namedtuple("Samples", "active inactive meta fmeta")
 Queues = namedtuple("Queues", "next head tail busy tag vtime vstamp ps_event")
 
@@ -164,8 +165,11 @@ def take_samples(samples, table, t, inclusive):
 # -- pool events ----------------------------------------------------------------------------------
 @kernel(refcount=False)
 def insertion_slot(table, events, insertion, backend):
-    """Where a new backend goes: the head, the tail, or before the first listed one whose
-    endpoint string sorts after its own (kube-proxy's order)."""
+    """Return where a new backend goes: the head, the tail, or in endpoint order.
+
+    In endpoint order it goes before the first listed backend whose endpoint string
+    sorts after its own (kube-proxy's order).
+    """
     n = table[HEADER, LISTED]
     slot = 0
     if insertion == I_TAIL:
@@ -275,13 +279,13 @@ def on_connection_event(changed, sched, conns, service, config, queues, heap, pa
 # -- arrivals, one handler per service model ------------------------------------------------------
 @kernel(inline="always")
 def decide(schedule, changed, sched, conns, config, c):
-    """The scheduler's decision for connection ``c``, through the persistence layer when it is on."""
+    """Return the scheduler's decision for connection ``c``, through the persistence layer when it is on."""
     if config.persist:
-        return persist_schedule(schedule, changed, sched.table, sched.state, sched.fstate, sched.aff, conns.keys,
-                                conns.arrival, conns.backend, c, c + 1, config.count_mode, config.watches,
-                                sched.inner_key)
-    return schedule(sched.table, sched.state, sched.fstate, conns.keys, conns.arrival, conns.backend, c, c + 1,
-                    config.count_mode)
+        return persist_schedule(schedule, changed, sched.table, sched.state, sched.fstate, sched.aff,
+                                conns.keys, conns.arrival, conns.backend, c, c + 1, config.count_mode,
+                                config.watches, sched.inner_key)
+    return schedule(sched.table, sched.state, sched.fstate, conns.keys, conns.arrival, conns.backend, c,
+                    c + 1, config.count_mode)
 
 
 @kernel(inline="always")
@@ -353,7 +357,7 @@ def arrive_ps(conns, service, queues, heap, c, b, t):
 
 
 def new_queues(n: int, capacity: int, model: int) -> Queues:
-    """The per-backend queue arrays a service model needs (empty ones for the others)."""
+    """Return the per-backend queue arrays a service model needs (empty ones for the others)."""
     queued = model in (S_FIFO, S_PS)
     return Queues(next=np.empty(n if queued else 0, dtype=np.int64),
                   head=np.full(capacity, -1, dtype=np.int64), tail=np.full(capacity, -1, dtype=np.int64),
@@ -386,7 +390,8 @@ def run(schedule, changed, sched, conns, events, service, config, samples, queue
     finished = True
     while True:
         size = hmeta[SIZE]
-        if ps and size > 0 and hpay[0] & 7 == C_PSDEP and hseqs[0] != queues.ps_event[conns.backend[hpay[0] >> 3]]:
+        if (ps and size > 0 and hpay[0] & 7 == C_PSDEP
+                and hseqs[0] != queues.ps_event[conns.backend[hpay[0] >> 3]]):
             pop(htimes, hseqs, hpay, hmeta)  # stale: the backend's job count changed since
             continue
         ta = conns.arrival[i] if i < n else inf
@@ -403,7 +408,8 @@ def run(schedule, changed, sched, conns, events, service, config, samples, queue
         if ta < t:
             t = ta
         if sampling:
-            take_samples(samples, sched.table, t, False)  # samples strictly before t see every event up to them
+            # samples strictly before t see every event up to them
+            take_samples(samples, sched.table, t, False)
         clock[0] = t
         progress[P_EVENTS] += 1
         if size > 0 and th <= tp and th <= ta:

@@ -27,10 +27,11 @@ def new_heap(capacity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
 
 
 def grown(heap: tuple) -> tuple:
-    """The heap with its arrays copied into twice the room (the same meta)."""
+    """Return the heap with its arrays copied into twice the room (the same meta)."""
     times, seqs, payloads, meta = heap
     n = len(times)
-    out = (np.empty(2 * n, dtype=np.float64), np.empty(2 * n, dtype=np.int64), np.empty(2 * n, dtype=np.int64))
+    out = (np.empty(2 * n, dtype=np.float64), np.empty(2 * n, dtype=np.int64),
+           np.empty(2 * n, dtype=np.int64))
     for new, old in zip(out, (times, seqs, payloads)):
         new[:n] = old
     return out + (meta,)
