@@ -99,6 +99,13 @@ class ClientIPAffinity(ClientKeys, Scheduler):
         Clients per endpoint list: iptables ``ip_list_tot`` (default 100, the
         oldest entry is evicted), nftables set size (default 65535, a full set
         takes no new client). Not for ipvs.
+
+    Examples
+    --------
+    >>> from lbalgo import RR, ClientIPAffinity
+    >>> aff = ClientIPAffinity(RR(weights=[1, 1, 1]), timeout=60, mode="ipvs")
+    >>> [aff.pick(key=c, now=t) for c, t in [("10.0.0.1", 0.0), ("10.0.0.2", 1.0), ("10.0.0.1", 2.0)]]
+    [0, 1, 0]
     """
 
     name = "clientip"
