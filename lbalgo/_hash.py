@@ -15,29 +15,20 @@ are native ``uint64``. As plain Python (``NUMBA_DISABLE_JIT=1``) NumPy
 scalars would warn on ``uint64`` wrap-around, so there each lane is held as
 two 32-bit halves that never overflow; both give the same numbers.
 
-Python helpers
-    The kernel key of a keyed pick is one int64: ``(port << 32) | addr32``
-    with ``addr32`` the folded address (:func:`lbalgo.addresses.fold32`) and
-    ``port`` the client source port (0..65535). :func:`endpoint_key` and
-    :func:`endpoint_keys` convert what users pass.
+The kernel key of a keyed pick, ``(port << 32) | addr32``, is packed by
+:func:`lbalgo.addresses.endpoint_key` and :func:`lbalgo.addresses.endpoint_keys`.
 """
 
 from __future__ import annotations
 
-import numbers
 import os
-from typing import Any
 
 import numpy as np
 
-from . import addresses
 from ._jit import kernel
-from .errors import InvalidArgument, InvalidArgumentType, short
 
 M32 = 0xFFFFFFFF
 GOLDEN_RATIO_32 = 0x61C88647
-#: Largest packed key: port 65535, address 2**32 - 1.
-MAX_PACKED = (0xFFFF << 32) | M32
 
 
 @kernel(inline="always")
@@ -175,86 +166,3 @@ def hsiphash32(m, k0hi, k0lo, k1hi, k1lo):
     if NATIVE_U64:
         return _hsiphash32_native(m, k0hi, k0lo, k1hi, k1lo)
     return _hsiphash32_halves(m, k0hi, k0lo, k1hi, k1lo)
-
-
-# -- keys ----------------------------------------------------------------------------
-
-
-def port_number(value: Any, what: str) -> int:
-    """Return ``value`` as a port number 0..65535, or raise naming it."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise InvalidArgumentType(f"{what}: port must be an integer 0..65535, got {short(value)}")
-    p = int(value)
-    if not 0 <= p <= 65535:
-        raise InvalidArgument(f"{what}: port must be in 0..65535, got {p}")
-    return p
-
-
-def endpoint_key(key: Any, what: str = "key") -> int:
-    """Return one keyed-pick key as the packed int ``(port << 32) | fold32(address)``.
-
-    Accepted: an address (int below 2**32 = IPv4, larger int = IPv6, string,
-    ``ipaddress`` object), ``"ip:port"`` / ``"[v6]:port"``, or an
-    ``(address, port)`` tuple. Without a port the port is 0.
-    """
-    if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)) and 0 <= key <= M32:
-        return int(key)
-    if isinstance(key, tuple):
-        if len(key) != 2:
-            raise InvalidArgument(f"{what} {short(key)} must be an (address, port) pair")
-        addr = addresses.fold32(addresses.parse(key[0], what))
-        return port_number(key[1], f"{what} {key!r}") << 32 | addr
-    if isinstance(key, str):
-        text = key.strip()
-        if text.startswith("[") or text.count(":") == 1:
-            addr, port = addresses.parse_endpoint(text, what)
-            return port << 32 | addresses.fold32(addr)
-    return addresses.fold32(addresses.parse(key, what))
-
-
-def endpoint_keys(keys: Any, ports: Any = None) -> np.ndarray:
-    """Return a batch of keys as packed int64 keys (see :func:`endpoint_key`).
-
-    ``keys`` is a 1-D integer array of IPv4 addresses (or of keys already
-    packed as ``(port << 32) | addr``), an ``(n, 4)`` integer array of IPv6
-    words, or a sequence of anything :func:`endpoint_key` accepts.
-    ``ports``, if given, holds one client port per key and replaces the
-    port part of every key.
-    """
-    from ._validate import key_batch
-    from .addresses import key_array
-
-    key_batch(keys)
-    if not isinstance(keys, np.ndarray) and not isinstance(keys, (str, bytes)):
-        seq = list(keys)
-        keys = seq
-        # A list of IPv4 integers takes the array path; other ints (IPv6) go one by one.
-        if seq and all(type(k) is int for k in seq) and 0 <= min(seq) and max(seq) <= M32:
-            keys = np.asarray(seq, dtype=np.int64)
-    if isinstance(keys, np.ndarray) and keys.dtype.kind in "iu" and keys.ndim == 1:
-        arr = keys
-        # uint8/16/32 arrays are valid by their type: skip the two passes of the check.
-        if arr.size and (arr.dtype.kind == "i" or arr.dtype.itemsize > 4) and (
-                arr.min() < 0 or arr.max() > MAX_PACKED):
-            i = int(np.flatnonzero((arr < 0) | (arr > MAX_PACKED))[0])
-            raise InvalidArgument(f"keys[{i}] = {arr[i]} is neither an IPv4 address "
-                             "nor a packed (port << 32) | addr key")
-        packed = np.ascontiguousarray(arr, dtype=np.int64)
-    elif isinstance(keys, np.ndarray) and keys.dtype.kind in "iu":
-        packed = key_array(keys)  # (n, 4) IPv6 words, folded
-    else:
-        seq = keys.tolist() if isinstance(keys, np.ndarray) else keys
-        packed = np.array([endpoint_key(k, f"keys[{i}]") for i, k in enumerate(seq)], dtype=np.int64)
-        if packed.ndim != 1:
-            packed = packed.reshape(-1)
-    if ports is None:
-        return packed
-    p = np.asarray(ports)
-    if p.shape != packed.shape:
-        raise InvalidArgument(f"ports has shape {p.shape} but there are {len(packed)} keys")
-    if p.dtype.kind not in "iu":
-        raise InvalidArgumentType(f"ports must be integers 0..65535, got dtype {p.dtype}")
-    if p.size and (p.min() < 0 or p.max() > 65535):
-        i = int(np.flatnonzero((p < 0) | (p > 65535))[0])
-        raise InvalidArgument(f"ports[{i}] = {p[i]} is not a port number (0..65535)")
-    return (packed & M32) | (p.astype(np.int64) << 32)

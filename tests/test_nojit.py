@@ -6,8 +6,9 @@ the contract, reference and state-machine tests that way (``.ci/run``), so that
 the kernels' source lines are measured. Those tests compare each mode with the
 references; this file compares the two modes with each other, on every
 registered algorithm and on the simulator's event loop, in two processes (this
-one and a child in the other mode), and checks that the plain-Python mode never
-loads Numba.
+one, compiled, and a plain-Python child), and checks that the plain-Python mode
+never loads Numba. Under ``NUMBA_DISABLE_JIT=1`` the comparisons are skipped
+(the compiled run of the suite makes them).
 """
 
 from __future__ import annotations
@@ -132,12 +133,13 @@ def _child(disable: bool, code: str) -> str:
 
 @pytest.fixture(scope="module")
 def both_modes():
-    """(this process's results, a child's in the other mode): one compiled, one plain Python."""
-    other = json.loads(_child(not DISABLED, CHILD))
+    """(this process's results, a plain-Python child's): compiled vs plain Python."""
+    if DISABLED:  # this process is plain Python: the compiled run of this file compares the two
+        pytest.skip("compares compiled code with plain Python: runs without NUMBA_DISABLE_JIT")
+    other = json.loads(_child(True, CHILD))
     here = everything()
-    assert here["disabled"] is DISABLED and other["disabled"] is not DISABLED
-    if not DISABLED:
-        assert other["numba_loaded"] is False  # plain Python: Numba is never imported
+    assert here["disabled"] is False and other["disabled"] is True
+    assert other["numba_loaded"] is False  # plain Python: Numba is never imported
     return here, other
 
 
@@ -174,3 +176,41 @@ def test_plain_python_kernels_are_python_functions():
     """)
     out = _child(True, code).strip()
     assert out == "True [0, 0, 1, 0, 0, 1] [0, 0, 1, 0] int [True, True] False"
+
+
+def _python(func):
+    """The Python function of a kernel, of a Numba dispatcher, or itself (a kernel's rebound name)."""
+    return getattr(func, "py_func", func)
+
+
+def _as_plain_python(kernel, module):
+    """``kernel``'s Python function with every kernel it calls as Python too (dispatchers or not)."""
+    import types
+
+    namespace = {name: _python(value) for name, value in vars(module).items()}
+    return types.FunctionType(_python(kernel).__code__, namespace, _python(kernel).__name__)
+
+
+def test_native_uint64_hashes_agree_with_the_plain_python_versions():
+    """The uint64-lane versions (what compiled code runs) as Python, wrapping like uint64 does.
+
+    Under NUMBA_DISABLE_JIT=1 the kernels run the Python-integer / 32-bit-halves versions, so
+    this is where the native versions' lines are run (and checked) without Numba.
+    """
+    from lbalgo import _hash
+    from lbalgo.schedulers.envoy import _hash as envoy_hash
+
+    xx = _as_plain_python(envoy_hash._xxhash64_native, envoy_hash)
+    murmur = _as_plain_python(envoy_hash._murmur2_64_native, envoy_hash)
+    sip = _as_plain_python(_hash._hsiphash32_native, _hash)
+    rng = np.random.default_rng(3)
+    with np.errstate(over="ignore"):  # uint64 arithmetic wraps, as it does compiled
+        for n in list(range(0, 70, 3)) + [255]:
+            data = rng.integers(0, 256, n + 5, dtype=np.uint8)
+            for seed in (0, 1, envoy_hash.MURMUR_SEED, 2**62 + 3):
+                assert xx(data, 2, n, seed) == envoy_hash._xxhash64_py(data, 2, n, seed)
+                assert murmur(data, 2, n, seed) == envoy_hash._murmur2_64_py(data, 2, n, seed)
+        for m, *key in rng.integers(0, 2**32, (200, 5)).tolist():
+            assert sip(m, *key) == _python(_hash._hsiphash32_halves)(m, *key)
+        empty = np.frombuffer(b"", dtype=np.uint8)
+        assert xx(empty, 0, 0, 0) == envoy_hash._signed(0xEF46DB3751D8E999)  # XXH64 of ""
