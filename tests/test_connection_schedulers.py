@@ -1,6 +1,8 @@
-"""IPVS lc, wlc, sed, nq, fo, ovf, twos: exact decisions from spec/ipvs.md §0, §3-§9.
+"""IPVS lc, wlc, sed, nq, fo, ovf, twos: exact decisions.
 
-Expected sequences are derived by hand from the spec; the comments give the
+Expected sequences are derived by hand from the Linux sources
+(net/netfilter/ipvs/ip_vs_{lc,wlc,sed,nq,fo,ovf,twos}.c and ip_vs_core.c; the
+rules in the project's words are in docs/algorithms/connection.md); the comments give the
 counters each decision sees.
 """
 

@@ -1,4 +1,7 @@
-"""IPVS lblc and lblcr: decisions derived by hand from spec/ipvs.md §13-§14.
+"""IPVS lblc and lblcr: decisions derived by hand from the Linux sources.
+
+net/netfilter/ipvs/ip_vs_lblc.c and ip_vs_lblcr.c; the rules in the project's words are in
+docs/algorithms/locality.md.
 
 Random runs against the plain-Python reference, with the GC under pressure, are in test_stateful.py.
 """
