@@ -153,7 +153,7 @@ def _hsiphash32_native(m, k0hi, k0lo, k1hi, k1lo):
 #: (``NUMBA_DISABLE_JIT=1``) NumPy uint64 scalars would warn on every
 #: wrap-around, so the same call runs the 32-bit-halves version there. Numba
 #: folds this constant and compiles only one branch; the tests check that both
-#: versions agree with the kernel's published vectors.
+#: versions agree with the published test vectors of each hash.
 NATIVE_U64 = os.environ.get("NUMBA_DISABLE_JIT", "0").strip() in ("", "0")
 
 

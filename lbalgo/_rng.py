@@ -1,7 +1,7 @@
 """Seeded random numbers for kernels, with the state passed explicitly.
 
 The generator is xoshiro128** (Blackman and Vigna, 2018): four 32-bit words
-of state, 32-bit outputs like the kernel's ``get_random_u32``. Words are held
+of state, 32-bit outputs like Linux's ``get_random_u32``. Words are held
 in an ``int64[4]`` array and every operation is masked to 32 bits, so the
 arithmetic never overflows: compiled or not, on any platform, the same seed
 gives the same stream.
@@ -69,7 +69,7 @@ def next_u32(state):
 def below(state, bound):
     """Uniform integer in ``[0, bound)`` for ``1 <= bound < 2**31``, without bias.
 
-    Lemire's multiply-and-reject method, as the kernel's
+    Lemire's multiply-and-reject method, as Linux's
     ``get_random_u32_below`` does it. The rare rejection path lives in its
     own function so that this one stays small enough to inline everywhere.
     """

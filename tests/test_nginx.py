@@ -8,7 +8,7 @@ import pytest
 import lbalgo
 from lbalgo import NoBackendAvailable
 from lbalgo.schedulers.nginx.hash import server_register
-from lbalgo.schedulers.nginx.random import glibc_srandom
+from lbalgo.schedulers.nginx.random_lb import glibc_srandom
 from tests.reference import REFERENCES
 
 

@@ -3,7 +3,7 @@
 from .hashing import HAProxyHdr, HAProxySource, HAProxyURI
 from .leastconn import HAProxyFirst, HAProxyLeastConn
 from .map import HAProxyStaticRR
-from .random import HAProxyRandom
+from .random_lb import HAProxyRandom
 from .roundrobin import HAProxyRoundRobin
 
 __all__ = ["HAProxyRoundRobin", "HAProxyStaticRR", "HAProxyLeastConn", "HAProxyFirst", "HAProxySource",

@@ -3,7 +3,7 @@
 from .hash import NginxHash
 from .ip_hash import NginxIPHash
 from .least_conn import NginxLeastConn
-from .random import NginxRandom
+from .random_lb import NginxRandom
 from .rr import NginxRR
 
 __all__ = ["NginxRR", "NginxLeastConn", "NginxIPHash", "NginxHash", "NginxRandom"]
