@@ -129,6 +129,14 @@ def count(value: Any, what: str = "count") -> int:
     return v
 
 
+def positive_count(value: Any, what: str = "count") -> int:
+    """Return an int count of at least 1, or raise."""
+    v = count(value, what)
+    if v < 1:
+        raise InvalidArgument(f"{what} must be a positive integer (>= 1), got {v}")
+    return v
+
+
 def time(value: Any, what: str = "now") -> float:
     """Return a finite time in seconds as a float, or raise."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
