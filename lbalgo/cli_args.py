@@ -88,7 +88,7 @@ def parser() -> argparse.ArgumentParser:
                    "pareto:ALPHA:MEAN or constant:VALUE (seconds; work at speed 1 when queued)")
     c.add_argument("--clients", metavar="MODEL:...", help="zipf:COUNT[:EXPONENT[:NETWORK]] or "
                    "uniform:COUNT[:NETWORK]")
-    c.add_argument("--service", choices=["infinite", "fifo", "ps"],
+    c.add_argument("--service", choices=list(schema.SERVICE_MODELS),
                    help="service model (see docs/scenarios.md)")
     c.add_argument("--no-events", action="store_true", help="leave out the scenario's pool events")
     c.add_argument("--format", choices=["text", "json", "md", "csv", "html"], default="text",

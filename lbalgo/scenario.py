@@ -64,13 +64,13 @@ from .scenario_schema import (
     LIFETIMES,
     POPULATIONS,
     SECTION_DEFAULTS,
-    SERVICES,
+    SERVICE_MODELS,
     ScenarioError,
 )
 
-__all__ = ["Scenario", "Model", "Event", "AlgorithmSpec", "Service", "ScenarioError", "default",
-           "model_from_table", "ARRIVALS", "LIFETIMES", "POPULATIONS", "SERVICES", "ACTIONS", "LIFECYCLES",
-           "SECTION_DEFAULTS"]
+__all__ = ["Scenario", "Model", "Event", "AlgorithmSpec", "ServiceModel", "ScenarioError", "default",
+           "model_from_table", "ARRIVALS", "LIFETIMES", "POPULATIONS", "SERVICE_MODELS", "ACTIONS",
+           "LIFECYCLES", "SECTION_DEFAULTS"]
 __all__ += ["load", "from_dict", "parse_model"]  # noqa: F822 - defined elsewhere, loaded by __getattr__
 
 
@@ -206,8 +206,13 @@ DEFAULT_DESTINATIONS = Model("zipf", (("count", 10_000), ("exponent", 1.0), ("ne
 
 
 @dataclass(frozen=True)
-class Service:
-    """How backends serve connections (:func:`lbalgo.simulate`'s ``service`` and friends)."""
+class ServiceModel:
+    """How backends serve connections: the ``[service]`` table of a scenario.
+
+    These are :func:`lbalgo.simulate`'s ``service``, ``servers``, ``speeds``,
+    ``lifecycle``, ``establish`` and ``linger``, and the number of counter
+    samples. Not a Kubernetes Service (that is :class:`lbalgo.kube.Service`).
+    """
 
     model: str = "infinite"
     servers: Any = 1  # int, "weight" or a tuple per backend (FIFO)
@@ -222,6 +227,12 @@ class Service:
         return {"model": self.model, "servers": _listy(self.servers), "speeds": _listy(self.speeds),
                 "lifecycle": self.lifecycle, "establish": self.establish, "linger": self.linger,
                 "samples": self.samples}
+
+
+# Former names, kept for code that imported them from here. They were renamed because "Service" also
+# names a Kubernetes Service (lbalgo.kube.Service), and "SERVICES" lbalgo.sim's engine codes.
+Service = ServiceModel
+SERVICES = SERVICE_MODELS
 
 
 @dataclass(frozen=True)
@@ -242,7 +253,7 @@ class Scenario:
     lifetimes: Model = DEFAULT_LIFETIMES
     clients: Model = DEFAULT_CLIENTS
     destinations: Model = DEFAULT_DESTINATIONS
-    service: Service = field(default_factory=Service)
+    service: ServiceModel = field(default_factory=ServiceModel)
     events: tuple[Event, ...] = ()
     algorithms: tuple[AlgorithmSpec, ...] = ()
 
@@ -263,8 +274,8 @@ class Scenario:
         if len(w) == 0 or not w.any():
             raise ScenarioError("pool.weights must contain at least one weight > 0")
         schema.integer(self.connections, "connections", 1, limits.get("MAX_CONNECTIONS"), "MAX_CONNECTIONS")
-        if not isinstance(self.service, Service):
-            raise ScenarioError(f"service must be a scenario.Service, got {short(self.service)}")
+        if not isinstance(self.service, ServiceModel):
+            raise ScenarioError(f"service must be a scenario.ServiceModel, got {short(self.service)}")
         if not isinstance(self.algorithms, (tuple, list)) or not all(isinstance(a, AlgorithmSpec)
                                                                      for a in self.algorithms):
             raise ScenarioError("algorithms must be a sequence of scenario.AlgorithmSpec, got "

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from . import _readers, _validate
 from . import scenario_schema as schema
 from .errors import short
-from .scenario import AlgorithmSpec, Event, Scenario, Service, model_from_table
+from .scenario import AlgorithmSpec, Event, Scenario, ServiceModel, model_from_table
 from .scenario_schema import ACTIONS, ScenarioError
 
 #: The top-level keys of a scenario file.
@@ -106,7 +106,7 @@ def load(path: str | Path) -> Scenario:
         raise type(e)(f"{p}: {message}") from None
 
 
-def _service(table: Any) -> Service:
+def _service(table: Any) -> ServiceModel:
     """Read ``[service]``: lists become tuples (one value per backend), ``"inf"`` an infinite establish."""
     if not isinstance(table, dict):
         raise ScenarioError(f"[service] must be a table, got {short(table)}")
@@ -121,7 +121,7 @@ def _service(table: Any) -> Service:
                                 f"{short(kw[name])}")
     if isinstance(kw.get("establish"), str) and kw["establish"] == "inf":
         kw["establish"] = math.inf  # UDP: never established
-    return Service(**kw)
+    return ServiceModel(**kw)
 
 
 def _event(table: Any, i: int) -> Event:

@@ -18,7 +18,7 @@ from . import limits
 from .errors import LbalgoError, short
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .scenario import Model, Service
+    from .scenario import Model, ServiceModel
 
 
 class ScenarioError(LbalgoError, ValueError):
@@ -51,7 +51,8 @@ POPULATIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
 SECTION_DEFAULTS: dict[str, dict[str, Any]] = {"clients": {"exponent": 1.1},
                                                "destinations": {"network": "172.16.0.0/12"}}
 
-SERVICES = ("infinite", "fifo", "ps")
+#: The service models (``service.model``) and life cycles (``service.lifecycle``) by name.
+SERVICE_MODELS = ("infinite", "fifo", "ps")
 LIFECYCLES = ("simple", "tcp")
 
 #: Pool-event actions and the fields each needs besides ``at``.
@@ -199,10 +200,10 @@ def check_population(m: Model, section: str) -> None:
         raise ScenarioError(f"{section}: {e}") from None
 
 
-def check_service(s: Service, n: int, added: int = 0) -> None:
+def check_service(s: ServiceModel, n: int, added: int = 0) -> None:
     """Check the service settings for a pool of ``n`` backends plus ``added`` by pool events."""
-    if not isinstance(s.model, str) or s.model not in SERVICES:
-        raise ScenarioError(f"service.model must be one of {', '.join(SERVICES)}, got {short(s.model)}")
+    if not isinstance(s.model, str) or s.model not in SERVICE_MODELS:
+        raise ScenarioError(f"service.model must be one of {', '.join(SERVICE_MODELS)}, got {short(s.model)}")
     if not isinstance(s.lifecycle, str) or s.lifecycle not in LIFECYCLES:
         raise ScenarioError(f"service.lifecycle must be one of {', '.join(LIFECYCLES)}, got "
                             f"{short(s.lifecycle)}")
