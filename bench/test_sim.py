@@ -7,7 +7,7 @@ counted the same way for all: one per arrival and one per connection end
 (two per connection).
 
 - lbalgo: 1,000,000 connections through ``simulate`` for rr, lc, wlc and sh
-  (the time of the compiled loop, ``Simulation.seconds``; the first call,
+  (the time of the compiled loop, ``SimulationResult.seconds``; the first call,
   which compiles or loads the cache, is a warm-up). Target: >= 8 M events/s.
 - tailored: an ``@numba.njit(cache=True)`` event loop written for LC alone
   (``bench/reference_loops.py``: the arrival stream and a release-only

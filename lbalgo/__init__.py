@@ -5,7 +5,7 @@
 >>> [s.pick() for _ in range(9)]
 [0, 0, 1, 0, 1, 2, 0, 1, 2]
 
-The simulator (``simulate``, ``Simulation``, ``workloads``), ``ClientIPAffinity``,
+The simulator (``simulate``, ``SimulationResult``, ``workloads``), ``ClientIPAffinity``,
 ``disruption`` and the comparison reports (``compare``, ``Comparison``) and
 parameter sweeps (``sweep``) are imported on first use, so ``import lbalgo`` stays fast.
 So is ``__version__``, which is read from the installed package's metadata: the
@@ -63,7 +63,8 @@ from .schedulers import (
 #: Public names loaded lazily: name -> (module, attribute or None for the module itself).
 _LAZY = {
     "simulate": (".sim", "simulate"),
-    "Simulation": (".sim", "Simulation"),
+    "SimulationResult": (".sim", "SimulationResult"),
+    "Simulation": (".sim", "Simulation"),  # the former name of SimulationResult
     "workloads": (".workloads", None),
     "ClientIPAffinity": (".schedulers.affinity", "ClientIPAffinity"),
     "disruption": (".metrics.disruption", "disruption"),
@@ -106,6 +107,6 @@ __all__ = [
     "NginxRR", "NginxLeastConn", "NginxIPHash", "NginxHash", "NginxRandom",
     "HAProxyRoundRobin", "HAProxyStaticRR", "HAProxyLeastConn", "HAProxyFirst", "HAProxySource", "HAProxyURI",
     "HAProxyHdr", "HAProxyRandom",
-    "ClientIPAffinity", "disruption", "Disruption", "simulate", "Simulation", "workloads",
+    "ClientIPAffinity", "disruption", "Disruption", "simulate", "SimulationResult", "Simulation", "workloads",
     "compare", "Comparison", "sweep", "__version__",
 ]

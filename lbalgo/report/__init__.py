@@ -10,7 +10,7 @@ The modules, from data to output:
   :mod:`~lbalgo.report.plots`: the HTML page, its SVG charts, the tidy metric records and
   the matplotlib plots;
 - :mod:`~lbalgo.report.simulation`: the metrics of one simulation, as
-  :meth:`lbalgo.Simulation.metrics` returns them.
+  :meth:`lbalgo.SimulationResult.metrics` returns them.
 
 ``lbalgo.report.compare`` is the function; the module of the same name is
 ``sys.modules["lbalgo.report.compare"]`` (``from lbalgo.report.compare import ComparisonRun`` works too).

@@ -1,4 +1,4 @@
-"""The metrics of one simulation, gathered in one dict (what :meth:`lbalgo.Simulation.metrics` returns).
+"""The metrics of one simulation, gathered in one dict (what :meth:`lbalgo.SimulationResult.metrics` returns).
 
 The simulator produces a trace and counter samples; :mod:`lbalgo.metrics`
 holds pure functions of such arrays. This module composes the two, so that
@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 from .. import metrics
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..sim import Simulation
+    from ..sim import SimulationResult
 
 
-def simulation_metrics(sim: Simulation) -> dict[str, Any]:
+def simulation_metrics(sim: SimulationResult) -> dict[str, Any]:
     """Return fairness, drops, latency (queued service models) and affinity of ``sim``, as one dict.
 
     Fairness is measured on connection counts and on time-averaged open

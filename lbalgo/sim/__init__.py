@@ -12,7 +12,7 @@ calls the scheduler's own ``schedule`` and ``changed`` kernels through
 function pointers; Python only prepares and checks arrays. This module is the
 public API: :func:`simulate` checks its arguments, runs the loop and packages
 the result. Beside it, :mod:`~lbalgo.sim.results` holds what it returns
-(:class:`Simulation`, :class:`Trace`), :mod:`~lbalgo.sim.checks` the checks of
+(:class:`SimulationResult`, :class:`Trace`), :mod:`~lbalgo.sim.checks` the checks of
 its arguments, :mod:`~lbalgo.sim.records` the records it packs for the loop,
 :mod:`~lbalgo.sim.events` the pool events and :mod:`~lbalgo.sim.heap` the
 loop's heap.
@@ -37,10 +37,10 @@ from .records import LIFECYCLE_CODES, SERVICE_CODES, insertion_ranks, new_sample
 from .records import MAX_SAMPLE_CELLS as MAX_SAMPLE_CELLS  # public (docs/limits.md), as before the split
 from .records import MAX_SAMPLE_ROWS as MAX_SAMPLE_ROWS
 from .records import engine_dispatcher as _engine_dispatcher  # _run looks it up here (tests replace it)
-from .results import EventLog, Simulation, Trace
+from .results import EventLog, Simulation, SimulationResult, Trace
 
-__all__ = ["simulate", "Simulation", "Trace", "Add", "Remove", "SetWeight", "Quiesce", "Fail",
-           "Recover", "SetThresholds", "SERVICE_CODES", "LIFECYCLE_CODES"]
+__all__ = ["simulate", "SimulationResult", "Simulation", "Trace", "Add", "Remove", "SetWeight", "Quiesce",
+           "Fail", "Recover", "SetThresholds", "SERVICE_CODES", "LIFECYCLE_CODES"]
 
 # Former names, kept for code that imported them from here. They were renamed because the scenario's
 # SERVICES and LIFECYCLES are tuples of names (lbalgo.scenario), where these map names to engine codes.
@@ -64,7 +64,7 @@ def simulate(
     sample_every: float | None = None,
     keys_from: str | None = None,
     key: str | None = None,
-) -> Simulation:
+) -> SimulationResult:
     """Run ``workload`` through ``scheduler`` in the compiled event loop.
 
     Parameters
@@ -165,7 +165,7 @@ def simulate(
 
 def _run(scheduler: Any, arrays: Any, keys: np.ndarray, events: Sequence[Any], service: str, servers: Any,
          speeds: Any, lifecycle: str, establish: float, linger: float,
-         sample_every: float | None) -> Simulation:
+         sample_every: float | None) -> SimulationResult:
     """Everything validated: build the records, run the compiled loop, check and package the result.
 
     If the loop or anything after it fails, the scheduler, its pool and its
@@ -236,7 +236,7 @@ def _run(scheduler: Any, arrays: Any, keys: np.ndarray, events: Sequence[Any], s
     k = int(samples.meta[_engine.SAMPLES_TAKEN])
     dt = float(samples.fmeta[_engine.SAMPLE_DT])
     n_ids = pool.n_ids
-    return Simulation(
+    return SimulationResult(
         trace=trace, weights=ref_weights, n_backends=n_ids, service=service, lifecycle=lifecycle,
         events=int(progress[_engine.P_EVENTS]), drops=int(progress[_engine.P_DROPS]), seconds=seconds,
         sample_times=np.arange(k, dtype=np.float64) * dt,

@@ -1,9 +1,9 @@
-"""What a simulation returns: a :class:`Simulation`, with its :class:`Trace` and :class:`EventLog`.
+"""What a simulation returns: a :class:`SimulationResult`, with its :class:`Trace` and :class:`EventLog`.
 
 The trace holds one entry per connection, the event log one per pool event
 applied. Plain data classes over NumPy arrays (with a few derived quantities);
 :func:`lbalgo.sim.simulate` fills them in. The metrics are computed in the
-report layer (:meth:`Simulation.metrics`), so the simulator does not import
+report layer (:meth:`SimulationResult.metrics`), so the simulator does not import
 :mod:`lbalgo.metrics`.
 """
 
@@ -16,7 +16,7 @@ import numpy as np
 
 from .engine import K_REMOVE
 
-__all__ = ["Simulation", "Trace", "EventLog"]
+__all__ = ["SimulationResult", "Simulation", "Trace", "EventLog"]
 
 _EMPTY_F = np.zeros(0, dtype=np.float64)
 
@@ -98,7 +98,7 @@ class EventLog:
 
 
 @dataclass
-class Simulation:
+class SimulationResult:
     """What :func:`simulate` returns: the trace, counter samples and run statistics."""
 
     trace: Trace
@@ -147,3 +147,7 @@ class Simulation:
         from ..report.simulation import simulation_metrics
 
         return simulation_metrics(self)
+
+
+#: The name :class:`SimulationResult` had before it said that it is a result (still importable).
+Simulation = SimulationResult
