@@ -15,9 +15,17 @@ All arithmetic is unsigned 32-bit, wrapping::
 
 ``hash-type`` picks the function (``sdbm`` by default) and whether
 ``full_hash`` follows it (``avalanche``; implied by a bare ``hash-type
-consistent``). Test vectors, ``/api/v1/items/42``: sdbm 0x95561f3d, djb2
-0xadeb89aa, wt6 0xfccc4eea, crc32 0x9c971cc2; ``full_hash(0x7F010203) =
-0xc244638a``.
+consistent``).
+
+sdbm and djb2 are polynomial: after a string ``p`` the hash of ``p + q``
+is ``h(p) * k**len(q) + h0(q)`` mod 2**32 (``k`` = 65599 for sdbm, since
+``(h << 6) + (h << 16) - h = 65599 * h``, and 33 for djb2; ``h0`` starts
+from 0). So the text of an IPv4 key, ``a.b.c.d``, hashes an octet at a
+time from :data:`IPV4_PARTS` (:func:`ipv4_poly_hash`): four lookups and
+multiplications instead of 7 to 15 dependent byte steps.
+
+Test vectors, ``/api/v1/items/42``: sdbm 0x95561f3d, djb2 0xadeb89aa, wt6
+0xfccc4eea, crc32 0x9c971cc2; ``full_hash(0x7F010203) = 0xc244638a``.
 """
 
 from __future__ import annotations
@@ -43,6 +51,49 @@ def full_hash(a):
     a = (a ^ 0xB55A4F09 ^ (a >> 16)) & M32
     # a * 3221225473 mod 2**32, with 3221225473 = 2**31 + 2**30 + 1: no 64-bit overflow
     return (((a << 31) & M32) + ((a << 30) & M32) + a) & M32
+
+
+def _ipv4_parts() -> np.ndarray:
+    octet = np.arange(256, dtype=np.int64)
+    length = 1 + (octet >= 10) + (octet >= 100)
+    digits = ((octet // 100, octet >= 100), (octet // 10 % 10, octet >= 10), (octet % 10, octet >= 0))
+    parts = np.zeros((2, 2, 256, 2), dtype=np.int64)
+    for function, k in ((SDBM, 65599), (DJB2, 33)):
+        h = np.zeros(256, dtype=np.int64)
+        for digit, shown in digits:
+            h = np.where(shown, (h * k + 48 + digit) & M32, h)
+        powers = np.array([pow(k, n, 1 << 32) for n in range(5)], dtype=np.int64)
+        parts[function, 0, :, 0] = powers[length]
+        parts[function, 0, :, 1] = h
+        parts[function, 1, :, 0] = powers[length + 1]
+        parts[function, 1, :, 1] = (h * k + 46) & M32  # then '.'
+    return parts
+
+
+#: ``IPV4_PARTS[function, dot, octet] = (k**len(part) mod 2**32, h0(part))`` for sdbm and djb2,
+#: where ``part`` is the decimal text of ``octet``, followed by '.' when ``dot`` is 1.
+IPV4_PARTS = _ipv4_parts()
+
+
+@kernel(inline="always")
+def mul32(a, b):
+    """Return ``a * b mod 2**32`` for ``0 <= a, b < 2**32``.
+
+    Written with 16-bit halves of ``b`` so that no int64 product overflows
+    (as plain Python, NumPy would warn); LLVM compiles it to one 32-bit multiplication.
+    """
+    return (a * (b & 0xFFFF) + (((a * (b >> 16)) & 0xFFFF) << 16)) & M32
+
+
+@kernel(inline="always")
+def ipv4_poly_hash(function, ip):
+    """Hash the dotted text of the IPv4 address ``ip`` with sdbm or djb2 (``function``), octet by octet."""
+    h = 5381 if function == DJB2 else 0
+    for shift in range(24, -8, -8):
+        octet = (ip >> shift) & 0xFF
+        dot = 1 if shift else 0
+        h = (mul32(h, IPV4_PARTS[function, dot, octet, 0]) + IPV4_PARTS[function, dot, octet, 1]) & M32
+    return h
 
 
 @kernel(inline="always")

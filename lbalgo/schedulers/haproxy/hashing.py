@@ -24,7 +24,9 @@ function turns the implicit avalanche off (``avalanche=True`` brings it
 back). A hashed server that is at maxconn still gets the request (HAProxy
 queues it there). String keys are hashed from their bytes as HAProxy does;
 an integer key below 2**32 stands for a client IPv4 address and, for uri
-and hdr, is hashed as its text (a header such as ``X-Forwarded-For``).
+and hdr, is hashed as its text (a header such as ``X-Forwarded-For``;
+sdbm and djb2 hash that text an octet at a time from tables, see
+:mod:`._hashes`).
 Sources: ``get_server_sh``, ``get_server_uh``, ``get_server_hh``,
 ``assign_server``, ``gen_hash``, ``cfg_parse_listen`` (``hash-type``),
 HAProxy 2.6.12.
@@ -44,7 +46,18 @@ from .._arith import fast_mod
 from .._crc32 import ipv4_text
 from ..registry import register
 from ._common import ALGO, OVERFLOW, REGION_AT, REGION_LEN, TOT_USED, TOT_WEIGHT, HAProxyScheduler
-from ._hashes import EMPTY, FUNCTIONS, M32, STRING_TAG, full_hash, hash_bytes, hash_strings
+from ._hashes import (
+    DJB2,
+    EMPTY,
+    FUNCTIONS,
+    M32,
+    SDBM,
+    STRING_TAG,
+    full_hash,
+    hash_bytes,
+    hash_strings,
+    ipv4_poly_hash,
+)
 from .chash import chash_changed_kernel, chash_lookup, chash_next, fill_ring_header, relayout_ring, ring_need
 from .map import MapBased, map_changed_kernel, map_rr
 
@@ -60,12 +73,12 @@ HASH_TYPES = ("map-based", "consistent")
 
 
 @kernel(inline="always")
-def text_hash(state, key):
-    """``gen_hash`` of the text of the IPv4 key ``key`` (cut to ``len`` for uri)."""
+def text_hash(state, key, function, cut):
+    """``gen_hash`` of the text of the IPv4 key ``key``, cut to ``cut`` bytes (0: whole; uri's ``len``)."""
     length = ipv4_text(key, state, TEXT)
-    if state[URI_LEN] and state[URI_LEN] < length:
-        length = state[URI_LEN]
-    return hash_bytes(state[FUNCTION], state, TEXT, TEXT + length)
+    if cut and cut < length:
+        length = cut
+    return hash_bytes(function, state, TEXT, TEXT + length)
 
 
 @kernel(signature="schedule", refcount=False)
@@ -82,6 +95,11 @@ def haproxy_hash_schedule(table, state, fstate, keys, times, out, first, last, m
     inv = 1.0 / tot if tot else 0.0
     base = state[REGION_AT]
     mapped = tot > 0 and not consistent and not state[OVERFLOW]
+    function = state[FUNCTION]
+    cut = state[URI_LEN]
+    # sdbm, djb2: the text of an IPv4 key hashed an octet at a time, none written (ipv4_poly_hash),
+    # unless uri's len cuts it (the longest text, 255.255.255.255, has 15 bytes)
+    octets = (function == SDBM or function == DJB2) and (cut == 0 or cut >= 15)
     backend = -1
     for i in range(first, last):
         key = item(keys, i)
@@ -91,7 +109,12 @@ def haproxy_hash_schedule(table, state, fstate, keys, times, out, first, last, m
                 if used == 1:
                     h = 0  # "we won't hash if there's only one server left"
                 else:
-                    h = key & M32 if raw or key >= STRING_TAG else text_hash(state, key)
+                    if raw or key >= STRING_TAG:
+                        h = key & M32
+                    elif octets:
+                        h = ipv4_poly_hash(function, key)
+                    else:
+                        h = text_hash(state, key, function, cut)
                     if avalanche:
                         h = full_hash(h)
                 if consistent:
