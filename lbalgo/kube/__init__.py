@@ -20,11 +20,12 @@ See ``docs/kube-proxy.md``; the behaviour is kube-proxy's, from kubernetes/kuber
 """
 
 from .endpoints import Endpoints, EndpointsError, load_endpoints
+from .object_files import KubeObjectError
 from .proxy import MODES, NodeProxy, SyncReport
 from .service import Node, Service
 from .slices import Endpoint, EndpointSlice, EndpointSliceError, load_endpointslices
 from .topology import Categorized, Target, categorize, classify
 
 __all__ = ["load_endpointslices", "EndpointSlice", "EndpointSliceError", "Endpoint", "Service", "Node",
-           "load_endpoints", "Endpoints", "EndpointsError",
+           "load_endpoints", "Endpoints", "EndpointsError", "KubeObjectError",
            "Target", "Categorized", "categorize", "classify", "NodeProxy", "SyncReport", "MODES"]

@@ -1,7 +1,7 @@
 """Legacy ``Endpoints`` objects (core/v1) in, kube-proxy's endpoint list per service port out.
 
 Reads what ``kubectl get endpoints -o json`` (or ``-o yaml``) prints, with the
-one reader of Kubernetes object files, :func:`~lbalgo.kube.slices.read_kubernetes_objects`
+one reader of Kubernetes object files, :func:`~lbalgo.kube.object_files.read_kubernetes_objects`
 (a ``List``, single objects, a JSON array or multi-document YAML, with its size,
 nesting and encoding checks; other kinds are skipped). An Endpoints object
 is named after its Service and holds ``subsets``; each subset is the
@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from ..errors import short
+from .object_files import read_kubernetes_objects
 from .slices import (
     _IPV4,
     PROTOCOLS,
@@ -42,7 +43,6 @@ from .slices import (
     EndpointSliceError,
     SliceEndpoint,
     SlicePort,
-    read_kubernetes_objects,
     special_ip_problem,
 )
 
