@@ -265,8 +265,12 @@ class Scheduler:
         return addresses.fold32(addresses.parse(key, "key"))
 
     def _keys(self, keys: Any) -> np.ndarray:
-        """Convert a batch of keys for the kernel (see :func:`lbalgo.addresses.key_array`)."""
-        return addresses.key_array(keys)
+        """Convert a batch of keys for one kernel call (see :func:`lbalgo.addresses.key_array`).
+
+        The result may be the per-thread buffer of :func:`lbalgo.addresses.int64_keys`:
+        it is valid until the next conversion on this thread, so nothing may keep it.
+        """
+        return addresses.key_array(keys, reuse=True)
 
     def pick(self, key: Any = None, now: float = 0.0) -> int:
         """Schedule one new connection and return its backend id.

@@ -423,7 +423,7 @@ class NginxHash(NginxScheduler):
     def _keys(self, keys: Any) -> np.ndarray:
         if strings.is_string_batch(keys):
             return string_keys(keys)
-        return addresses.key_array(keys)
+        return addresses.key_array(keys, reuse=True)  # one kernel call: see Scheduler._keys
 
     @property
     def ring(self) -> tuple[np.ndarray, np.ndarray]:

@@ -137,7 +137,7 @@ class AddressKeyed(NginxScheduler):
             return np.array([ipv6_key(addresses.ipv6_value(row)) for row in words.tolist()], dtype=np.int64)
         if arr is not None and arr.ndim == 1 and arr.dtype.kind in "OU" and arr.size:
             return np.array([self._key(k) for k in arr.tolist()], dtype=np.int64)
-        return addresses.key_array(keys)
+        return addresses.key_array(keys, reuse=True)  # one kernel call: see Scheduler._keys
 
 
 @register
