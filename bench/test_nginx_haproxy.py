@@ -36,10 +36,10 @@ import pytest
 import lbalgo
 from bench.conftest import hit_spread, mixed_weights, ns_per, paired
 from lbalgo import _table as T
-from lbalgo.schedulers.haproxy import _common as HC
 from lbalgo.schedulers.haproxy import _heap as HH
+from lbalgo.schedulers.haproxy import _servers as HC
 from lbalgo.schedulers.haproxy import roundrobin as HR
-from lbalgo.schedulers.nginx import _common as NC
+from lbalgo.schedulers.nginx import _peers as NC
 from tests.reference import REFERENCES
 
 NAMES = [n for n in lbalgo.names() if n.startswith(("nginx-", "haproxy-"))]

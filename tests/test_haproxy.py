@@ -261,8 +261,8 @@ def test_bad_edits_leave_the_state_unchanged():
 
 @pytest.mark.parametrize("name", ["haproxy-roundrobin", "haproxy-leastconn"])
 def test_insertion_numbers_renumber_before_they_overflow(name):
-    from lbalgo.schedulers.haproxy._common import SEQ
     from lbalgo.schedulers.haproxy._heap import SEQ_LIMIT
+    from lbalgo.schedulers.haproxy._servers import SEQ
     s = lbalgo.get(name)(weights=[3, 1, 2, 2])
     ref = REFERENCES[name]([3, 1, 2, 2])
     s.state[SEQ] = SEQ_LIMIT - 7  # later insertions only need to stay larger: the order is unchanged

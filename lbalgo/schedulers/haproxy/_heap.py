@@ -22,7 +22,8 @@ from typing import ClassVar
 import numpy as np
 
 from ..._jit import kernel
-from ._common import (
+from ._base import HAProxyScheduler
+from ._servers import (
     ALGO,
     CAP,
     HEADER,
@@ -35,7 +36,6 @@ from ._common import (
     REGION_AT,
     REGION_LEN,
     SEQ,
-    HAProxyScheduler,
 )
 
 HSIZE = ALGO + 8  # sizes of up to 6 heaps

@@ -37,7 +37,8 @@ import numpy as np
 
 from ..._jit import kernel
 from ..._table import BACKEND, EV_ADD, EV_DELETE, EV_RESIZE, WEIGHT, listed
-from ._common import (
+from ._hashes import full_hash
+from ._servers import (
     ALGO,
     BE_WEIGHT_SCALE,
     FBCK,
@@ -64,7 +65,6 @@ from ._common import (
     next_eweight,
     recount,
 )
-from ._hashes import full_hash
 
 M32 = 0xFFFFFFFF
 # header fields (chash uses ALGO .. ALGO + 7)

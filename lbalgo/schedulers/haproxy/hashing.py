@@ -45,7 +45,7 @@ from .. import _strkeys
 from .._arith import fast_mod
 from .._crc32 import ipv4_text
 from ..registry import register
-from ._common import ALGO, OVERFLOW, REGION_AT, REGION_LEN, TOT_USED, TOT_WEIGHT, HAProxyScheduler
+from ._base import HAProxyScheduler
 from ._hashes import (
     DJB2,
     EMPTY,
@@ -58,6 +58,7 @@ from ._hashes import (
     hash_strings,
     ipv4_poly_hash,
 )
+from ._servers import ALGO, OVERFLOW, REGION_AT, REGION_LEN, TOT_USED, TOT_WEIGHT
 from .chash import chash_changed_kernel, chash_lookup, chash_next, fill_ring_header, relayout_ring, ring_need
 from .map import MapBased, map_changed_kernel, map_rr
 
@@ -184,7 +185,7 @@ class HAProxyHash(HAProxyScheduler):
     ----------
     weights : sequence of int
         Server weights 0..256 in config order; see
-        :class:`~lbalgo.schedulers.haproxy._common.HAProxyScheduler` for
+        :class:`~lbalgo.schedulers.haproxy._base.HAProxyScheduler` for
         ``ids``, ``backup``, ``allbackups`` and ``maxconn``.
     hash_type : {"map-based", "consistent"}
         Default "map-based".

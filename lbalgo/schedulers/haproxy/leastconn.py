@@ -52,7 +52,8 @@ from ..._table import (
     listed,
 )
 from ..registry import register
-from ._common import (
+from ._heap import HSIZE, SEQ_LIMIT, HeapScheduler, heap_views, push, remove, renumber, resift, top
+from ._servers import (
     CAP,
     FBCK,
     ID_BACKUP,
@@ -80,7 +81,6 @@ from ._common import (
     row,
     served,
 )
-from ._heap import HSIZE, SEQ_LIMIT, HeapScheduler, heap_views, push, remove, renumber, resift, top
 
 M32 = 0xFFFFFFFF
 IN_HEAP, PARKED = 1, 2  # ID_LINKED: in the heap, or in the tree but full (skipped by the walk)
@@ -277,7 +277,7 @@ class HAProxyLeastConn(HeapScheduler):
     ----------
     weights : sequence of int
         Server weights 0..256 in config order; see
-        :class:`~lbalgo.schedulers.haproxy._common.HAProxyScheduler` for
+        :class:`~lbalgo.schedulers.haproxy._base.HAProxyScheduler` for
         ``ids``, ``backup``, ``allbackups`` and ``maxconn``.
     """
 
@@ -365,7 +365,7 @@ class HAProxyFirst(HeapScheduler):
     ----------
     weights : sequence of int
         Server weights 0..256 in config order (only 0 / not 0 matters); see
-        :class:`~lbalgo.schedulers.haproxy._common.HAProxyScheduler` for
+        :class:`~lbalgo.schedulers.haproxy._base.HAProxyScheduler` for
         ``ids``, ``backup``, ``allbackups`` and ``maxconn``.
     """
 

@@ -50,7 +50,8 @@ from ..._table import (
     listed,
 )
 from ..registry import register
-from ._common import (
+from ._base import HAProxyScheduler
+from ._servers import (
     ALGO,
     ID_BACKUP,
     ID_EW,
@@ -63,7 +64,6 @@ from ._common import (
     TOT_USED,
     TOT_WEIGHT,
     WMULT,
-    HAProxyScheduler,
     assign_ids,
     at,
     event_backend,
@@ -268,7 +268,7 @@ class HAProxyStaticRR(MapBased):
     ----------
     weights : sequence of int
         Server weights 0..256 in config order; see
-        :class:`~lbalgo.schedulers.haproxy._common.HAProxyScheduler` for
+        :class:`~lbalgo.schedulers.haproxy._base.HAProxyScheduler` for
         ``ids``, ``backup``, ``allbackups`` and ``maxconn``.
     """
 

@@ -33,7 +33,8 @@ import numpy as np
 from ..._jit import kernel
 from ..._table import account
 from ..registry import register
-from ._common import ALGO, ID_EW, REGION_LEN, TOT_WEIGHT, HAProxyScheduler, at, is_full, served
+from ._base import HAProxyScheduler
+from ._servers import ALGO, ID_EW, REGION_LEN, TOT_WEIGHT, at, is_full, served
 from .chash import chash_changed_kernel, chash_lookup, fill_ring_header, relayout_ring, ring_need
 
 M32 = 0xFFFFFFFF
@@ -102,7 +103,7 @@ class HAProxyRandom(HAProxyScheduler):
     Parameters
     ----------
     weights : sequence of int
-        Server weights 0..256; see :class:`~lbalgo.schedulers.haproxy._common.HAProxyScheduler`
+        Server weights 0..256; see :class:`~lbalgo.schedulers.haproxy._base.HAProxyScheduler`
         for ``ids``, ``backup``, ``allbackups`` and ``maxconn``.
     draws : int
         Lookups per request (HAProxy's default: 2).

@@ -48,7 +48,8 @@ from collections import namedtuple
 from ..._jit import kernel
 from ..._table import BACKEND, EV_ADD, EV_DELETE, EV_RESIZE, SLOT, account_at, listed
 from ..registry import register
-from ._common import (
+from ._heap import SEQ_LIMIT, HeapScheduler, heap_views, push, remove, renumber, sift_top, top
+from ._servers import (
     ALGO,
     CURR,
     FBCK,
@@ -82,7 +83,6 @@ from ._common import (
     recount,
     row,
 )
-from ._heap import SEQ_LIMIT, HeapScheduler, heap_views, push, remove, renumber, sift_top, top
 
 M32 = 0xFFFFFFFF
 # group fields: active group at GROUPS, backup group at GROUPS + 4
@@ -407,7 +407,7 @@ class HAProxyRoundRobin(HeapScheduler):
     ----------
     weights : sequence of int
         Server weights 0..256 in config order; see
-        :class:`~lbalgo.schedulers.haproxy._common.HAProxyScheduler` for
+        :class:`~lbalgo.schedulers.haproxy._base.HAProxyScheduler` for
         ``ids``, ``backup``, ``allbackups`` and ``maxconn``.
     """
 

@@ -53,7 +53,8 @@ from .. import _strkeys
 from .._arith import fast_mod
 from .._crc32 import CRC_INIT, M32, crc32_byte, crc32_strings, crc32_zeros, decimal_register, ipv4_text_crc
 from ..registry import register
-from ._common import (
+from ._base import NginxScheduler
+from ._peers import (
     ALGO,
     CAP,
     DIRECT,
@@ -65,7 +66,6 @@ from ._common import (
     INV_TOTAL,
     NPRIM,
     TOTAL_W,
-    NginxScheduler,
     is_single,
     now_at,
     peer_rows,
@@ -283,7 +283,7 @@ class NginxHash(NginxScheduler):
     Parameters
     ----------
     weights : sequence of int
-        Peer weights in config order; see :class:`~lbalgo.schedulers.nginx._common.NginxScheduler`
+        Peer weights in config order; see :class:`~lbalgo.schedulers.nginx._base.NginxScheduler`
         for ``down``, ``max_fails``, ``fail_timeout`` and ``max_conns``
         (nginx accepts no ``backup`` here).
     consistent : bool
@@ -439,6 +439,6 @@ class NginxHash(NginxScheduler):
 
 
 def id_row_py(row: int, cap: int) -> int:
-    """Python twin of :func:`~lbalgo.schedulers.nginx._common.id_row`."""
+    """Python twin of :func:`~lbalgo.schedulers.nginx._peers.id_row`."""
     return HEADER + row * cap
 

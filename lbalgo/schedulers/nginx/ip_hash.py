@@ -36,12 +36,12 @@ from ..._jit import kernel
 from ..._table import account_at, item, listed
 from .._arith import fast_mod
 from ..registry import register
-from ._common import (
+from ._base import NginxScheduler
+from ._peers import (
     DIRECT,
     INV_TOTAL,
     NPRIM,
     TOTAL_W,
-    NginxScheduler,
     is_single,
     now_at,
     peer_rows,
@@ -147,7 +147,7 @@ class NginxIPHash(AddressKeyed):
     Parameters
     ----------
     weights : sequence of int
-        Peer weights in config order; see :class:`~lbalgo.schedulers.nginx._common.NginxScheduler`
+        Peer weights in config order; see :class:`~lbalgo.schedulers.nginx._base.NginxScheduler`
         for ``down``, ``max_fails``, ``fail_timeout`` and ``max_conns``
         (nginx accepts no ``backup`` here).
     """

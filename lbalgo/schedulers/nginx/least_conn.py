@@ -27,9 +27,9 @@ from __future__ import annotations
 from ..._jit import kernel
 from ..._table import account_at, listed
 from ..registry import register
-from ._common import (
+from ._base import NginxScheduler
+from ._peers import (
     NBACK,
-    NginxScheduler,
     conns,
     is_single,
     now_at,
@@ -88,7 +88,7 @@ def least_conn_pass(table, p, n, group, now):
 
 @kernel(signature="schedule", refcount=False)
 def nginx_least_conn_schedule(table, state, fstate, keys, times, out, first, last, mode):
-    """``state``: the nginx peer layout of ``_common``."""
+    """``state``: the nginx peer layout of ``_peers``."""
     p = peer_rows(table, state)
     n = listed(table)
     now0 = seconds(times[0])
@@ -119,7 +119,7 @@ class NginxLeastConn(NginxScheduler):
     Parameters
     ----------
     weights : sequence of int
-        Peer weights in config order; see :class:`~lbalgo.schedulers.nginx._common.NginxScheduler`
+        Peer weights in config order; see :class:`~lbalgo.schedulers.nginx._base.NginxScheduler`
         for ``down``, ``backup``, ``max_fails``, ``fail_timeout`` and ``max_conns``.
     """
 

@@ -42,13 +42,13 @@ from ..._jit import kernel
 from ..._table import account_at, listed
 from .._arith import fast_mod
 from ..registry import register
-from ._common import (
+from ._base import NginxScheduler
+from ._peers import (
     ALGO,
     DIRECT,
     INV_TOTAL,
     NPRIM,
     TOTAL_W,
-    NginxScheduler,
     conns,
     now_at,
     peer_rows,
@@ -190,7 +190,7 @@ class NginxRandom(NginxScheduler):
     Parameters
     ----------
     weights : sequence of int
-        Peer weights in config order; see :class:`~lbalgo.schedulers.nginx._common.NginxScheduler`
+        Peer weights in config order; see :class:`~lbalgo.schedulers.nginx._base.NginxScheduler`
         for ``down``, ``max_fails``, ``fail_timeout`` and ``max_conns``
         (nginx accepts no ``backup`` here).
     two : bool

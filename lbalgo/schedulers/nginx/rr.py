@@ -5,7 +5,7 @@
     pick(now):
         if one primary peer and no backup (single):
             it, unless down or at max_conns (its failures are ignored)
-        best = swrr pass over the usable primary peers      (see nginx/_common.py)
+        best = swrr pass over the usable primary peers      (see nginx/_peers.py)
         if none and there are backup peers: swrr pass over the usable backups
         if none: nothing (nginx answers 502)
 
@@ -26,12 +26,13 @@ from __future__ import annotations
 from ..._jit import kernel
 from ..._table import account_at, listed
 from ..registry import register
-from ._common import NginxScheduler, now_at, peer_rows, reload, rr_peer, seconds
+from ._base import NginxScheduler
+from ._peers import now_at, peer_rows, reload, rr_peer, seconds
 
 
 @kernel(signature="schedule", refcount=False)
 def nginx_rr_schedule(table, state, fstate, keys, times, out, first, last, mode):
-    """``state``: the nginx peer layout of ``_common``."""
+    """``state``: the nginx peer layout of ``_peers``."""
     p = peer_rows(table, state)
     n = listed(table)
     now0 = seconds(times[0])
@@ -56,7 +57,7 @@ class NginxRR(NginxScheduler):
     Parameters
     ----------
     weights : sequence of int
-        Peer weights in config order; see :class:`~lbalgo.schedulers.nginx._common.NginxScheduler`
+        Peer weights in config order; see :class:`~lbalgo.schedulers.nginx._base.NginxScheduler`
         for ``down``, ``backup``, ``max_fails``, ``fail_timeout`` and ``max_conns``.
     """
 
