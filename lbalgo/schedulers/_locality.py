@@ -13,7 +13,7 @@ counts are header fields too::
                      folds    v6fold: the 32-bit fold of each IPv6 id
                      entries  rows of (KEY, NEXT in bucket, DEST, SIZE)
                      members  lblcr replica sets: rows of (MEMBER_DEST, MEMBER_NEXT)
-    fstate (float64) header: START, CLOCK, EXPIRATION, NEXT_TICK_TIME, OLDEST
+    fstate (float64) header: CLOCK, START, EXPIRATION, NEXT_TICK_TIME, OLDEST
                      times    one row per entry: (LASTUSE, LASTMOD)
 
 Kernels index the regions flat (:func:`cache_regions`: entry row ``i``'s
@@ -28,7 +28,10 @@ IPVS hashes. Bucket = ``hash_32(fold, 10)``.
 Every decision adds at most one entry and one set member. The Python class
 grows the regions before a batch could run out of rows (:meth:`reserve`,
 and ``pick`` / ``pick_many`` in chunks that fit), so the kernels always find
-a free row: running out is not a state they handle.
+a free row: running out is not a state they handle. That growth, the clock
+and the chunked ``pick_many`` are shared with ClientIP affinity
+(:mod:`._keyed_cache`): this module names its free lists (:data:`ENTRY_ROWS`,
+:data:`MEMBER_ROWS`) and its clock field (``CLOCK``, first in ``fstate``).
 
 Kernels here are declared ``refcount=False`` (they never allocate): with
 Numba's reference counting, the out-of-line GC call made every pick pay
@@ -52,7 +55,8 @@ from .. import _validate
 from .._jit import kernel
 from .._table import ACTIVE, WEIGHT, account_at, item, listed
 from ..errors import InvalidArgument, InvalidArgumentType
-from ._identity_keys import V6_BASE, AddressIdentityKeys
+from ._identity_keys import V6_BASE
+from ._keyed_cache import CLOCK, MAX_TIME, FreeList, KeyedCache
 from ._regions import Layout, Region, region
 from .base import Scheduler, no_change
 
@@ -65,7 +69,6 @@ ENTRY_TIMEOUT = 360.0  # idle limit of the size-pressure sweep
 FULL_EVERY = 30  # ticks between full expiration checks
 DEFAULT_EXPIRATION = 86400.0
 DEFAULT_MAX_SIZE = TAB_SIZE * 16
-MAX_TIME = 1e15  # seconds; keeps tick indices far from int64 limits
 
 # state (int64) header fields
 CACHE_SIZE = 0  # entry rows in use (cached addresses)
@@ -84,9 +87,8 @@ ENTRIES_AT, ENTRIES_ROWS = 14, 15  # region of the entry rows
 MEMBERS_AT, MEMBERS_ROWS = 16, 17  # region of the member rows
 TIMES_AT, TIMES_ROWS = 18, 19  # region of the entry times, in fstate (as many rows as entries)
 N_HEADER = 20
-# fstate (float64) header fields
-START = 0  # the GC timer's origin: ticks at START + 60 k, k >= 1
-CLOCK = 1  # time of the latest decision (times may not go back)
+# fstate (float64) header fields; CLOCK = 0, the time of the latest decision, is the keyed cache's
+START = 1  # the GC timer's origin: ticks at START + 60 k, k >= 1
 EXPIRATION = 2  # idle time after which a full check deletes an entry
 NEXT_TICK_TIME = 3  # time of the next GC tick
 OLDEST = 4  # scratch: oldest lastuse a sweep kept
@@ -96,6 +98,9 @@ KEY, NEXT, DEST, SIZE = range(4)
 LASTUSE, LASTMOD = range(2)
 MEMBER_DEST, MEMBER_NEXT = range(2)
 ENTRY_WIDTH, TIMES_WIDTH, MEMBER_WIDTH = 4, 2, 2
+# the two free lists: entry rows and (lblcr) member rows
+ENTRY_ROWS = FreeList(used=CACHE_SIZE, free=FREE_ENTRY, link=NEXT)
+MEMBER_ROWS = FreeList(used=MEMBERS_USED, free=FREE_MEMBER, link=MEMBER_NEXT)
 
 BUCKETS = Region(BUCKETS_AT, BUCKETS_ROWS)
 FOLDS = Region(FOLDS_AT, FOLDS_ROWS)
@@ -373,14 +378,11 @@ class LblcrEntry(NamedTuple):
     lastmod: float
 
 
-def _link_free(rows: np.ndarray, column: int, first: int, tail: int) -> None:
-    """Chain rows ``first ..`` of ``rows`` in order through ``column``; the last one links to ``tail``."""
-    rows[first:, column] = np.arange(first + 1, len(rows) + 1)
-    rows[-1, column] = tail
+class LocalityScheduler(KeyedCache, Scheduler):
+    """Shared cache handling of :class:`LBLC` and :class:`LBLCR`: state layout, GC clock, growth hooks.
 
-
-class LocalityScheduler(AddressIdentityKeys, Scheduler):
-    """Shared cache handling of :class:`LBLC` and :class:`LBLCR` (keys, time, capacity)."""
+    Growth, the clock rule and the chunked ``pick_many`` are :class:`KeyedCache`'s.
+    """
 
     _key_role = "the destination address"
     keyed = True
@@ -415,11 +417,8 @@ class LocalityScheduler(AddressIdentityKeys, Scheduler):
         state[NEXT_TICK] = 1
         state[REPLICATED] = 1 if self._replicated else 0
         STATE_LAYOUT.view(state, BUCKETS)[:] = -1
-        _link_free(STATE_LAYOUT.view(state, ENTRIES), NEXT, 0, -1)
-        state[FREE_ENTRY] = 0
-        if member_rows:
-            _link_free(STATE_LAYOUT.view(state, MEMBERS), MEMBER_NEXT, 0, -1)
-        state[FREE_MEMBER] = 0 if member_rows else -1
+        ENTRY_ROWS.fill(state, STATE_LAYOUT.view(state, ENTRIES))
+        MEMBER_ROWS.fill(state, STATE_LAYOUT.view(state, MEMBERS))  # lblc: no rows, FREE_MEMBER = -1
         fstate = FSTATE_LAYOUT.new([rows], np.float64, index=state)
         fstate[START] = self.start
         fstate[CLOCK] = self.start
@@ -427,40 +426,47 @@ class LocalityScheduler(AddressIdentityKeys, Scheduler):
         fstate[NEXT_TICK_TIME] = self.start + CHECK_INTERVAL
         return state, fstate
 
-    def reserve(self, picks: int) -> None:
-        """Make room for ``picks`` more decisions (for compiled callers of the schedule kernel).
+    # -- the keyed cache's hooks ----------------------------------------------------------
+    @property
+    def _timing(self) -> np.ndarray:
+        return self.fstate
 
-        Each decision adds at most one cache entry and one replica-set member;
-        ``pick`` and ``pick_many`` reserve on their own.
-        """
-        picks = _validate.count(picks, "picks")
+    def _grow(self, picks: int) -> None:
         state, fstate = self.state, self.fstate
-        rows, used = int(state[ENTRIES_ROWS]), int(state[CACHE_SIZE])
-        if rows - used < picks:
-            new = max(2 * rows, used + picks)
+        rows = int(state[ENTRIES_ROWS])
+        new = ENTRY_ROWS.grown_rows(state, rows, picks)
+        if new:  # an entry's times are a region of fstate: they grow with it
             state = STATE_LAYOUT.grown(state, ENTRIES, new)
             fstate = FSTATE_LAYOUT.grown(fstate, TIMES, new, index=state)
-            _link_free(STATE_LAYOUT.view(state, ENTRIES), NEXT, rows, state[FREE_ENTRY])
-            state[FREE_ENTRY] = rows
-        rows, used = int(state[MEMBERS_ROWS]), int(state[MEMBERS_USED])
-        if self._replicated and rows - used < picks:
-            new = max(2 * rows, used + picks)
-            state = STATE_LAYOUT.grown(state, MEMBERS, new)
-            _link_free(STATE_LAYOUT.view(state, MEMBERS), MEMBER_NEXT, rows, state[FREE_MEMBER])
-            state[FREE_MEMBER] = rows
+            ENTRY_ROWS.push_new(state, STATE_LAYOUT.view(state, ENTRIES), rows)
+        if self._replicated:
+            rows = int(state[MEMBERS_ROWS])
+            new = MEMBER_ROWS.grown_rows(state, rows, picks)
+            if new:
+                state = STATE_LAYOUT.grown(state, MEMBERS, new)
+                MEMBER_ROWS.push_new(state, STATE_LAYOUT.view(state, MEMBERS), rows)
         self.state, self.fstate = state, fstate
 
     def _room(self) -> int:
-        """Decisions that can run before a region runs out of rows."""
         state = self.state
-        free = int(state[ENTRIES_ROWS] - state[CACHE_SIZE])
+        free = ENTRY_ROWS.room(state, int(state[ENTRIES_ROWS]))
         if self._replicated:
-            free = min(free, int(state[MEMBERS_ROWS] - state[MEMBERS_USED]))
+            free = min(free, MEMBER_ROWS.room(state, int(state[MEMBERS_ROWS])))
         return free
 
-    def _detach_extra(self, original: Scheduler) -> None:
-        self._v6_ids = dict(self._v6_ids)
-        self._v6_addrs = list(self._v6_addrs)
+    def _table_rows(self) -> int:
+        return int(self.state[ENTRIES_ROWS])
+
+    def _run_chunk(self, keys: np.ndarray, times: np.ndarray, out: np.ndarray, first: int, last: int) -> None:
+        pool = self.pool
+        self._schedule.entry(pool.table, self.state, self.fstate, keys, times, out, first, last,
+                             pool.count_mode)
+
+    def _time_error(self, t: float) -> str:
+        if not t <= MAX_TIME:
+            return f"now must be a finite time below {MAX_TIME:g} s, got {t}"
+        return (f"now = {t} goes back in time: {self.name} already ran at {self.clock} "
+                "(its cache expiry needs non-decreasing times)")
 
     # -- keys ------------------------------------------------------------------------------
     def _store_v6_fold(self, index: int, fold: int) -> None:
@@ -470,19 +476,6 @@ class LocalityScheduler(AddressIdentityKeys, Scheduler):
         STATE_LAYOUT.view(self.state, FOLDS)[index] = fold
 
     # -- time ---------------------------------------------------------------------------------
-    @property
-    def clock(self) -> float:
-        """Time of the latest decision (or ``start``); ``now`` may not go below it."""
-        return float(self.fstate[CLOCK])
-
-    def _check_time(self, t: float) -> None:
-        clock = self.fstate[CLOCK]
-        if not clock <= t <= MAX_TIME:
-            if not t <= MAX_TIME:
-                raise InvalidArgument(f"now must be a finite time below {MAX_TIME:g} s, got {t}")
-            raise InvalidArgument(f"now = {t} goes back in time: {self.name} already ran at {float(clock)} "
-                             "(its cache expiry needs non-decreasing times)")
-
     def advance(self, now: float) -> None:
         """Run the GC ticks due at or before ``now`` without scheduling anything."""
         t = _validate.time(now)
@@ -503,12 +496,14 @@ class LocalityScheduler(AddressIdentityKeys, Scheduler):
         if type(now) is not float:
             now = _validate.time(now)
         k = self._key(key)
-        self._check_time(now)
+        if not self.fstate[CLOCK] <= now <= MAX_TIME:  # the clock rule inline (pick is the hot path) ...
+            self._check_time(now)  # ... and the shared check for its message
         return self._schedule_one(k, now)
 
     def _schedule_one(self, key: int, now: float) -> int:
         """One decision with converted arguments (also what a wrapper such as ClientIPAffinity calls)."""
         state = self.state
+        # Checked here, on demand, for every pick (batches grow ahead instead, in _run).
         if state[ENTRIES_ROWS] <= state[CACHE_SIZE] or (
                 self._replicated and state[MEMBERS_ROWS] <= state[MEMBERS_USED]):
             self.reserve(1)
@@ -534,8 +529,7 @@ class LocalityScheduler(AddressIdentityKeys, Scheduler):
         """
         if isinstance(keys_or_count, numbers.Integral) and not isinstance(keys_or_count, (bool, np.bool_)):
             raise InvalidArgumentType(f"{type(self).__name__}.pick_many() needs an array of destination "
-                                      "addresses, "
-                            "not a count")
+                                      "addresses, not a count")
         keys = self._keys(keys_or_count)
         n = len(keys)
         if now is None:
@@ -550,27 +544,9 @@ class LocalityScheduler(AddressIdentityKeys, Scheduler):
                 raise InvalidArgument(f"now has shape {times.shape} but there are {n} connections")
             if not np.isfinite(times).all():
                 raise InvalidArgument("now contains NaN or infinite times")
-            if n and np.any(np.diff(times) < 0):
-                i = int(np.flatnonzero(np.diff(times) < 0)[0]) + 1
-                raise InvalidArgument(f"now[{i}] = {times[i]} goes back in time (times must be "
-                                      "non-decreasing)")
-            if n:
-                self._check_time(float(times[0]))
-                self._check_time(float(times[-1]))
+            self._check_times(times)
         out = np.empty(n, dtype=np.int64)
-        schedule = self._schedule.entry
-        pool = self.pool
-        done = 0
-        while done < n:
-            # Each decision adds at most one entry and one set member: run in
-            # chunks that fit the free rows, growing the regions in between.
-            left = n - done
-            rows = int(self.state[ENTRIES_ROWS])
-            if self._room() < min(left, max(64, rows // 4)):
-                self.reserve(min(left, max(64, rows)))
-            end = done + min(left, self._room())
-            schedule(pool.table, self.state, self.fstate, keys, times, out, done, end, pool.count_mode)
-            done = end
+        self._run(keys, times, out)
         return out
 
     # -- inspection --------------------------------------------------------------------------------

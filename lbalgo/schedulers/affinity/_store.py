@@ -38,14 +38,21 @@ are named by the index constants below (``aff[ROWS]`` is the entry rows)::
     Client identities >= 2**32 are IPv6 ids; the inner scheduler gets the
     32-bit fold of the address, the value IPVS hashes.
 
+The rows' free list (:data:`ENTRY_ROWS`) and the clock (``aff[TIMING][CLOCK]``)
+follow :mod:`.._keyed_cache`, whose Python side grows the tables and keeps
+the clock for both this layer and lblc / lblcr.
+
 Every kernel here is allocation-free (``refcount=False``).
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..._hash import M32, hash_32
 from ..._jit import kernel
 from .._identity_keys import V6_BASE  # noqa: F401  (keys >= V6_BASE are IPv6 ids)
+from .._keyed_cache import CLOCK, FreeList
 
 # modes
 IPTABLES, NFTABLES, IPVS = 0, 1, 2
@@ -56,8 +63,9 @@ N_AFF = 8
 # sysctl, the distinct clients seen, log2 of the client table's size, the first free row, rows in use
 MODE, CAPACITY, EXPIRE_QUIESCENT, N_CLIENTS, BITS, FREE_ROW, ROWS_USED = range(7)
 N_META = 7
-# aff[TIMING] fields: the time of the latest call, the affinity timeout (timeoutSeconds)
-CLOCK, TIMEOUT = range(2)
+# aff[TIMING] fields: CLOCK (0, the keyed cache's field: the time of the latest call), then the
+# affinity timeout (timeoutSeconds)
+TIMEOUT = CLOCK + 1
 N_TIMING = 2
 # columns of aff[ROWS], then those read through aff[ROW_TIMES]
 CLIENT, BACKEND, CLIENT_NEXT, LIST_PREV, LIST_NEXT, CONTROLLED = range(6)
@@ -65,7 +73,11 @@ STAMP, ROW_TIMEOUT = 6, 7
 ROW_WIDTH = 8
 # columns of aff[CLIENT_SLOTS] and of aff[LISTS]
 KEY, FIRST = 0, 1
+SLOT_WIDTH = 2
 HEAD, TAIL, LENGTH = range(3)
+LIST_WIDTH = 3
+# the free list of aff[ROWS]
+ENTRY_ROWS = FreeList(used=ROWS_USED, free=FREE_ROW, link=CLIENT_NEXT)
 
 BIG = 1 << 62
 STICKY = 60.0  # seconds: the template timeout after its timer fired while controlling connections
@@ -199,3 +211,10 @@ def rehash(slots, new_slots, bits):
             t = find_slot(new_slots, client, bits)
             new_slots[t, KEY] = client
             new_slots[t, FIRST] = slots[s, FIRST]
+
+
+def copy_tables(aff: tuple) -> tuple:
+    """Return an independent copy of the tables (``ROW_TIMES`` again a float64 view of the copy's rows)."""
+    tables = [a.copy() for a in aff]
+    tables[ROW_TIMES] = tables[ROWS].view(np.float64)
+    return tuple(tables)

@@ -1,4 +1,10 @@
-"""The :class:`ClientIPAffinity` wrapper: validation, keys, growth, inspection."""
+"""The :class:`ClientIPAffinity` wrapper: validation, keys, growth, inspection.
+
+Growth, the clock rule and the chunked ``pick_many`` driver are the keyed
+cache's (:mod:`.._keyed_cache`, shared with lblc / lblcr); this class supplies
+its hooks (the tables to grow, the room left, one compiled call per chunk)
+and keeps the single-pick path, which runs the layer's kernels one by one.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from ... import _validate
 from ..._table import EV_COUNTERS, EV_RESIZE, F_AVAILABLE, FLAGS, SLOT, WEIGHT
 from ..._table import account as _account
 from ...errors import InvalidArgument, InvalidArgumentType, NoBackendAvailable, short
+from .._keyed_cache import MAX_TIME, KeyedCache
 from ..base import Scheduler
 from . import _kernels as K
 from ._keys import ClientKeys
@@ -24,12 +31,14 @@ from ._store import (
     CLIENT_SLOTS,
     CLOCK,
     CONTROLLED,
+    ENTRY_ROWS,
     EXPIRE_QUIESCENT,
     FIRST,
-    FREE_ROW,
+    HEAD,
     IPTABLES,
     IPVS,
     KEY,
+    LIST_WIDTH,
     LISTS,
     META,
     MODE,
@@ -43,11 +52,14 @@ from ._store import (
     ROW_WIDTH,
     ROWS,
     ROWS_USED,
+    SLOT_WIDTH,
     STAMP,
+    TAIL,
     TIMEOUT,
     TIMING,
     V6_BASE,
     V6FOLD,
+    copy_tables,
     rehash,
 )
 
@@ -61,13 +73,12 @@ _MODE_IDS = {"iptables": IPTABLES, "nftables": NFTABLES, "ipvs": IPVS}
 #: xt_recent ``ip_list_tot`` (module default) and the size nft gives an unsized dynamic set.
 DEFAULT_CAPACITY = {"iptables": 100, "nftables": 65535, "ipvs": None}
 MIN_TIMEOUT, MAX_TIMEOUT, DEFAULT_TIMEOUT = 1, 86400, 10800
-MAX_TIME = 1e15
 
 
 def _new_lists(capacity: int) -> np.ndarray:
     """Return empty per-backend lists (``aff[LISTS]``) for ``capacity`` backend ids."""
-    lists = np.zeros((capacity, 3), dtype=np.int64)
-    lists[:, :2] = -1  # no head, no tail
+    lists = np.zeros((capacity, LIST_WIDTH), dtype=np.int64)
+    lists[:, HEAD] = lists[:, TAIL] = -1  # empty: no head, no tail
     return lists
 
 
@@ -79,7 +90,7 @@ class Pin(NamedTuple):
     connections: int
 
 
-class ClientIPAffinity(ClientKeys, Scheduler):
+class ClientIPAffinity(ClientKeys, KeyedCache, Scheduler):
     """Kubernetes ``sessionAffinity: ClientIP`` around any scheduler, as kube-proxy's data planes do it.
 
     Parameters
@@ -171,16 +182,19 @@ class ClientIPAffinity(ClientKeys, Scheduler):
         timing[CLOCK] = -np.inf
         timing[TIMEOUT] = float(self.timeout)
         rows = np.zeros((n_rows, ROW_WIDTH), dtype=np.int64)
-        rows[:, CLIENT_NEXT] = np.arange(1, n_rows + 1)
-        rows[-1, CLIENT_NEXT] = -1
+        ENTRY_ROWS.fill(meta, rows)
         aff: list[Any] = [None] * N_AFF
         aff[META], aff[TIMING] = meta, timing
-        aff[CLIENT_SLOTS] = np.full((1 << bits, 2), -1, np.int64)
+        aff[CLIENT_SLOTS] = np.full((1 << bits, SLOT_WIDTH), -1, np.int64)
         # ROW_TIMES: the same rows read as float64 (columns STAMP, ROW_TIMEOUT): one cache line per entry
         aff[ROWS], aff[ROW_TIMES] = rows, rows.view(np.float64)
         aff[LISTS], aff[RANK] = _new_lists(capacity), np.full(capacity, BIG, np.int64)
         aff[V6FOLD] = np.zeros(16, dtype=np.int64)
         return tuple(aff)
+
+    def _new_one_arrays(self) -> None:
+        super()._new_one_arrays()
+        self._inner_key = np.zeros(1, dtype=np.int64)  # persist_schedule's scratch: the inner scheduler's key
 
     @property
     def state(self) -> np.ndarray:
@@ -225,39 +239,41 @@ class ClientIPAffinity(ClientKeys, Scheduler):
         clone.pool = clone.inner.pool
         clone.pool.unsubscribe(clone.inner._pool_changed)
         clone.pool.subscribe(clone._pool_changed, counters=clone.inner.watches_counters)
-        aff = [a.copy() for a in self._aff]
-        aff[ROW_TIMES] = aff[ROWS].view(np.float64)  # a float view of the rows, not a copy
-        clone._aff = tuple(aff)
-        clone._v6_ids = dict(self._v6_ids)
-        clone._v6_addrs = list(self._v6_addrs)
         clone._new_one_arrays()
+        clone._detach_extra(self)
         return clone
 
-    def reserve(self, picks: int) -> None:
-        """Make room for ``picks`` more decisions, in the affinity tables and in the inner scheduler's state.
+    def _detach_extra(self, original: Scheduler) -> None:
+        super()._detach_extra(original)
+        self._aff = copy_tables(self._aff)
 
-        Each decision adds at most one client and one entry.
-        """
-        picks = _validate.count(picks, "picks")
+    # -- the keyed cache's hooks ----------------------------------------------------------------
+    _chunk_rows = 1024
+    _pick_rows = 64  # pick() grows the tables when fewer decisions than this fit, by this many at least
+
+    @property
+    def _timing(self) -> np.ndarray:
+        return self._aff[TIMING]
+
+    def _grow(self, picks: int) -> None:
+        # Each decision adds at most one client and one entry, and may make the inner scheduler add rows.
         self.inner.reserve(picks)
         aff = list(self._aff)
         meta, rows = aff[META], aff[ROWS]
         n_rows = rows.shape[0]
-        if n_rows - meta[ROWS_USED] < picks:
-            new = max(2 * n_rows, int(meta[ROWS_USED]) + picks)
+        new = ENTRY_ROWS.grown_rows(meta, n_rows, picks)
+        if new:
             grown = np.zeros((new, ROW_WIDTH), dtype=np.int64)
             grown[:n_rows] = rows
-            grown[n_rows:, CLIENT_NEXT] = np.arange(n_rows + 1, new + 1)
-            grown[-1, CLIENT_NEXT] = meta[FREE_ROW] if meta[ROWS_USED] < n_rows else -1
-            meta[FREE_ROW] = n_rows
+            ENTRY_ROWS.push_new(meta, grown, n_rows)
             aff[ROWS], aff[ROW_TIMES] = grown, grown.view(np.float64)
         need = int(meta[N_CLIENTS]) + picks
         slots = aff[CLIENT_SLOTS]
-        if 2 * need > slots.shape[0]:
+        if 2 * need > slots.shape[0]:  # open addressing: kept at most half full
             bits = int(meta[BITS])
             while 2 * need > (1 << bits):
                 bits += 1
-            new_slots = np.full((1 << bits, 2), -1, np.int64)
+            new_slots = np.full((1 << bits, SLOT_WIDTH), -1, np.int64)
             rehash(slots, new_slots, bits)
             aff[CLIENT_SLOTS] = new_slots
             meta[BITS] = bits
@@ -266,22 +282,29 @@ class ClientIPAffinity(ClientKeys, Scheduler):
 
     def _room(self) -> int:
         meta, slots, rows = self._aff[META], self._aff[CLIENT_SLOTS], self._aff[ROWS]
-        return min(rows.shape[0] - int(meta[ROWS_USED]), slots.shape[0] // 2 - int(meta[N_CLIENTS]))
+        return min(ENTRY_ROWS.room(meta, rows.shape[0]), slots.shape[0] // 2 - int(meta[N_CLIENTS]))
 
-    # -- time ---------------------------------------------------------------------------------------
-    @property
-    def clock(self) -> float:
-        """Time of the latest decision or release (-inf before any); ``now`` may not go below it."""
-        return float(self._aff[TIMING][CLOCK])
+    def _table_rows(self) -> int:
+        return self._aff[ROWS].shape[0]
 
-    def _time(self, now: Any) -> float:
-        t = now if type(now) is float else _validate.time(now)
-        if not self._aff[TIMING][CLOCK] <= t <= MAX_TIME:
-            if not -MAX_TIME <= t <= MAX_TIME:
-                raise InvalidArgument(f"now must be a finite time within +-{MAX_TIME:g} s, got {t}")
-            raise InvalidArgument(f"now = {t} goes back in time: the affinity state is at {self.clock} "
-                             "(affinity timers need non-decreasing times)")
-        return t
+    def _chunk_floor(self, rows: int) -> int:
+        # A fixed floor, not the locality cache's quarter of the table: this layer has always
+        # grown this way, and growing at other times would change the table sizes that
+        # ``persistence`` shows and the order of pinned().
+        return self._chunk_rows
+
+    def _run_chunk(self, keys: np.ndarray, times: np.ndarray, out: np.ndarray, first: int, last: int) -> None:
+        pool, inner = self.pool, self.inner
+        inner.reserve(last - first)  # may replace the inner state arrays: read them after
+        K.persist_schedule.compiled(inner._schedule.compiled, inner._changed.compiled, pool.table,
+                                    inner.state, inner.fstate, self._aff, keys, times, out, first, last,
+                                    pool.count_mode, inner.watches_counters, self._inner_key)
+
+    def _time_error(self, t: float) -> str:
+        if not -MAX_TIME <= t <= MAX_TIME:
+            return f"now must be a finite time within +-{MAX_TIME:g} s, got {t}"
+        return (f"now = {t} goes back in time: the affinity state is at {self.clock} "
+                "(affinity timers need non-decreasing times)")
 
     # -- scheduling -------------------------------------------------------------------------------
     def _label(self) -> str:
@@ -299,10 +322,11 @@ class ClientIPAffinity(ClientKeys, Scheduler):
         """
         t = now if type(now) is float and self._aff[TIMING][CLOCK] <= now <= MAX_TIME else self._time(now)
         k = key if type(key) is int and 0 <= key < V6_BASE else self._key(key)
+        # Counting down a budget of picks that surely fit costs less than _room() on every pick.
         self._budget -= 1
         if self._budget < 0:
-            if self._room() < 64:
-                self.reserve(max(64, self._aff[ROWS].shape[0]))
+            if self._room() < self._pick_rows:
+                self.reserve(max(self._pick_rows, self._table_rows()))
             self._budget = self._room() - 1
         # The persistence layer, step by step from Python (one compiled call each).
         table, aff, inner = self.pool.table, self._aff, self.inner
@@ -351,13 +375,7 @@ class ClientIPAffinity(ClientKeys, Scheduler):
             times = np.ascontiguousarray(now, dtype=np.float64)
             if times.ndim != 1 or not np.isfinite(times).all():
                 raise InvalidArgument("now must be one finite time or a 1-D array of finite times")
-            if len(times) and np.any(np.diff(times) < 0):
-                i = int(np.flatnonzero(np.diff(times) < 0)[0]) + 1
-                raise InvalidArgument(f"now[{i}] = {times[i]} goes back in time (times must be "
-                                      "non-decreasing)")
-            if len(times):
-                self._time(float(times[0]))
-                self._time(float(times[-1]))
+            self._check_times(times)
             t = 0.0
         packed = self._keys(keys)
         n = len(packed)
@@ -366,21 +384,8 @@ class ClientIPAffinity(ClientKeys, Scheduler):
         out = np.empty(n, dtype=np.int64)
         if not len(times):
             times = np.array([t], dtype=np.float64)
-        pool, inner = self.pool, self.inner
-        schedule, changed = inner._schedule.compiled, inner._changed.compiled
-        layer = K.persist_schedule.compiled
-        inner_key = np.zeros(1, dtype=np.int64)
-        done = 0
-        while done < n:
-            left = n - done
-            if self._room() < min(left, 1024):
-                self.reserve(min(left, max(1024, self._aff[ROWS].shape[0])))
-            end = done + min(left, self._room())
-            inner.reserve(end - done)  # may replace the inner state arrays: read them after
-            layer(schedule, changed, pool.table, inner.state, inner.fstate, self._aff, packed, times, out,
-                  done, end, pool.count_mode, inner.watches_counters, inner_key)
-            done = end
-        self._budget = 0
+        self._run(packed, times, out)
+        self._budget = 0  # the batch used rows the budget counted on
         return out
 
     def release(self, backend: int, *, key: Any = None, now: Any = None, active: bool | None = None) -> None:
