@@ -263,7 +263,12 @@ class _Snapshot:
         self.holder = getattr(scheduler, "inner", scheduler)
         self.state = (self.holder.state.copy(), self.holder.fstate.copy())
         aff = getattr(scheduler, "_aff", None)
-        self.aff = None if aff is None else [a.copy() for a in aff]
+        if aff is None:
+            self.aff = None
+        else:
+            from ..schedulers.affinity._store import copy_tables
+
+            self.aff = copy_tables(aff)
 
     def restore(self) -> None:
         pool = self.scheduler.pool
@@ -272,7 +277,4 @@ class _Snapshot:
         pool.addresses, pool.ports, pool._keys = self.lists
         self.holder.state, self.holder.fstate = self.state
         if self.aff is not None:
-            from ..schedulers.affinity._store import ROW_TIMES, ROWS
-
-            self.aff[ROW_TIMES] = self.aff[ROWS].view(np.float64)  # a view of the restored rows, as before
-            self.scheduler._aff = tuple(self.aff)
+            self.scheduler._aff = self.aff

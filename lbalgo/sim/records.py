@@ -36,16 +36,9 @@ def no_persistence() -> tuple:
     """Return persistence tables of the right types for a run without persistence (never read)."""
     global _no_persistence_tables
     if _no_persistence_tables is None:
-        from ..schedulers.affinity._store import N_META, N_TIMING, ROW_WIDTH
+        from ..schedulers.affinity._store import minimal_tables
 
-        rows = np.zeros((1, ROW_WIDTH), dtype=np.int64)
-        # In the order of the affinity tuple:
-        # META, TIMING, CLIENT_SLOTS, ROWS, ROW_TIMES, LISTS, RANK, V6FOLD.
-        _no_persistence_tables = (
-            np.zeros(N_META, np.int64), np.zeros(N_TIMING), np.full((2, 2), -1, np.int64),
-            rows, rows.view(np.float64), np.zeros((1, 3), np.int64), np.zeros(1, np.int64),
-            np.zeros(1, np.int64),
-        )
+        _no_persistence_tables = minimal_tables()
     return _no_persistence_tables
 
 

@@ -218,3 +218,21 @@ def copy_tables(aff: tuple) -> tuple:
     tables = [a.copy() for a in aff]
     tables[ROW_TIMES] = tables[ROWS].view(np.float64)
     return tuple(tables)
+
+
+def minimal_tables() -> tuple:
+    """Return the smallest valid tables (one row, one client slot, one list), each at its index.
+
+    For a caller that must pass tables of the right types but never reads them: the event
+    loop of a simulation without persistence.
+    """
+    tables: list = [None] * N_AFF
+    tables[META] = np.zeros(N_META, dtype=np.int64)
+    tables[TIMING] = np.zeros(N_TIMING, dtype=np.float64)
+    tables[CLIENT_SLOTS] = np.full((2, SLOT_WIDTH), -1, dtype=np.int64)
+    tables[ROWS] = np.zeros((1, ROW_WIDTH), dtype=np.int64)
+    tables[ROW_TIMES] = tables[ROWS].view(np.float64)
+    tables[LISTS] = np.zeros((1, LIST_WIDTH), dtype=np.int64)
+    tables[RANK] = np.zeros(1, dtype=np.int64)
+    tables[V6FOLD] = np.zeros(1, dtype=np.int64)
+    return tuple(tables)
