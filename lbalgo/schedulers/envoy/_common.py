@@ -105,12 +105,14 @@ HEADER = 44
 
 # int64 regions of CAP values: region k starts at HEADER + k * CAP
 R_EXCLUDED, R_ALL, R_HEALTHY, R_SNAP_IDS, R_SNAP_W, R_SNAP_ST = 0, 1, 2, 3, 4, 5
-# EDF (round robin, least request): per source, 2 * CAP leaves of (order, id) and a tree of 2 * (2 * CAP)
+# EDF (round robin, least request): per source, 2 * CAP leaves of (order, id) and a tree of 2 * (2 * CAP),
+# and per leaf the Envoy weight and active count its cached step 1 / hostWeight was computed for
 R_EDF_ORDER_ALL, R_EDF_ID_ALL, R_EDF_ORDER_H, R_EDF_ID_H = 6, 8, 10, 12
 R_EDF_TREE_ALL, R_EDF_TREE_H = 14, 18
+R_EDF_WEIGHT_ALL, R_EDF_ACTIVE_ALL, R_EDF_WEIGHT_H, R_EDF_ACTIVE_H = 22, 24, 26, 28
 R_KEYLEN = 6  # hash policies reuse region 6 for the key length of each id (-1: default key)
 HOST_REGIONS = 6
-EDF_REGIONS = 22
+EDF_REGIONS = 30
 
 # -- fstate fields (float64) ----------------------------------------------------------------------
 CLOCK, TIME_ALL, TIME_HEALTHY, BIAS = 0, 1, 2, 3
@@ -118,7 +120,8 @@ SS_WINDOW, SS_AGGRESSION, SS_MIN_WEIGHT, LATEST_ADDED = 4, 5, 6, 7
 FHEADER = 8
 # float64 regions of CAP values
 F_PASS_TIME, F_DEADLINE_ALL, F_DEADLINE_H = 0, 1, 3  # a deadline per leaf: 2 * CAP each
-F_REGIONS = 5
+F_STEP_ALL, F_STEP_H = 5, 7  # a cached step 1 / hostWeight per leaf: 2 * CAP each
+F_REGIONS = 9
 
 # statuses in the host-set snapshot
 ST_FAILED, ST_EXCLUDED = 1, 2
@@ -345,7 +348,9 @@ def slow_start_factor(state, fstate, b, healthy, now):
 # host between picks, and a pick pops the earliest entry and pushes it back with a later deadline.
 # lbalgo keeps the entries at fixed leaves (leaf k: host k of the source) of a winner tree over
 # (deadline, order): the earliest entry is at the root, and re-adding it replays one leaf-to-root
-# path. The (deadline, order) order is total, so the picks are those of Envoy's heap.
+# path. The (deadline, order) order is total, so the picks are those of Envoy's heap. Each leaf also
+# caches its step 1 / hostWeight with the Envoy weight and active count it was computed for, so that
+# a pick usually divides nothing.
 @kernel(inline="always")
 def edf_regions(state, source):
     """Offsets of one source's EDF: leaf deadlines (fstate), orders, ids, the tree; its fields."""
@@ -357,6 +362,14 @@ def edf_regions(state, source):
 
 
 @kernel(inline="always")
+def edf_step_regions(state, source):
+    """Offsets of one source's cached steps ``1 / hostWeight`` (fstate) and their keys (weight, active)."""
+    if source == 0:
+        return fat(state, F_STEP_ALL), at(state, R_EDF_WEIGHT_ALL), at(state, R_EDF_ACTIVE_ALL)
+    return fat(state, F_STEP_H), at(state, R_EDF_WEIGHT_H), at(state, R_EDF_ACTIVE_H)
+
+
+@kernel(inline="always")
 def _earlier(fstate, state, dl, order, a, b):
     """Return the leaf of ``a`` and ``b`` whose entry comes first: smaller deadline, then smaller order."""
     da = fstate[dl + a]
@@ -365,26 +378,93 @@ def _earlier(fstate, state, dl, order, a, b):
 
 
 @kernel(inline="always")
-def _replay(state, fstate, dl, order, tree, leaves, leaf):
-    """Recompute the winners on the path from ``leaf`` to the root.
+def edf_replay(state, fstate, dl, order, tree, leaves, leaf, deadline, number):
+    """Give ``leaf`` the entry ``(deadline, number)``, replay its path; return the new root and its deadline.
 
-    The path's winner stays in registers; each level only reads the sibling's
-    winner (a subtree the change did not touch), so the levels do not wait
-    on each other's stores.
+    One branch per level: fast when the picks repeat a pattern the branch
+    predictor learns (fixed weights repeat a period). Indexes are cast to
+    unsigned (they are never negative): Numba then skips its wraparound
+    arithmetic on every load.
     """
+    fstate[np.uint64(dl + leaf)] = deadline
+    state[np.uint64(order + leaf)] = number
     node = leaves + leaf
     win = leaf
-    deadline = fstate[dl + leaf]
-    number = state[order + leaf]
     while node > 1:
-        other = state[tree + (node ^ 1)]
-        d = fstate[dl + other]
-        if d < deadline or (d == deadline and state[order + other] < number):
+        other = state[np.uint64(tree + (node ^ 1))]
+        d = fstate[np.uint64(dl + other)]
+        if d < deadline or (d == deadline and state[np.uint64(order + other)] < number):
             win = other
             deadline = d
-            number = state[order + other]
+            number = state[np.uint64(order + other)]
         node >>= 1
-        state[tree + node] = win
+        state[np.uint64(tree + node)] = win
+    return win, deadline
+
+
+@kernel(inline="always")
+def _bits(x):
+    """Return the bits of float64 ``x`` as an int64: for ``x >= 0`` (never NaN) they order as ``x`` does."""
+    return np.float64(x).view(np.int64)
+
+
+@kernel(refcount=False)
+def _before(state, order, a, ka, b, kb):
+    """Return -1 when leaf ``a``'s entry (deadline bits ``ka``) comes before leaf ``b``'s, else 0."""
+    gap = ka - kb
+    if gap == 0:  # equal deadlines (hosts of equal weight move in step): the smaller order
+        gap = state[np.uint64(order + a)] - state[np.uint64(order + b)]
+    return gap >> 63
+
+
+@kernel(inline="always")
+def edf_replay_flat(state, fstate, dl, order, tree, leaves, leaf, deadline, number):
+    """:func:`edf_replay` with masks instead of branches, for picks without a pattern (least request).
+
+    Deadlines are compared as integers (:func:`_bits`) and each level keeps
+    the earlier entry with a mask, so no outcome is predicted (half would be
+    mispredicted). Levels are taken two at a time: the earlier of the two
+    siblings does not wait for the path's winner, which then meets one entry
+    per two levels. At the bottom the sibling is ``leaf ^ 1`` (the tree's
+    bottom row holds the leaves), and the new entry has the largest order:
+    it wins only when strictly earlier, or against an empty leaf.
+    """
+    fstate[np.uint64(dl + leaf)] = deadline
+    state[np.uint64(order + leaf)] = number
+    key = _bits(deadline)
+    node = leaves + leaf
+    win = leaf
+    if node > 1:
+        other = leaf ^ 1
+        gap = _bits(fstate[np.uint64(dl + other)]) - key
+        m = (gap + ((state[np.uint64(order + other)] - number) >> 63)) >> 63
+        win ^= (win ^ other) & m
+        key += gap & m
+        node >>= 1
+        state[np.uint64(tree + node)] = win
+    while node > 3:
+        a = state[np.uint64(tree + (node ^ 1))]
+        b = state[np.uint64(tree + ((node >> 1) ^ 1))]
+        ka = _bits(fstate[np.uint64(dl + a)])
+        kb = _bits(fstate[np.uint64(dl + b)])
+        m = _before(state, order, b, kb, a, ka)  # the earlier sibling
+        first = a ^ ((a ^ b) & m)
+        kfirst = ka + ((kb - ka) & m)
+        m = _before(state, order, a, ka, win, key)  # one level up (stored only)
+        state[np.uint64(tree + (node >> 1))] = win ^ ((win ^ a) & m)
+        m = _before(state, order, first, kfirst, win, key)  # two levels up
+        win ^= (win ^ first) & m
+        key += (kfirst - key) & m
+        node >>= 2
+        state[np.uint64(tree + node)] = win
+    if node > 1:
+        other = state[np.uint64(tree + (node ^ 1))]
+        k = _bits(fstate[np.uint64(dl + other)])
+        m = _before(state, order, other, k, win, key)
+        win ^= (win ^ other) & m
+        key += (k - key) & m
+        state[np.uint64(tree + 1)] = win
+    return win, np.int64(key).view(np.float64)
 
 
 @kernel(inline="always")
@@ -400,11 +480,9 @@ def edf_top(state, fstate, source):
 def edf_readd_top(state, fstate, source, weight):
     """``pickAndAdd`` step two: the earliest entry goes back with deadline time + 1 / weight, a new order."""
     dl, order, _, tree, leaves, number, time = edf_regions(state, source)
-    leaf = state[tree + 1]
-    fstate[dl + leaf] = fstate[time] + 1.0 / weight
-    state[order + leaf] = state[number]
+    edf_replay(state, fstate, dl, order, tree, state[leaves], state[tree + 1],
+               fstate[time] + 1.0 / weight, state[number])
     state[number] += 1
-    _replay(state, fstate, dl, order, tree, state[leaves], leaf)
 
 
 @kernel(refcount=False)
