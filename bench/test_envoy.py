@@ -20,7 +20,7 @@ import pytest
 import lbalgo
 from bench.conftest import hit_spread, mixed_weights, ns_per, paired
 from lbalgo._table import EV_UPDATE
-from lbalgo.schedulers.envoy._common import FORCE
+from lbalgo.schedulers.envoy._hosts import FORCE
 from lbalgo.schedulers.envoy.maglev import maglev_changed
 from tests.reference import REFERENCES
 

@@ -252,7 +252,7 @@ def test_plain_python_hashes_agree_with_the_compiled_ones():
 
 def test_ring_regrows_when_weights_need_more_entries():
     r = EnvoyRingHash([1, 1], minimum_ring_size=8)
-    small = int(r.state[lbalgo.schedulers.envoy._common.TABLE_SIZE])
+    small = int(r.state[lbalgo.schedulers.envoy._hosts.TABLE_SIZE])
     r.add_backend(1)
     r.set_weight(0, 65535)
     assert len(r.ring) > small

@@ -34,7 +34,17 @@ from ... import _validate
 from ..._jit import kernel
 from ..._rng import step
 from ..._table import ACTIVE, F_FAILED, FLAGS, SLOT, account, account_at, item
-from ._common import (
+from ._base import EnvoyBase, slow_start_config
+from ._edf import (
+    edf_build,
+    edf_readd_top,
+    edf_regions,
+    edf_replay,
+    edf_replay_flat,
+    edf_step_regions,
+    edf_top,
+)
+from ._hosts import (
     BIAS,
     CAP,
     CHOICES,
@@ -62,20 +72,11 @@ from ._common import (
     SS_AGGRESSION,
     SS_MIN_WEIGHT,
     SS_WINDOW,
-    EnvoyBase,
     at,
     collect_hosts,
     draw,
-    edf_build,
-    edf_readd_top,
-    edf_regions,
-    edf_replay,
-    edf_replay_flat,
-    edf_step_regions,
-    edf_top,
     envoy_weight,
     in_slow_start,
-    slow_start_config,
     slow_start_factor,
     source_of,
     umod,

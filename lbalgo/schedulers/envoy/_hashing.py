@@ -14,7 +14,7 @@ Host keys (``ThreadAwareLoadBalancerBase::hashKey``): the ``envoy.lb``
 ``use_hostname_for_hashing``, else the address string ``"ip:port"``
 (``"[v6]:port"``). A backend with no address hashes as ``10.0.0.(1+id):80``.
 
-State (after the host-set fields and regions of :mod:`._common`): region 6
+State (after the host-set fields and regions of :mod:`._hosts`): region 6
 holds each id's key length (-1: the default key), then ``KEY_WORDS`` words
 of key bytes per id (8 bytes a word, little-endian), a scratch buffer, and
 the policy's own region (the ring, or the Maglev table).
@@ -32,7 +32,9 @@ from ... import addresses as _addresses
 from ... import strings
 from ..._jit import kernel
 from ..._table import BACKEND, EV_ADD
-from ._common import (
+from ._base import EnvoyBase, flag
+from ._hash import XX_HASH, hash_strings, xxhash64
+from ._hosts import (
     CAP,
     HEADER,
     HOST_REGIONS,
@@ -40,10 +42,7 @@ from ._common import (
     KEYS_AT,
     R_KEYLEN,
     USE_HOSTNAME,
-    EnvoyBase,
-    flag,
 )
-from ._hash import XX_HASH, hash_strings, xxhash64
 
 #: Longest host key (bytes); DNS names are at most 253.
 KEY_BYTES = 256

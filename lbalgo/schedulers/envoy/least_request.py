@@ -29,8 +29,8 @@ import numbers
 import numpy as np
 
 from ..registry import register
-from ._common import BIAS, BIAS_SET, CHOICES, FULL_SCAN
 from ._edf_lb import EdfBalancer, edf_lb_changed, lr_schedule
+from ._hosts import BIAS, BIAS_SET, CHOICES, FULL_SCAN
 
 SELECTION_METHODS = ("N_CHOICES", "FULL_SCAN")
 

@@ -36,7 +36,9 @@ import numpy as np
 from ..._jit import kernel
 from ..._table import SLOT, account, item
 from ..registry import register
-from ._common import (
+from ._hash import xxhash64
+from ._hashing import KEY_BYTES, HashBalancer, host_key, request_hash
+from ._hosts import (
     CLOCK,
     N_ALL,
     N_HEALTHY,
@@ -50,8 +52,6 @@ from ._common import (
     envoy_weight,
     umod,
 )
-from ._hash import xxhash64
-from ._hashing import KEY_BYTES, HashBalancer, host_key, request_hash
 
 DEFAULT_TABLE_SIZE = 65537
 #: Envoy's limit on ``table_size`` (the proto's ``lte``).

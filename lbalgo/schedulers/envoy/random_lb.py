@@ -16,13 +16,13 @@ from __future__ import annotations
 from ..._jit import kernel
 from ..._table import account, item
 from ..registry import register
-from ._common import (
+from ._base import EnvoyBase
+from ._hosts import (
     CLOCK,
     N_ALL,
     N_HEALTHY,
     R_ALL,
     R_HEALTHY,
-    EnvoyBase,
     at,
     collect_hosts,
     draw,

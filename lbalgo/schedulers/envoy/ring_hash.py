@@ -35,7 +35,9 @@ import numpy as np
 from ..._jit import kernel
 from ..._table import EV_UPDATE, SLOT, account, item
 from ..registry import register
-from ._common import (
+from ._hash import MURMUR_HASH_2, MURMUR_SEED, murmur2_64, xxhash64
+from ._hashing import KEY_BYTES, HashBalancer, format_uint, host_key, request_hash
+from ._hosts import (
     BUCKET_AT,
     BUCKET_BITS,
     CAP,
@@ -58,8 +60,6 @@ from ._common import (
     collect_hosts,
     envoy_weight,
 )
-from ._hash import MURMUR_HASH_2, MURMUR_SEED, murmur2_64, xxhash64
-from ._hashing import KEY_BYTES, HashBalancer, format_uint, host_key, request_hash
 
 SIGN = np.int64(-(1 << 63))  # XOR with it: unsigned order becomes signed order
 DEFAULT_MIN_RING = 1024
