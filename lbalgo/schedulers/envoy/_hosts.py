@@ -163,6 +163,40 @@ def umod(x, n):
     return ((hi % n) * (TWO32 % n) + lo) % n
 
 
+@kernel(inline="always")
+def reciprocal(n):
+    """``floor((2**64 - 1) / n)`` as int64 bits, the constant :func:`umod_by` needs (``2 <= n < 2**31``)."""
+    return np.int64(np.uint64(0xFFFFFFFFFFFFFFFF) // np.uint64(n))
+
+
+@kernel(inline="always")
+def umod_by(x, n, r):
+    """:func:`umod` of ``x`` by ``n`` with ``r = reciprocal(n)``: multiplies instead of a division.
+
+    Barrett reduction: ``q`` = the high 64 bits of ``x * r`` (four 32-bit
+    products) is ``floor(x / n)`` or one less, since ``x * (n * r) / 2**64 >
+    x - n`` for every 64-bit ``x``; so ``x - q * n`` is in ``[0, 2n)`` and
+    one subtraction finishes it. Exact for every ``x`` and ``2 <= n < 2**31``
+    (``tests/test_envoy_umod.py``). As plain Python it is :func:`umod`.
+    """
+    if not NATIVE_U64:
+        return umod(x, n)
+    xl = x & M32
+    xh = (x >> 32) & M32
+    rl = r & M32
+    rh = (r >> 32) & M32
+    ll = np.uint64(xl * rl)
+    lh = np.uint64(xl * rh)
+    hl = np.uint64(xh * rl)
+    mid = (ll >> np.uint64(32)) + (lh & np.uint64(0xFFFFFFFF)) + (hl & np.uint64(0xFFFFFFFF))
+    q = np.uint64(xh * rh) + (lh >> np.uint64(32)) + (hl >> np.uint64(32)) + (mid >> np.uint64(32))
+    un = np.uint64(n)
+    rem = np.uint64(x) - q * un
+    if rem >= un:
+        rem -= un
+    return np.int64(rem)
+
+
 # -- the host set -----------------------------------------------------------------------------------------
 @kernel(inline="always")
 def envoy_weight(table, s):

@@ -40,6 +40,7 @@ from ._hash import xxhash64
 from ._hashing import KEY_BYTES, HashBalancer, host_key, request_hash
 from ._hosts import (
     CLOCK,
+    KEY_POLICY,
     N_ALL,
     N_HEALTHY,
     PANIC,
@@ -50,7 +51,9 @@ from ._hosts import (
     at,
     collect_hosts,
     envoy_weight,
+    reciprocal,
     umod,
+    umod_by,
 )
 
 DEFAULT_TABLE_SIZE = 65537
@@ -171,9 +174,15 @@ def maglev_schedule(table, state, fstate, keys, times, out, first, last, mode):
     """``table[h mod M]`` per request hash."""
     m = state[TABLE_SIZE]
     slots = state[TABLE_AT]
+    r = reciprocal(m)
     backend = -1
+    if state[KEY_POLICY] != 1:  # the keys are the hashes: the hot loop has no policy branch
+        for i in range(first, last):
+            backend = account(table, state[slots + umod_by(item(keys, i), m, r)], mode)
+            out[i] = backend
+        return backend
     for i in range(first, last):
-        b = state[slots + umod(request_hash(state, item(keys, i)), m)]
+        b = state[slots + umod_by(request_hash(state, item(keys, i)), m, r)]
         backend = account(table, b, mode)
         out[i] = backend
     return backend
