@@ -36,7 +36,7 @@ import numpy as np
 from ..._jit import kernel
 from ..._table import SLOT, account, item
 from ..registry import register
-from ._hash import xxhash64
+from ._hash import NATIVE_U64, xxhash64
 from ._hashing import KEY_BYTES, HashBalancer, host_key, request_hash
 from ._hosts import (
     CLOCK,
@@ -169,6 +169,19 @@ def maglev_changed(table, state, fstate, event, where):
         iteration += 1
 
 
+@kernel(inline="always")
+def umod_default_size(x):
+    """:func:`umod` of ``x`` by ``DEFAULT_TABLE_SIZE``, a divisor known when the kernel compiles.
+
+    LLVM turns a division by a constant into a multiply-high and shifts: at 100
+    backends this saves about 0.6 ns per key over :func:`umod_by` (measured with
+    a literal 65537 beside the reciprocal in one process).
+    """
+    if not NATIVE_U64:
+        return umod(x, DEFAULT_TABLE_SIZE)
+    return np.int64(np.uint64(x) % np.uint64(DEFAULT_TABLE_SIZE))
+
+
 @kernel(signature="schedule", refcount=False)
 def maglev_schedule(table, state, fstate, keys, times, out, first, last, mode):
     """``table[h mod M]`` per request hash."""
@@ -177,6 +190,11 @@ def maglev_schedule(table, state, fstate, keys, times, out, first, last, mode):
     r = reciprocal(m)
     backend = -1
     if state[KEY_POLICY] != 1:  # the keys are the hashes: the hot loop has no policy branch
+        if m == DEFAULT_TABLE_SIZE:  # Envoy's default size, the common case: a constant divisor
+            for i in range(first, last):
+                backend = account(table, state[slots + umod_default_size(item(keys, i))], mode)
+                out[i] = backend
+            return backend
         for i in range(first, last):
             backend = account(table, state[slots + umod_by(item(keys, i), m, r)], mode)
             out[i] = backend
