@@ -162,11 +162,19 @@ def key_array(keys: Any, *, reuse: bool = False) -> np.ndarray:
             return np.zeros(0, dtype=np.int64)
         raise InvalidArgumentType("keys must be integers (IPv4 addresses) or address strings, got dtype "
                                   f"{arr.dtype}")
-    # uint8/16/32 arrays are valid by their type: skip the two passes of the check.
-    if arr.size and (arr.dtype.kind == "i" or arr.dtype.itemsize > 4) and (arr.min() < 0 or arr.max() > M32):
-        i = int(np.flatnonzero((arr < 0) | (arr > M32))[0])
+    i = _first_out_of_range(arr, M32)
+    if i >= 0:
         raise InvalidArgument(f"keys[{i}] = {arr[i]} is not an IPv4 address (0..2**32-1)")
     return int64_keys(arr, reuse=reuse)
+
+
+def _first_out_of_range(arr: np.ndarray, top: int) -> int:
+    """Return the index of the first integer key outside ``0 .. top``, or -1."""
+    if not arr.size or (arr.dtype.kind == "u" and arr.dtype.itemsize <= 4):
+        return -1  # uint8/16/32 keys are in range by their type: no pass over the batch
+    if arr.min() >= 0 and arr.max() <= top:
+        return -1
+    return int(np.flatnonzero((arr < 0) | (arr > top))[0])
 
 
 def int64_keys(arr: np.ndarray, *, reuse: bool = False) -> np.ndarray:
@@ -245,10 +253,8 @@ def endpoint_keys(keys: Any, ports: Any = None) -> np.ndarray:
             keys = np.asarray(seq, dtype=np.int64)
     if isinstance(keys, np.ndarray) and keys.dtype.kind in "iu" and keys.ndim == 1:
         arr = keys
-        # uint8/16/32 arrays are valid by their type: skip the two passes of the check.
-        if arr.size and (arr.dtype.kind == "i" or arr.dtype.itemsize > 4) and (
-                arr.min() < 0 or arr.max() > MAX_PACKED):
-            i = int(np.flatnonzero((arr < 0) | (arr > MAX_PACKED))[0])
+        i = _first_out_of_range(arr, MAX_PACKED)
+        if i >= 0:
             raise InvalidArgument(f"keys[{i}] = {arr[i]} is neither an IPv4 address "
                                   "nor a packed (port << 32) | addr key")
         packed = np.ascontiguousarray(arr, dtype=np.int64)
